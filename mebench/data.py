@@ -1,0 +1,166 @@
+"""Data types shared by datasets, preprocessors, models and the runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+#: The classes of the MEGC2019 3-class task, in label-index order.
+CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One micro-expression clip.
+
+    ``id`` and ``subject`` are namespaced by dataset (``casme2/sub01/EP02_01f``,
+    ``casme2/sub01``) because subject and clip names collide across datasets.
+    ``frames`` maps a frame index (read from file names, not assumed contiguous) to a
+    loader returning that frame as a 2-D uint8 grayscale array. ``apex`` is ``None`` where the
+    dataset does not annotate it. ``fingerprint`` changes whenever the input content changes;
+    the preprocessing cache is keyed by it.
+    """
+
+    id: str
+    dataset: str
+    subject: str
+    label: str
+    emotion: str
+    frames: "FrameSource"
+    onset: int
+    apex: int | None
+    offset: int
+    fingerprint: str
+
+    def __post_init__(self) -> None:
+        if self.label not in CLASSES:
+            raise ValueError(f"sample {self.id}: label {self.label!r} is not one of {CLASSES}")
+        if not self.id.startswith(self.dataset + "/") or not self.subject.startswith(self.dataset + "/"):
+            raise ValueError(f"sample {self.id}: id and subject must be namespaced by dataset {self.dataset!r}")
+
+
+class FrameSource:
+    """Ordered frame indices plus a way to load each frame (picklable for worker processes)."""
+
+    def indices(self) -> Sequence[int]:
+        raise NotImplementedError
+
+    def load(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model consumes: a (channels, height, width) tensor, possibly split into streams."""
+
+    channels: int
+    height: int
+    width: int
+    streams: int = 1
+
+    def __str__(self) -> str:
+        streams = f", {self.streams} streams" if self.streams > 1 else ""
+        return f"{self.channels}x{self.height}x{self.width}{streams}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where an architecture or dataset comes from."""
+
+    authors: str
+    title: str
+    venue: str
+    year: int
+    url: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.authors} ({self.year}). {self.title}. {self.venue}."
+
+
+#: A preprocessing step as a model declares it: a registered name, optionally with options.
+StepRef = str | tuple[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: a factory plus the facts the runner and the model card need.
+
+    ``factory(num_classes, input_spec, **options)`` returns an ``nn.Module`` mapping a
+    (N, C, H, W) float tensor to (N, num_classes) logits.
+    """
+
+    name: str
+    factory: Callable[..., torch.nn.Module]
+    input_spec: InputSpec
+    preprocessing: tuple[StepRef, ...]
+    description: str = ""
+    reference: Reference | None = None
+    reported: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    family: str = ""
+
+    def build(self, num_classes: int, **options: Any) -> torch.nn.Module:
+        return self.factory(num_classes=num_classes, input_spec=self.input_spec, **options)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset: ``load(data_root, **options) -> list[Sample]``."""
+
+    name: str
+    load: Callable[..., list[Sample]]
+    description: str = ""
+    reference: Reference | None = None
+    needs_data_root: bool = True
+    default_options: Mapping[str, Any] = field(default_factory=dict)
+    #: ``suggested_epochs(options)``: the dataset's documented epoch budget, or None for the default.
+    suggested_epochs: Callable[[Mapping[str, Any]], int | None] | None = None
+    #: ``describe_run(options)``: a line printed at the start of a run (e.g. "reduced configuration").
+    describe_run: Callable[[Mapping[str, Any]], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class PreprocessorSpec:
+    """A registered preprocessing step: ``factory(**options)`` returns a ``PreprocessingStep``."""
+
+    name: str
+    factory: Callable[..., "PreprocessingStep"]
+    description: str = ""
+
+
+class PreprocessingStep:
+    """One step of a preprocessing chain.
+
+    A step reads and extends an item dict that starts as ``{"sample": Sample}``; the chain
+    must end with ``item["image"]``, an (H, W, C) float32 array. ``config`` must capture
+    everything that changes the output: the cache key is built from it.
+    """
+
+    name: str = ""
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass
+class PreparedData:
+    """A whole dataset as model inputs: one tensor, labels and per-sample identity."""
+
+    x: torch.Tensor  # (N, C, H, W) float32
+    y: torch.Tensor  # (N,) int64, index into CLASSES
+    sample_ids: list[str]
+    subjects: list[str]
+    datasets: list[str]
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def to(self, device: torch.device | str) -> "PreparedData":
+        return PreparedData(self.x.to(device), self.y.to(device), self.sample_ids, self.subjects, self.datasets)

@@ -1,0 +1,23 @@
+"""The extension points of mebench. A plugin is a module with functions of these names,
+decorated with ``mebench.hookimpl``, advertised under the ``mebench`` entry-point group.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("mebench")
+hookimpl = pluggy.HookimplMarker("mebench")
+
+
+@hookspec
+def mebench_register_datasets(register):
+    """Call ``register(DatasetSpec(...))`` once per dataset this plugin provides."""
+
+
+@hookspec
+def mebench_register_preprocessors(register):
+    """Call ``register(PreprocessorSpec(...))`` once per preprocessing step this plugin provides."""
+
+
+@hookspec
+def mebench_register_models(register):
+    """Call ``register(ModelSpec(...))`` once per model this plugin provides."""

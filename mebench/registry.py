@@ -1,0 +1,179 @@
+"""The registry of datasets, preprocessors and models, fed by plugins through pluggy hooks.
+
+Every plugin, built-in or third-party, is found through the ``mebench`` entry-point group.
+A plugin that fails to import or to register is recorded in ``Registry.broken`` and skipped;
+it never takes the others down.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+import importlib.metadata
+import traceback
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import pluggy
+
+from mebench import hookspecs
+from mebench.data import DatasetSpec, ModelSpec, PreprocessorSpec
+
+ENTRY_POINT_GROUP = "mebench"
+
+Spec = TypeVar("Spec", DatasetSpec, PreprocessorSpec, ModelSpec)
+
+
+class UnknownNameError(LookupError):
+    """A name that is not registered; the message lists close matches."""
+
+
+class RegistrationError(ValueError):
+    """A plugin registered something malformed or a duplicate name."""
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    distribution: str
+    version: str
+    error: str | None = None
+    registered: list[str] = field(default_factory=list)
+
+
+class Table(Generic[Spec]):
+    """Name → spec for one kind of thing, with wildcard listing and close-match errors."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._specs: dict[str, Spec] = {}
+        self._owner: dict[str, str] = {}
+
+    def add(self, spec: Spec, plugin: str) -> None:
+        if not isinstance(spec.name, str) or not spec.name:
+            raise RegistrationError(f"plugin {plugin!r} registered a {self.kind} without a name")
+        if spec.name in self._specs:
+            raise RegistrationError(
+                f"plugin {plugin!r} registered {self.kind} {spec.name!r}, "
+                f"already registered by plugin {self._owner[spec.name]!r}"
+            )
+        self._specs[spec.name] = spec
+        self._owner[spec.name] = plugin
+
+    def get(self, name: str) -> Spec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self._specs), n=5, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{hint} (`mebench list {self.kind}s` shows all)"
+            ) from None
+
+    def owner(self, name: str) -> str:
+        return self._owner[name]
+
+    def names(self, pattern: str = "*") -> list[str]:
+        return sorted(n for n in self._specs if fnmatch.fnmatchcase(n, pattern))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+class Registry:
+    """Everything the loaded plugins provide."""
+
+    def __init__(self) -> None:
+        self.datasets: Table[DatasetSpec] = Table("dataset")
+        self.preprocessors: Table[PreprocessorSpec] = Table("preprocessor")
+        self.models: Table[ModelSpec] = Table("model")
+        self.plugins: list[PluginInfo] = []
+
+    @property
+    def broken(self) -> list[PluginInfo]:
+        return [p for p in self.plugins if p.error]
+
+    def load_module(self, module: object, info: PluginInfo) -> None:
+        """Register one plugin module; any failure is recorded on ``info``, never raised."""
+        manager = pluggy.PluginManager("mebench")
+        manager.add_hookspecs(hookspecs)
+        hooks: list[tuple[str, type, Table]] = [
+            ("mebench_register_datasets", DatasetSpec, self.datasets),
+            ("mebench_register_preprocessors", PreprocessorSpec, self.preprocessors),
+            ("mebench_register_models", ModelSpec, self.models),
+        ]
+        staged: list[tuple[Table, object]] = []
+        try:
+            manager.register(module, name=info.name)
+            for hook_name, spec_type, table in hooks:
+
+                def register(spec, _hook=hook_name, _type=spec_type, _table=table):
+                    if not isinstance(spec, _type):
+                        raise RegistrationError(
+                            f"{_hook} expects {_type.__name__} objects, got {type(spec).__name__}"
+                        )
+                    staged.append((_table, spec))
+
+                getattr(manager.hook, hook_name)(register=register)
+            # All or nothing: a plugin that fails half-way registers none of its entries.
+            probe: dict[int, set[str]] = {}
+            for table, spec in staged:
+                names = probe.setdefault(id(table), set())
+                if spec.name in table or spec.name in names:
+                    owner = table.owner(spec.name) if spec.name in table else info.name
+                    raise RegistrationError(
+                        f"{table.kind} {spec.name!r} is already registered by plugin {owner!r}"
+                    )
+                names.add(spec.name)
+        except Exception as error:  # a broken plugin is reported, not fatal
+            info.error = _describe(error)
+        else:
+            for table, spec in staged:
+                table.add(spec, info.name)
+                info.registered.append(f"{table.kind}:{spec.name}")
+        self.plugins.append(info)
+
+
+def _describe(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def discover(entry_points: list[importlib.metadata.EntryPoint] | None = None) -> Registry:
+    """Build a registry from the ``mebench`` entry points (or the ones given)."""
+    registry = Registry()
+    if entry_points is None:
+        entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    seen: set[str] = set()
+    for entry_point in sorted(entry_points, key=lambda ep: ep.name):
+        if entry_point.name in seen:
+            continue
+        seen.add(entry_point.name)
+        dist = getattr(entry_point, "dist", None)
+        info = PluginInfo(
+            name=entry_point.name,
+            module=entry_point.value,
+            distribution=dist.metadata["Name"] if dist is not None else "?",
+            version=dist.version if dist is not None else "?",
+        )
+        try:
+            module = entry_point.load()
+        except Exception as error:  # an import failure is reported, not fatal
+            info.error = _describe(error)
+            registry.plugins.append(info)
+            continue
+        registry.load_module(module, info)
+    return registry
+
+
+@functools.lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The registry built from the installed plugins, built once per process."""
+    return discover()
+
