@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes
         "n": int(y_true.size),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "uf1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-        "uar": float(balanced_accuracy_score(y_true, y_pred)),
+        "uar": float(np.mean([recall[c] for c in sorted(set(y_true.tolist()))])),
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                    "support": int(support[i])}

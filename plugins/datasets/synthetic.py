@@ -240,8 +240,8 @@ def describe_run(options) -> str:
     preset = options.get("preset", "quick")
     if preset == "quick":
         return ("synthetic 'quick' preset: a reduced configuration (6 subjects, 72 clips, 4 epochs) that "
-                "fits a few CPU minutes; it checks the pipeline end to end and is too small to show "
-                "learning. For the documented learnability run use --dataset-opt preset=standard.")
+                "fits a few CPU minutes and checks the pipeline end to end. The documented learnability "
+                "figures come from --dataset-opt preset=standard.")
     return f"synthetic {preset!r} preset"
 
 

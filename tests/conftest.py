@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny model plugin and a tiny synthetic configuration, so that end-to-end
+tests exercise the real runner in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+import torch
+from torch import nn
+
+from mebench import hookimpl
+from mebench.data import InputSpec, ModelSpec
+from mebench.registry import PluginInfo, discover
+
+TINY_INPUT = InputSpec(channels=3, height=16, width=16)
+TINY_DATASET = {"subjects": 3, "clips_per_subject": 4, "size": 48}
+
+
+class TinyNet(nn.Module):
+    def __init__(self, num_classes: int, input_spec: InputSpec, width: int = 8):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(input_spec.channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2),
+        )
+        self.head = nn.Linear(width * 4, num_classes)
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.features(x), 1))
+
+
+def tiny_plugin_module():
+    module = types.ModuleType("tiny_test_plugin")
+
+    @hookimpl
+    def mebench_register_models(register):
+        register(ModelSpec(
+            name="tiny", factory=lambda num_classes, input_spec, **kw: TinyNet(num_classes, input_spec, **kw),
+            input_spec=TINY_INPUT, preprocessing=("apex_frame", "tvl1_flow", "optical_strain", "flow_stack"),
+            description="a tiny test network",
+        ))
+
+    module.mebench_register_models = mebench_register_models
+    return module
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """The installed plugins plus the tiny test model."""
+    reg = discover()
+    reg.load_module(tiny_plugin_module(), PluginInfo("tiny_test_plugin", "tests", "tests", "0"))
+    return reg
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test session uses its own preprocessing cache, never the user's."""
+    monkeypatch.setenv("MEBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

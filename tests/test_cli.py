@@ -1,0 +1,73 @@
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from mebench.cli import main
+from mebench.loso import RunConfig, run_loso
+from tests.conftest import TINY_DATASET
+
+
+@pytest.fixture
+def cli():
+    return CliRunner()
+
+
+def test_every_command_and_option_has_help(cli):
+    for name, command in main.commands.items():
+        result = cli.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts} has no help text"
+                assert param.opts[0] in result.output
+
+
+def test_list_models_shows_base_and_waspp(cli):
+    result = cli.invoke(main, ["list", "models"])
+    assert result.exit_code == 0
+    names = {line.split()[0] for line in result.output.splitlines()[2:] if line.strip()}
+    assert {"base", "waspp"} <= names
+
+
+def test_unknown_model_is_one_line_exit_2_with_close_matches(cli):
+    result = cli.invoke(main, ["run", "--model", "waspnet", "--dataset", "synthetic"])
+    assert result.exit_code == 2
+    assert "unknown model 'waspnet'" in result.output and "waspp" in result.output
+    assert "Traceback" not in result.output
+    result = cli.invoke(main, ["info", "bse"])
+    assert result.exit_code == 2 and "did you mean base" in result.output
+    result = cli.invoke(main, ["run", "--model", "base", "--dataset", "synthtic"])
+    assert result.exit_code == 2 and "did you mean synthetic" in result.output
+
+
+def test_malformed_option_pairs_are_refused(cli):
+    result = cli.invoke(main, ["run", "--model", "base", "--dataset", "synthetic", "--model-opt", "branches"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_info_prints_the_card(cli):
+    result = cli.invoke(main, ["info", "base", "--json"])
+    assert result.exit_code == 0
+    card = json.loads(result.output)
+    assert card["parameters"] == 10_739_971 and card["input_spec"] == "3x75x75"
+    assert card["macs"] > 1e9 and "Stofa" in card["reference"]
+
+
+def test_leaderboard_shows_a_saved_run(cli, registry, tmp_path):
+    config = RunConfig(model="tiny", dataset="synthetic", epochs=1, batch_size=8, device="cpu", precision="fp32",
+                       dataset_options=dict(TINY_DATASET))
+    run_loso(config, registry, output_dir=tmp_path, progress=False, workers=1, log=lambda _: None)
+    result = cli.invoke(main, ["leaderboard", "--results", str(tmp_path)])
+    assert result.exit_code == 0
+    row = next(line for line in result.output.splitlines() if line.startswith("| tiny"))
+    assert "synthetic" in row and "measured" in row
+    csv = cli.invoke(main, ["leaderboard", "--results", str(tmp_path), "--format", "csv", "--reported"])
+    assert csv.output.splitlines()[0].startswith("model,dataset,source,seeds,accuracy,uf1,uar")
+    assert any(line.startswith("waspp,combined,reported") for line in csv.output.splitlines())
+
+
+def test_leaderboard_without_results_folder_is_a_clear_error(cli, tmp_path):
+    result = cli.invoke(main, ["leaderboard", "--results", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "no results folder" in result.output

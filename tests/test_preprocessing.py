@@ -1,0 +1,91 @@
+import cv2
+import numpy as np
+import pytest
+
+from mebench.data import InputSpec, PreprocessingStep
+from mebench.preprocessing import PreprocessingError, build_chain, prepare, process_sample
+from mebench_plugins.datasets.synthetic import load_synthetic
+from mebench_plugins.preprocessors.optical_flow import ApexFrame, TvL1Flow, optical_strain_magnitude
+
+
+def test_tvl1_recovers_a_known_subpixel_shift():
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (64, 64)).astype(np.float32), (0, 0), 2.0)
+    onset = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    shift = np.float32([[1, 0, 0.8], [0, 1, -0.5]])
+    apex = cv2.warpAffine(onset, shift, (64, 64), borderMode=cv2.BORDER_REFLECT)
+    flow = TvL1Flow()({"onset_frame": onset, "apex_frame": apex, "sample": None})["flow"]
+    centre = flow[16:48, 16:48]
+    assert centre[..., 0].mean() == pytest.approx(0.8, abs=0.15)
+    assert centre[..., 1].mean() == pytest.approx(-0.5, abs=0.15)
+
+
+def test_optical_strain_of_linear_flow_fields():
+    yy, xx = np.mgrid[0:20, 0:20].astype(np.float32)
+    stretch = np.stack([0.1 * xx, np.zeros_like(xx)], axis=-1)  # u = 0.1x: pure normal strain 0.1
+    assert optical_strain_magnitude(stretch)[5:15, 5:15] == pytest.approx(0.1, abs=1e-5)
+    shear = np.stack([0.2 * yy, np.zeros_like(xx)], axis=-1)  # u = 0.2y: e_xy = 0.1, magnitude sqrt(2)*0.1
+    assert optical_strain_magnitude(shear)[5:15, 5:15] == pytest.approx(np.sqrt(2) * 0.1, abs=1e-5)
+    rotation = np.stack([-0.1 * yy, 0.1 * xx], axis=-1)  # rigid rotation has no strain
+    assert optical_strain_magnitude(rotation)[5:15, 5:15] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_missing_apex_falls_back_to_the_frame_of_maximum_motion():
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=48)[0]
+    from dataclasses import replace
+
+    unannotated = replace(sample, apex=None)
+    item = ApexFrame()({"sample": unannotated})
+    assert item["apex_index"] == sample.apex  # the synthetic motion peaks at the annotated apex
+
+
+class CountingStep(PreprocessingStep):
+    name = "counting"
+    calls = 0
+
+    def __call__(self, item):
+        type(self).calls += 1
+        item["image"] = np.full((8, 8, 3), float(item["sample"].onset), np.float32)
+        return item
+
+
+def test_second_prepare_reads_the_cache_and_recomputes_nothing(tmp_path):
+    samples = load_synthetic(subjects=2, clips_per_subject=3, size=32)
+    spec = InputSpec(3, 4, 4)
+    first = prepare(samples, [CountingStep()], spec, cache_dir=tmp_path, workers=1, progress=False)
+    assert CountingStep.calls == 6
+    second = prepare(samples, [CountingStep()], spec, cache_dir=tmp_path, workers=1, progress=False)
+    assert CountingStep.calls == 6
+    assert np.array_equal(first.x.numpy(), second.x.numpy())
+    assert first.x.shape == (6, 3, 4, 4)
+    # a different output size is a different cache entry
+    prepare(samples, [CountingStep()], InputSpec(3, 5, 5), cache_dir=tmp_path, workers=1, progress=False)
+    assert CountingStep.calls == 12
+
+
+def test_parallel_and_serial_preprocessing_agree(registry, tmp_path):
+    samples = load_synthetic(subjects=2, clips_per_subject=4, size=40)
+    chain = build_chain(registry, registry.models.get("tiny").preprocessing)
+    spec = InputSpec(3, 16, 16)
+    serial = prepare(samples, chain, spec, cache_dir=None, workers=1, progress=False)
+    parallel = prepare(samples, chain, spec, cache_dir=None, workers=2, progress=False)
+    assert np.allclose(serial.x.numpy(), parallel.x.numpy())
+    assert serial.sample_ids == [s.id for s in samples]
+
+
+def test_a_failing_step_names_the_sample_and_the_step():
+    class Broken(PreprocessingStep):
+        name = "broken"
+
+        def __call__(self, item):
+            raise ValueError("cannot read frame")
+
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=32)[0]
+    with pytest.raises(PreprocessingError, match=f"{sample.id}.*'broken'.*cannot read frame"):
+        process_sample(sample, [Broken()], InputSpec(3, 8, 8))
+
+
+def test_channel_mismatch_with_the_model_is_refused():
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=32)[0]
+    with pytest.raises(PreprocessingError, match="gives 3 channels but the model expects 2"):
+        process_sample(sample, [CountingStep()], InputSpec(2, 8, 8))

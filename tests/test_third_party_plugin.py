@@ -1,0 +1,55 @@
+"""The README's plugin example, installed as a separate package, is listed and runs."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_block(after_heading: str, language: str) -> str:
+    text = README.read_text()
+    match = re.search(rf"`{re.escape(after_heading)}`\s*\n\s*```{language}\n(.*?)```", text, re.S)
+    assert match, f"README has no {language} block after `{after_heading}`"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def installed_plugin(tmp_path_factory):
+    source = tmp_path_factory.mktemp("mebench-shallow-cnn")
+    (source / "pyproject.toml").write_text(readme_block("pyproject.toml", "toml"))
+    (source / "mebench_shallow_cnn.py").write_text(readme_block("mebench_shallow_cnn.py", "python"))
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(source)], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    return env
+
+
+def mebench(*args, env, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mebench.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_third_party_model_is_listed_with_its_package(installed_plugin):
+    result = mebench("list", "plugins", env=installed_plugin)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"shallow_cnn\s+mebench-shallow-cnn\s+0\.1\.0\s+ok", result.stdout)
+    models = mebench("list", "models", env=installed_plugin)
+    assert "shallow-cnn" in models.stdout and "3x28x28" in models.stdout
+
+
+def test_third_party_model_runs_without_touching_mebench(installed_plugin, tmp_path):
+    result = mebench("run", "--model", "shallow-cnn", "--dataset", "synthetic", "--epochs", "1",
+                     "--dataset-opt", "subjects=3", "--dataset-opt", "clips_per_subject=4",
+                     "--dataset-opt", "size=48", "--output", str(tmp_path / "results"), "--quiet",
+                     env=installed_plugin, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "UF1" in result.stdout
+    run_dirs = list((tmp_path / "results").glob("shallow-cnn__synthetic__*"))
+    assert len(run_dirs) == 1
+    assert {"run.json", "predictions.csv", "metrics.json"} <= {p.name for p in run_dirs[0].iterdir()}
