@@ -21,3 +21,8 @@ def mebench_register_preprocessors(register):
 @hookspec
 def mebench_register_models(register):
     """Call ``register(ModelSpec(...))`` once per model this plugin provides."""
+
+
+@hookspec(firstresult=True)
+def mebench_resolve_model(name):
+    """Return a ``ModelSpec`` for a name not registered up front (e.g. ``timm:resnet18``), else None."""

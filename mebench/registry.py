@@ -50,6 +50,8 @@ class Table(Generic[Spec]):
         self.kind = kind
         self._specs: dict[str, Spec] = {}
         self._owner: dict[str, str] = {}
+        #: (plugin, resolve(name) -> spec | None) for names made on demand, e.g. ``timm:resnet18``
+        self.resolvers: list[tuple[str, object]] = []
 
     def add(self, spec: Spec, plugin: str) -> None:
         if not isinstance(spec.name, str) or not spec.name:
@@ -63,14 +65,16 @@ class Table(Generic[Spec]):
         self._owner[spec.name] = plugin
 
     def get(self, name: str) -> Spec:
-        try:
+        if name in self._specs:
             return self._specs[name]
-        except KeyError:
-            close = difflib.get_close_matches(name, list(self._specs), n=5, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{hint} (`mebench list {self.kind}s` shows all)"
-            ) from None
+        for plugin, resolve in self.resolvers:
+            spec = resolve(name)
+            if spec is not None:
+                self.add(spec, plugin)
+                return spec
+        close = difflib.get_close_matches(name, list(self._specs), n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (`mebench list {self.kind}s` shows all)")
 
     def owner(self, name: str) -> str:
         return self._owner[name]
@@ -136,6 +140,10 @@ class Registry:
             for table, spec in staged:
                 table.add(spec, info.name)
                 info.registered.append(f"{table.kind}:{spec.name}")
+            resolve = getattr(module, "mebench_resolve_model", None)
+            if resolve is not None:
+                self.models.resolvers.append((info.name, resolve))
+                info.registered.append("model resolver")
         self.plugins.append(info)
 
 

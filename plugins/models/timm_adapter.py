@@ -1,0 +1,65 @@
+"""``timm:<name>`` makes any timm architecture a mebench model: random initialisation,
+``in_chans`` and ``num_classes`` set, input size from timm's default config (``timm:<name>@<size>``
+overrides it). Weights are never downloaded."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+
+from mebench import hookimpl
+from mebench.data import InputSpec, ModelSpec, Reference
+from mebench.registry import UnknownNameError
+
+PREFIX = "timm:"
+FLOW_UVS = ("apex_frame", "tvl1_flow", "optical_strain", "flow_stack")
+
+
+def _build(num_classes: int, input_spec: InputSpec, architecture: str, **options):
+    import timm
+
+    create = functools.partial(timm.create_model, architecture, pretrained=False, num_classes=num_classes,
+                               in_chans=input_spec.channels)
+    if "img_size" in options:
+        return create(**options)
+    try:  # transformers bake the input size into their position embeddings
+        return create(img_size=(input_spec.height, input_spec.width), **options)
+    except TypeError:  # convolutional nets take any size and have no img_size argument
+        return create(**options)
+
+
+def _default_size(architecture: str) -> int:
+    import timm
+
+    config = timm.models.get_pretrained_cfg(architecture, allow_unregistered=True)
+    size = getattr(config, "input_size", None) if config is not None else None
+    return int(size[-1]) if size else 224
+
+
+@hookimpl
+def mebench_resolve_model(name):
+    if not name.startswith(PREFIX):
+        return None
+    import timm
+
+    architecture, _, size_text = name[len(PREFIX):].partition("@")
+    available = timm.list_models()
+    if architecture not in available:
+        close = difflib.get_close_matches(architecture, available, n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(PREFIX + c for c in close)}?" if close else ""
+        raise UnknownNameError(f"unknown timm architecture {architecture!r}{hint} (timm.list_models() lists all)")
+    try:
+        size = int(size_text) if size_text else _default_size(architecture)
+    except ValueError:
+        raise UnknownNameError(f"{name!r}: the size after '@' must be an integer, e.g. timm:resnet18@112") from None
+    return ModelSpec(
+        name=name,
+        factory=functools.partial(_build, architecture=architecture),
+        input_spec=InputSpec(3, size, size),
+        preprocessing=FLOW_UVS,
+        description=f"timm {architecture}, random init, {size}×{size} (u, v, strain) input",
+        reference=Reference("Wightman, R.", "PyTorch Image Models (timm)", "github.com/huggingface/pytorch-image-models",
+                            2019),
+        notes=("Randomly initialised: mebench never downloads weights.",),
+        family="timm",
+    )
