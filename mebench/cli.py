@@ -61,6 +61,9 @@ def main() -> None:
               help="bf16 autocast (auto: wherever the hardware supports it) or plain fp32.")
 @click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Channels-last memory format (auto: on with bf16 or CUDA).")
+@click.option("--fold-batch", default="auto", show_default=True,
+              help="Train this many folds at once (vectorised); auto: sized from free memory on CUDA, off on CPU.")
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile each fold's model (sequential training).")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="Training batch size.")
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="Adam learning rate.")
 @click.option("--model-opt", multiple=True, metavar="KEY=VALUE",
@@ -75,7 +78,7 @@ def main() -> None:
               help="Processes for preprocessing (default: CPU count, at most 8).")
 @click.option("--force", is_flag=True, help="Discard an existing result for this configuration and run again.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def run(model, dataset, data_root, epochs, seed, device, precision, channels_last, batch_size, lr, model_opt,
+def run(model, dataset, data_root, epochs, seed, device, precision, channels_last, fold_batch, compile_model, batch_size, lr, model_opt,
         dataset_opt, output, cache_dir, workers, force, quiet):
     """Train and score MODEL on DATASET with leave-one-subject-out cross-validation.
 
@@ -88,7 +91,8 @@ def run(model, dataset, data_root, epochs, seed, device, precision, channels_las
     from mebench.preprocessing import PreprocessingError
 
     config = RunConfig(model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                       device=device, precision=precision, channels_last=channels_last,
+                       device=device, precision=precision, channels_last=channels_last, fold_batch=fold_batch,
+                       compile=compile_model,
                        model_options=_parse_options(model_opt, "--model-opt"),
                        dataset_options=_parse_options(dataset_opt, "--dataset-opt"),
                        data_root=str(data_root) if data_root else None)

@@ -19,7 +19,8 @@ from mebench.preprocessing import build_chain, chain_config, config_hash, defaul
 from mebench.registry import Registry, default_registry
 from mebench.results import RunDirectory, environment, make_run_id
 from mebench.timing import Stopwatch, inference_throughput, peak_memory_bytes, reset_peak_memory
-from mebench.training import TrainSettings, bf16_supported, predict, resolve_device, train_fold
+from mebench.training import (TrainSettings, bf16_supported, fold_batch_size, predict, resolve_device, train_fold,
+                              train_folds_batched)
 
 DEFAULT_EPOCHS = 50
 
@@ -37,6 +38,8 @@ class RunConfig:
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | bf16
     channels_last: str = "auto"  # auto | on | off
+    fold_batch: str = "auto"  # auto (measured on CUDA, off on CPU) | off | a number of folds
+    compile: bool = False  # torch.compile the model (sequential training only)
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     data_root: str | None = None
@@ -90,6 +93,11 @@ def run_loso(config: RunConfig, registry: Registry | None = None, output_dir: Pa
     if config.channels_last not in ("auto", "on", "off"):
         raise ConfigError(f"channels_last must be auto, on or off, got {config.channels_last!r}")
     channels_last = config.channels_last == "on" or (config.channels_last == "auto" and (bf16 or device.type == "cuda"))
+    fold_batch = str(config.fold_batch)
+    if fold_batch not in ("auto", "off") and not (fold_batch.isdigit() and int(fold_batch) >= 1):
+        raise ConfigError(f"fold_batch must be auto, off or a positive number of folds, got {fold_batch!r}")
+    if fold_batch == "auto" and (device.type != "cuda" or config.compile):
+        fold_batch = "off"  # on CPU fold batching measured slower than sequential (benchmarks/README.md)
     if dataset_spec.needs_data_root and not config.data_root:
         raise ConfigError(f"dataset {config.dataset!r} reads a licensed copy: pass --data-root DIR "
                           f"or set MEBENCH_DATA")
@@ -100,11 +108,13 @@ def run_loso(config: RunConfig, registry: Registry | None = None, output_dir: Pa
     chain = build_chain(registry, model_spec.preprocessing)
     preprocessing = chain_config(chain, model_spec.input_spec)
 
-    resolved = {**asdict(config), "epochs": epochs, "dataset_options": dataset_options,
+    resolved = {**asdict(config), "epochs": epochs, "dataset_options": dataset_options, "fold_batch": fold_batch,
                 "precision": "bf16" if bf16 else "fp32", "channels_last": channels_last,
                 "device_type": device.type, "preprocessing": preprocessing, "protocol": "loso",
                 "optimizer": "adam", "classes": list(CLASSES)}
-    hashed = {k: v for k, v in resolved.items() if k not in ("seed", "data_root", "device")}
+    # Execution levers that do not change the protocol (where, how batched, compiled) stay out of the
+    # run's identity, so a run resumed with other levers continues the same results.
+    hashed = {k: v for k, v in resolved.items() if k not in ("seed", "data_root", "device", "fold_batch", "compile")}
     run_id = make_run_id(config.model, config.dataset, config_hash(hashed), config.seed)
     run_dir = RunDirectory(output_dir, run_id)
     if run_dir.complete and not force:
@@ -115,7 +125,7 @@ def run_loso(config: RunConfig, registry: Registry | None = None, output_dir: Pa
         return RunOutcome(run_dir.path, existing["metrics"], existing, reused=True)
     if force and run_dir.path.exists():
         run_dir.clear()
-    run_dir.start(resolved)
+    run_dir.start({**hashed, "seed": config.seed})
 
     samples = dataset_spec.load(config.data_root, **dataset_options)
     start = time.perf_counter()
@@ -134,19 +144,29 @@ def run_loso(config: RunConfig, registry: Registry | None = None, output_dir: Pa
     settings = TrainSettings(epochs=epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
                              device=device, bf16=bf16, channels_last=channels_last)
     build = lambda: model_spec.build(len(CLASSES), **config.model_options)  # noqa: E731
+    build_for_training = (lambda: torch.compile(build())) if config.compile else build
     x, y = data.x.to(device), data.y.to(device)
     reset_peak_memory(device)
     records: dict[int, dict] = {}
-    resumed = 0
-    fold_bar = tqdm(folds, desc="folds", unit="fold", disable=not progress)
-    for fold in fold_bar:
+    pending = []
+    for fold in folds:
         record = run_dir.load_fold(fold.index)
         if record is not None and record.get("test_subject") == fold.test_subject:
             records[fold.index] = record
-            resumed += 1
-            continue
-        fold_bar.set_postfix_str(fold.test_subject)
-        epoch_bar = tqdm(total=epochs, desc=f"  {fold.test_subject}", unit="epoch", leave=False,
+        else:
+            pending.append(fold)
+    resumed = len(records)
+    group_size = 1
+    if pending and fold_batch != "off":
+        group_size = int(fold_batch) if fold_batch != "auto" else fold_batch_size(build, x, y, pending[0], settings,
+                                                                                  len(pending))
+    if group_size > 1:
+        log(f"fold-batched training: {group_size} folds at a time")
+    fold_bar = tqdm(total=len(folds), initial=resumed, desc="folds", unit="fold", disable=not progress)
+    for start in range(0, len(pending), group_size):
+        group = pending[start:start + group_size]
+        fold_bar.set_postfix_str(", ".join(f.test_subject for f in group[:3]) + ("…" if len(group) > 3 else ""))
+        epoch_bar = tqdm(total=epochs, desc=f"  {group[0].test_subject}", unit="epoch", leave=False,
                          disable=not progress)
 
         def on_epoch(epoch: int, loss: float) -> None:
@@ -154,19 +174,25 @@ def run_loso(config: RunConfig, registry: Registry | None = None, output_dir: Pa
             epoch_bar.update()
 
         with Stopwatch(device) as watch:
-            model = train_fold(build, x, y, fold, settings, on_epoch)
+            if len(group) == 1:
+                models = [train_fold(build_for_training, x, y, group[0], settings, on_epoch)]
+            else:
+                models = train_folds_batched(build, x, y, group, settings, on_epoch)
         epoch_bar.close()
-        probabilities = predict(model, x, fold.test, settings)
-        records[fold.index] = {
-            "fold": fold.index, "test_subject": fold.test_subject, "train_seconds": watch.seconds,
-            "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
-            "predictions": [
-                {"sample_id": data.sample_ids[i], "probabilities": probabilities[k].tolist()}
-                for k, i in enumerate(fold.test)
-            ],
-        }
-        run_dir.save_fold(fold.index, records[fold.index])
-        del model
+        for fold, model in zip(group, models):
+            probabilities = predict(model, x, fold.test, settings)
+            records[fold.index] = {
+                "fold": fold.index, "test_subject": fold.test_subject,
+                "train_seconds": watch.seconds / len(group), "folds_trained_together": len(group),
+                "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
+                "predictions": [
+                    {"sample_id": data.sample_ids[i], "probabilities": probabilities[k].tolist()}
+                    for k, i in enumerate(fold.test)
+                ],
+            }
+            run_dir.save_fold(fold.index, records[fold.index])
+        fold_bar.update(len(group))
+        del models
     fold_bar.close()
     if resumed:
         log(f"resumed: {resumed} of {len(folds)} folds were already done and were not retrained")

@@ -122,3 +122,96 @@ def predict(model: torch.nn.Module, x: torch.Tensor, index: np.ndarray, settings
             logits = model(normalise(x[batch], model, settings))
         outputs.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(outputs).double().numpy()
+
+
+def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
+                        folds: list[Fold], settings: TrainSettings,
+                        on_epoch: Callable[[int, float], None] | None = None) -> list[torch.nn.Module]:
+    """Train several folds' models at once; equivalent to calling ``train_fold`` on each.
+
+    Every fold keeps its own parameters, Adam state, seed and batch order, exactly as in
+    sequential training. At each step the folds whose current batch has the same size are run
+    as one vectorised call (``torch.func.vmap`` over ``functional_call`` with stacked
+    parameters and buffers), so small per-fold models fill the device together. Batch
+    normalisation sees exactly the fold's own batch (no padding), so the result matches
+    sequential training up to floating-point reordering. Dropout masks are drawn per fold but
+    not from the same random stream as in sequential training.
+    """
+    import copy
+    from collections import defaultdict
+
+    from torch.func import functional_call, vmap
+
+    device = settings.device
+    models, optimizers, generators, trains = [], [], [], []
+    for fold in folds:
+        seed = settings.fold_seed(fold.index)
+        torch.manual_seed(seed)
+        model = build_model().to(device)
+        train = torch.as_tensor(fold.train, device=device)
+        mean, std = fold_normalisation(x, train)
+        model.register_buffer("input_mean", mean, persistent=False)
+        model.register_buffer("input_std", std, persistent=False)
+        model.train()
+        models.append(model)
+        optimizers.append(torch.optim.Adam(model.parameters(), lr=settings.lr))
+        generators.append(torch.Generator().manual_seed(seed))
+        trains.append(train)
+    template = copy.deepcopy(models[0]).to("meta")
+    params = [dict(m.named_parameters()) for m in models]
+    buffers = [{n: b for n, b in m.named_buffers() if n not in ("input_mean", "input_std")} for m in models]
+
+    def fold_loss(p, b, inputs, targets):
+        return F.cross_entropy(functional_call(template, (p, b), (inputs,)), targets)
+
+    batched_loss = vmap(fold_loss, randomness="different")
+    for epoch in range(settings.epochs):
+        schedules = [epoch_batches(len(t), settings.batch_size, g) for t, g in zip(trains, generators)]
+        totals = torch.zeros(len(folds), device=device)
+        counts = [0] * len(folds)
+        for step in range(max(len(s) for s in schedules)):
+            groups: dict[int, list[int]] = defaultdict(list)
+            for k, schedule in enumerate(schedules):
+                if step < len(schedule):
+                    groups[len(schedule[step])].append(k)
+            for members in groups.values():
+                index = torch.stack([trains[k][schedules[k][step].to(device)] for k in members])
+                mean = torch.stack([models[k].input_mean for k in members]).unsqueeze(1)
+                std = torch.stack([models[k].input_std for k in members]).unsqueeze(1)
+                inputs = (x[index] - mean) / std
+                stacked_params = {n: torch.stack([params[k][n] for k in members]) for n in params[0]}
+                stacked_buffers = {n: torch.stack([buffers[k][n] for k in members]) for n in buffers[0]}
+                with settings.autocast():
+                    losses = batched_loss(stacked_params, stacked_buffers, inputs, y[index])
+                for k in members:
+                    optimizers[k].zero_grad(set_to_none=True)
+                losses.sum().backward()
+                with torch.no_grad():
+                    for j, k in enumerate(members):
+                        optimizers[k].step()
+                        for n, buffer in buffers[k].items():
+                            buffer.copy_(stacked_buffers[n][j])
+                        totals[k] += losses[j].detach().float() * index.shape[1]
+                        counts[k] += index.shape[1]
+        if on_epoch is not None:
+            on_epoch(epoch, float(totals.sum()) / max(sum(counts), 1))
+    return models
+
+
+def fold_batch_size(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,
+                    settings: TrainSettings, n_folds: int, memory_fraction: float = 0.6) -> int:
+    """How many folds to train at once on a CUDA device: the free memory over the peak memory
+    of one fold's training step (measured), capped at the number of folds."""
+    device = settings.device
+    if device.type != "cuda":
+        return 1
+    torch.cuda.synchronize(device)
+    free, _total = torch.cuda.mem_get_info(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    probe = TrainSettings(**{**settings.__dict__, "epochs": 1})
+    train_fold(build_model, x, y, Fold(fold.index, fold.test_subject, fold.train[: settings.batch_size * 2], fold.test),
+               probe)
+    per_fold = max(torch.cuda.max_memory_allocated(device) - before, 1)
+    torch.cuda.empty_cache()
+    return max(1, min(n_folds, int(free * memory_fraction // per_fold)))

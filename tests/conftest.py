@@ -21,7 +21,7 @@ class TinyNet(nn.Module):
     def __init__(self, num_classes: int, input_spec: InputSpec, width: int = 8):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(input_spec.channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(input_spec.channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
             nn.AdaptiveAvgPool2d(2),
         )
         self.head = nn.Linear(width * 4, num_classes)
