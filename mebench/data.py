@@ -79,6 +79,13 @@ class Reference:
     def __str__(self) -> str:
         return f"{self.authors} ({self.year}). {self.title}. {self.venue}."
 
+    @property
+    def short(self) -> str:
+        """``Surname et al. (year), venue``."""
+        first = self.authors.split(";")[0].split(",")[0].strip()
+        many = ";" in self.authors
+        return f"{first}{' et al.' if many else ''} ({self.year}), {self.venue}"
+
 
 #: A preprocessing step as a model declares it: a registered name, optionally with options.
 StepRef = str | tuple[str, Mapping[str, Any]]

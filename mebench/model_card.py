@@ -67,12 +67,13 @@ def models_leaderboard(registry: Registry, fmt: str = "markdown") -> str:
 
     rows = []
     for name in registry.models.names():
-        card = model_card(registry.models.get(name), registry.models.owner(name))
+        spec = registry.models.get(name)
+        card = model_card(spec, registry.models.owner(name))
         reported = card["reported"].get("parameters")
         rows.append({"model": name, "params": f"{card['parameters']:,}",
                      "reported params": f"{reported:,}" if reported else "",
-                     "MACs (G)": f"{card['macs'] / 1e9:.3f}", "input": card["input_spec"],
-                     "reference": card["reference"] or ""})
+                     "MMACs": f"{card['macs'] / 1e6:,.1f}", "input": card["input_spec"],
+                     "reference": spec.reference.short if spec.reference else ""})
     frame = pd.DataFrame(rows)
     if fmt == "csv":
         return frame.to_csv(index=False)
