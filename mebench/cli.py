@@ -88,6 +88,7 @@ def run(model, dataset, data_root, epochs, seed, device, precision, channels_las
     """
     from mebench.leaderboard import metrics_report
     from mebench.loso import ConfigError, RunConfig, run_loso
+    from mebench.data import DataError
     from mebench.preprocessing import PreprocessingError
 
     config = RunConfig(model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -101,7 +102,7 @@ def run(model, dataset, data_root, epochs, seed, device, precision, channels_las
                            workers=workers, log=lambda line: click.echo(line, err=True))
     except (UnknownNameError, ConfigError) as error:
         raise CliError(str(error.args[0] if error.args else error))
-    except (PreprocessingError, RuntimeError) as error:
+    except (DataError, PreprocessingError, RuntimeError) as error:
         raise click.ClickException(str(error))
     click.echo(metrics_report(outcome.metrics))
     timing = outcome.run_info["timing"]
@@ -139,6 +140,68 @@ def list_(what, pattern):
     if registry.broken and what != "plugins":
         names = ", ".join(p.name for p in registry.broken)
         click.echo(f"\nwarning: broken plugins skipped: {names} (see `mebench list plugins`)", err=True)
+
+
+@main.group()
+def data() -> None:
+    """Inspect and validate your copies of the datasets."""
+
+
+@data.command()
+@click.argument("dataset")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_DATA,
+              help=f"Folder holding your copy of the licensed datasets (default: ${ENV_DATA}).")
+@click.option("--dataset-opt", multiple=True, metavar="KEY=VALUE",
+              help="Option passed to the dataset, e.g. gt_version=441 or samm_root=DIR (repeatable).")
+@click.option("--list-all", is_flag=True, help="List every missing and extra sample (default: the first 20).")
+def check(dataset, data_root, dataset_opt, list_all):
+    """Validate a copy of DATASET against its official sample list.
+
+    Prints counts per class and per subject next to the official ones and lists missing and extra
+    samples and every annotation or file problem. Exits 1 when anything is missing or wrong.
+    """
+    from tabulate import tabulate
+
+    from mebench.data import DataError
+
+    registry = default_registry()
+    try:
+        spec = registry.datasets.get(dataset)
+    except UnknownNameError as error:
+        raise CliError(str(error.args[0]))
+    if spec.check is None:
+        raise CliError(f"dataset {dataset!r} has no official list to check against")
+    options = {**spec.default_options, **_parse_options(dataset_opt, "--dataset-opt")}
+    try:
+        report = spec.check(str(data_root) if data_root else None, **options)
+    except DataError as error:
+        raise click.ClickException(str(error))
+    expected_labels = [label for _, _, label in report.expected]
+    found_labels = [s.label for s in report.found]
+    click.echo(f"{dataset}: {len(report.found)} of {len(report.expected)} official samples found, "
+               f"{len({s.subject for s in report.found})} of {len({e[1] for e in report.expected})} subjects\n")
+    classes = sorted(set(expected_labels), key=lambda c: (c not in ("negative", "positive", "surprise"), c))
+    rows = [[c, expected_labels.count(c), found_labels.count(c)] for c in classes]
+    rows.append(["total", len(expected_labels), len(found_labels)])
+    click.echo(tabulate(rows, headers=["class", "official", "found"], tablefmt="github"))
+    subjects = sorted({e[1] for e in report.expected})
+    found_by_subject = [s.subject for s in report.found]
+    expected_by_subject = [e[1] for e in report.expected]
+    rows = [[s, expected_by_subject.count(s), found_by_subject.count(s)] for s in subjects]
+    click.echo("\n" + tabulate(rows, headers=["subject", "official", "found"], tablefmt="github"))
+    limit = None if list_all else 20
+    for title, items in (("missing", report.missing), ("extra (not in the official list; not used)", report.extra),
+                         ("problems", report.problems)):
+        if items:
+            click.echo(f"\n{title}: {len(items)}")
+            for item in items[:limit]:
+                click.echo(f"  {item}")
+            if limit and len(items) > limit:
+                click.echo(f"  … {len(items) - limit} more (--list-all)")
+    if not report.ok:
+        click.echo(f"\n{dataset}: NOT OK — fix the problems above and run the check again", err=True)
+        sys.exit(1)
+    click.echo(f"\n{dataset}: OK")
 
 
 @main.command()

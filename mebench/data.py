@@ -52,6 +52,18 @@ class FrameSource:
         raise NotImplementedError
 
 
+class DataError(ValueError):
+    """Bad input data: names the file, the row or sample, what is wrong and how to fix it."""
+
+    def __init__(self, file: object, problem: str, fix: str = "", row: object = None):
+        self.file, self.problem, self.fix, self.row = file, problem, fix, row
+        where = f"{file}" + (f", row {row}" if row is not None else "")
+        super().__init__(f"{where}: {problem}" + (f" — {fix}" if fix else ""))
+
+    def __reduce__(self):  # keeps the error intact across preprocessing worker processes
+        return DataError, (self.file, self.problem, self.fix, self.row)
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """What a model consumes: a (channels, height, width) tensor, possibly split into streams."""
@@ -127,6 +139,24 @@ class DatasetSpec:
     suggested_epochs: Callable[[Mapping[str, Any]], int | None] | None = None
     #: ``describe_run(options)``: a line printed at the start of a run (e.g. "reduced configuration").
     describe_run: Callable[[Mapping[str, Any]], str | None] | None = None
+    #: ``check(data_root, **options) -> DatasetCheck``: validate a copy against an official list.
+    check: Callable[..., "DatasetCheck"] | None = None
+
+
+@dataclass
+class DatasetCheck:
+    """A copy of a dataset compared with its official sample list."""
+
+    dataset: str
+    expected: list[tuple[str, str, str]]  # (sample id, subject, label) from the official list
+    found: list[Sample]
+    missing: list[str]
+    extra: list[str]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.problems
 
 
 @dataclass(frozen=True)

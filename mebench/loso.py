@@ -98,9 +98,6 @@ def run_loso(config: RunConfig, registry: Registry | None = None, output_dir: Pa
         raise ConfigError(f"fold_batch must be auto, off or a positive number of folds, got {fold_batch!r}")
     if fold_batch == "auto" and (device.type != "cuda" or config.compile):
         fold_batch = "off"  # on CPU fold batching measured slower than sequential (benchmarks/README.md)
-    if dataset_spec.needs_data_root and not config.data_root:
-        raise ConfigError(f"dataset {config.dataset!r} reads a licensed copy: pass --data-root DIR "
-                          f"or set MEBENCH_DATA")
     dataset_options = {**dataset_spec.default_options, **config.dataset_options}
     epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, dataset_options)
     if epochs < 1:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mebench.data import CLASSES, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef
+from mebench.data import CLASSES, DataError, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef
 from mebench.registry import Registry
 from mebench.results import atomic_write_bytes
 
@@ -73,7 +73,7 @@ def process_sample(sample: Sample, chain: Sequence[PreprocessingStep], input_spe
     for step in chain:
         try:
             item = step(item)
-        except PreprocessingError:
+        except (PreprocessingError, DataError):
             raise
         except Exception as error:
             raise PreprocessingError(f"sample {sample.id}: preprocessing step {step.name!r} failed: "
@@ -122,9 +122,10 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
     if missing:
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         bar = tqdm(total=len(missing), desc="preprocessing", unit="sample", disable=not progress, leave=False)
-        if workers > 1 and len(missing) >= 8:
+        if workers > 1 and len(missing) >= 32:
+            # Not "fork": a child forked after OpenCV or torch started their thread pools can deadlock.
             methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
             with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
                 futures = {i: pool.submit(process_sample, samples[i], chain, input_spec) for i in missing}
                 for i, future in futures.items():

@@ -64,7 +64,7 @@ def test_second_prepare_reads_the_cache_and_recomputes_nothing(tmp_path):
 
 
 def test_parallel_and_serial_preprocessing_agree(registry, tmp_path):
-    samples = load_synthetic(subjects=2, clips_per_subject=4, size=40)
+    samples = load_synthetic(subjects=4, clips_per_subject=8, size=40)  # 32: enough for the process pool
     chain = build_chain(registry, registry.models.get("tiny").preprocessing)
     spec = InputSpec(3, 16, 16)
     serial = prepare(samples, chain, spec, cache_dir=None, workers=1, progress=False)

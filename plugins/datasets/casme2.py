@@ -1,0 +1,54 @@
+"""CASME II as distributed: ``CASME2-coding-*.xlsx`` plus ``Cropped/`` or ``CASME2_RAW_selected/``.
+
+Reference: Yan et al., CASME II: An Improved Spontaneous Micro-Expression Database and the Baseline
+Evaluation, PLoS ONE 9(1):e86041, 2014.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mebench.data import DataError
+from mebench_plugins.datasets.formats import Clip, frame_number, read_sheet, three_class
+
+COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Estimated Emotion")
+FRAME_FOLDERS = ("Cropped", "CASME2_RAW_selected")
+
+
+def subject_number(value, file, row) -> int:
+    text = str(value).strip().lower().removeprefix("sub")
+    try:
+        return int(float(text))
+    except ValueError:
+        raise DataError(file, f"Subject {value!r} is not a subject number", "expected e.g. 1 or 01", row) from None
+
+
+def read_casme2(root: Path) -> list[Clip]:
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "CASME II folder not found", "point --data-root at the folder holding CASME2/ "
+                                                            "(or pass --dataset-opt casme2_root=DIR)")
+    sheets = sorted(root.glob("CASME2-coding-*.xlsx"))
+    if len(sheets) != 1:
+        found = ", ".join(p.name for p in sheets) or "none"
+        raise DataError(root, f"expected exactly one coding spreadsheet CASME2-coding-*.xlsx, found {found}",
+                        "keep the spreadsheet distributed with CASME II, and only that one, in this folder")
+    sheet = sheets[0]
+    frames_root = next((root / name for name in FRAME_FOLDERS if (root / name).is_dir()), None)
+    if frames_root is None:
+        raise DataError(root, "no frame folder Cropped/ or CASME2_RAW_selected/",
+                        "unpack the CASME II frames into this folder")
+    clips = []
+    for row, record in read_sheet(sheet, COLUMNS):
+        subject = f"sub{subject_number(record['Subject'], sheet, row):02d}"
+        name = str(record["Filename"]).strip()
+        emotion = str(record["Estimated Emotion"] or "").strip()
+        clips.append(Clip(
+            dataset="casme2", subject=f"casme2/{subject}", name=name, emotion=emotion,
+            label=three_class("casme2", emotion, sheet, row),
+            onset=frame_number(record["OnsetFrame"], "OnsetFrame", sheet, row),
+            apex=frame_number(record["ApexFrame"], "ApexFrame", sheet, row, missing_ok=True),
+            offset=frame_number(record["OffsetFrame"], "OffsetFrame", sheet, row),
+            folder=frames_root / subject / name, source=str(sheet), row=row,
+        ))
+    return clips

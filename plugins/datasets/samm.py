@@ -1,0 +1,43 @@
+"""SAMM as distributed: ``SAMM_Micro_FACS_Codes_v2.xlsx`` (a title block above the header row)
+plus ``SAMM/<subject>/<clip>/<subject>_<frame>.jpg``.
+
+Reference: Davison et al., SAMM: A Spontaneous Micro-Facial Movement Dataset, IEEE Transactions on
+Affective Computing 9(1):116–129, 2018.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mebench.data import DataError
+from mebench_plugins.datasets.casme2 import subject_number
+from mebench_plugins.datasets.formats import Clip, frame_number, read_sheet, three_class
+
+SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
+COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Estimated Emotion")
+
+
+def read_samm(root: Path) -> list[Clip]:
+    root = Path(root)
+    sheet = root / SHEET
+    if not sheet.exists():
+        raise DataError(sheet, "SAMM coding spreadsheet not found",
+                        "point --data-root at the folder holding SAMM/ (or --dataset-opt samm_root=DIR); "
+                        f"it must contain {SHEET}")
+    frames_root = root / "SAMM"
+    if not frames_root.is_dir():
+        raise DataError(frames_root, "SAMM frame folder not found", "unpack the SAMM frames into SAMM/SAMM/")
+    clips = []
+    for row, record in read_sheet(sheet, COLUMNS):
+        subject = f"{subject_number(record['Subject'], sheet, row):03d}"
+        name = str(record["Filename"]).strip()
+        emotion = str(record["Estimated Emotion"] or "").strip()
+        clips.append(Clip(
+            dataset="samm", subject=f"samm/{subject}", name=name, emotion=emotion,
+            label=three_class("samm", emotion, sheet, row),
+            onset=frame_number(record["Onset Frame"], "Onset Frame", sheet, row),
+            apex=frame_number(record["Apex Frame"], "Apex Frame", sheet, row, missing_ok=True),
+            offset=frame_number(record["Offset Frame"], "Offset Frame", sheet, row),
+            folder=frames_root / subject / name, source=str(sheet), row=row,
+        ))
+    return clips
