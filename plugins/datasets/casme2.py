@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mebench.data import DataError
-from mebench_plugins.datasets.formats import Clip, frame_number, read_sheet, three_class
+from mebench_plugins.datasets.formats import Clip, clip_from_sheet, read_sheet
 
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Estimated Emotion")
 FRAME_FOLDERS = ("Cropped", "CASME2_RAW_selected")
@@ -38,17 +38,6 @@ def read_casme2(root: Path) -> list[Clip]:
     if frames_root is None:
         raise DataError(root, "no frame folder Cropped/ or CASME2_RAW_selected/",
                         "unpack the CASME II frames into this folder")
-    clips = []
-    for row, record in read_sheet(sheet, COLUMNS):
-        subject = f"sub{subject_number(record['Subject'], sheet, row):02d}"
-        name = str(record["Filename"]).strip()
-        emotion = str(record["Estimated Emotion"] or "").strip()
-        clips.append(Clip(
-            dataset="casme2", subject=f"casme2/{subject}", name=name, emotion=emotion,
-            label=three_class("casme2", emotion, sheet, row),
-            onset=frame_number(record["OnsetFrame"], "OnsetFrame", sheet, row),
-            apex=frame_number(record["ApexFrame"], "ApexFrame", sheet, row, missing_ok=True),
-            offset=frame_number(record["OffsetFrame"], "OffsetFrame", sheet, row),
-            folder=frames_root / subject / name, source=str(sheet), row=row,
-        ))
-    return clips
+    return [clip_from_sheet("casme2", f"sub{subject_number(record['Subject'], sheet, row):02d}", record, COLUMNS[1:],
+                            frames_root, sheet, row)
+            for row, record in read_sheet(sheet, COLUMNS)]

@@ -216,3 +216,20 @@ def apply_errata(clip: Clip, errata: dict[tuple[str, str, str], dict[str, str]])
         else:
             changes[field] = int(value) if value else None
     return replace(clip, **changes)
+
+
+def clip_from_sheet(dataset: str, subject: str, record: dict[str, Any], columns: tuple[str, ...], frames_root: Path,
+                    sheet: Path, row: int) -> Clip:
+    """A clip from one coding-spreadsheet row; ``columns`` names the (filename, onset, apex, offset,
+    emotion) columns of that dataset's spreadsheet."""
+    filename, onset, apex, offset, emotion_column = columns
+    name = str(record[filename]).strip()
+    emotion = str(record[emotion_column] or "").strip()
+    return Clip(
+        dataset=dataset, subject=f"{dataset}/{subject}", name=name, emotion=emotion,
+        label=three_class(dataset, emotion, sheet, row),
+        onset=frame_number(record[onset], onset, sheet, row),
+        apex=frame_number(record[apex], apex, sheet, row, missing_ok=True),
+        offset=frame_number(record[offset], offset, sheet, row),
+        folder=frames_root / subject / name, source=str(sheet), row=row,
+    )

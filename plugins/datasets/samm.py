@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mebench.data import DataError
 from mebench_plugins.datasets.casme2 import subject_number
-from mebench_plugins.datasets.formats import Clip, frame_number, read_sheet, three_class
+from mebench_plugins.datasets.formats import Clip, clip_from_sheet, read_sheet
 
 SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
 COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Estimated Emotion")
@@ -27,17 +27,6 @@ def read_samm(root: Path) -> list[Clip]:
     frames_root = root / "SAMM"
     if not frames_root.is_dir():
         raise DataError(frames_root, "SAMM frame folder not found", "unpack the SAMM frames into SAMM/SAMM/")
-    clips = []
-    for row, record in read_sheet(sheet, COLUMNS):
-        subject = f"{subject_number(record['Subject'], sheet, row):03d}"
-        name = str(record["Filename"]).strip()
-        emotion = str(record["Estimated Emotion"] or "").strip()
-        clips.append(Clip(
-            dataset="samm", subject=f"samm/{subject}", name=name, emotion=emotion,
-            label=three_class("samm", emotion, sheet, row),
-            onset=frame_number(record["Onset Frame"], "Onset Frame", sheet, row),
-            apex=frame_number(record["Apex Frame"], "Apex Frame", sheet, row, missing_ok=True),
-            offset=frame_number(record["Offset Frame"], "Offset Frame", sheet, row),
-            folder=frames_root / subject / name, source=str(sheet), row=row,
-        ))
-    return clips
+    return [clip_from_sheet("samm", f"{subject_number(record['Subject'], sheet, row):03d}", record, COLUMNS[1:],
+                            frames_root, sheet, row)
+            for row, record in read_sheet(sheet, COLUMNS)]

@@ -76,7 +76,17 @@ class STSTNet(nn.Module):
         return self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
 
 
-class OffApexNet(nn.Module):
+class TwoStreamNet(nn.Module):
+    """One stream per flow component (u, v), concatenated into a classifier."""
+
+    streams: nn.ModuleList
+    classifier: nn.Module
+
+    def forward(self, x):
+        return self.classifier(torch.cat([stream(x[:, i : i + 1]) for i, stream in enumerate(self.streams)], dim=1))
+
+
+class OffApexNet(TwoStreamNet):
     """OFF-ApexNet (Gan et al. 2019): one stream each for horizontal and vertical onset→apex
     flow — conv 5×5×6, pool, conv 5×5×16, pool — then two dense layers of 1024."""
 
@@ -94,9 +104,6 @@ class OffApexNet(nn.Module):
             nn.Linear(flat, 1024), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Linear(1024, 1024), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(1024, num_classes),
         )
-
-    def forward(self, x):
-        return self.classifier(torch.cat([stream(x[:, i : i + 1]) for i, stream in enumerate(self.streams)], dim=1))
 
 
 class Inception(nn.Module):
@@ -117,7 +124,7 @@ class Inception(nn.Module):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
-class DualInception(nn.Module):
+class DualInception(TwoStreamNet):
     """Dual-Inception (Zhou et al. 2019): per flow component two inception blocks (6 and 16
     filters per branch), each followed by 2×2 max-pooling; the streams meet in a 1024-unit layer."""
 
@@ -135,9 +142,6 @@ class DualInception(nn.Module):
         flat = 2 * 64 * (input_spec.height // 4) * (input_spec.width // 4)
         self.classifier = nn.Sequential(nn.Linear(flat, 1024), nn.ReLU(inplace=True), nn.Dropout(dropout),
                                         nn.Linear(1024, num_classes))
-
-    def forward(self, x):
-        return self.classifier(torch.cat([stream(x[:, i : i + 1]) for i, stream in enumerate(self.streams)], dim=1))
 
 
 def _factory(cls):
