@@ -89,3 +89,27 @@ def test_channel_mismatch_with_the_model_is_refused():
     sample = load_synthetic(subjects=2, clips_per_subject=1, size=32)[0]
     with pytest.raises(PreprocessingError, match="gives 3 channels but the model expects 2"):
         process_sample(sample, [CountingStep()], InputSpec(2, 8, 8))
+
+
+def test_face_crop_box_and_a_frame_without_a_face():
+    from mebench_plugins.preprocessors.optical_flow import FaceCrop, crop_box
+
+    assert crop_box((10, 20, 50, 40), 0.1, (100, 64)) == (16, 64, 5, 64)
+    blank = np.full((120, 120), 128, np.uint8)
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=32)[0]
+    item = {"sample": sample, "onset_frame": blank, "apex_frame": blank}
+    with pytest.raises(PreprocessingError, match=f"{sample.id}.*'face_crop'.*no face found"):
+        process_sample(sample, [_Frames(blank), FaceCrop()], InputSpec(3, 8, 8))
+    kept = FaceCrop(on_miss="keep")(dict(item))
+    assert kept["face_box"] is None and kept["onset_frame"].shape == (120, 120)
+
+
+class _Frames(PreprocessingStep):
+    name = "frames"
+
+    def __init__(self, frame):
+        self.frame = frame
+
+    def __call__(self, item):
+        item.update(onset_frame=self.frame, apex_frame=self.frame)
+        return item

@@ -53,6 +53,51 @@ class ApexFrame(PreprocessingStep):
         return item
 
 
+class FaceCrop(PreprocessingStep):
+    """Crops onset and apex frames to the face found in the onset frame by OpenCV's bundled
+    frontal-face Haar cascade (works offline), enlarged by ``margin`` on each side. For copies that
+    are not already cropped. A frame without a detectable face is an error naming the sample,
+    unless ``on_miss="keep"`` (then the whole frame is used)."""
+
+    name = "face_crop"
+
+    def __init__(self, margin: float = 0.1, min_size: int = 40, on_miss: str = "error"):
+        if on_miss not in ("error", "keep"):
+            raise ValueError(f"face_crop on_miss must be 'error' or 'keep', got {on_miss!r}")
+        self.margin, self.min_size, self.on_miss = float(margin), int(min_size), on_miss
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"margin": self.margin, "min_size": self.min_size, "on_miss": self.on_miss}
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        onset = item["onset_frame"]
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if cascade.empty():
+            raise RuntimeError("OpenCV's Haar cascade is missing; install opencv-contrib-python-headless<5")
+        faces = cascade.detectMultiScale(onset, scaleFactor=1.1, minNeighbors=5,
+                                         minSize=(self.min_size, self.min_size))
+        if len(faces) == 0:
+            if self.on_miss == "keep":
+                item["face_box"] = None
+                return item
+            raise ValueError("no face found in the onset frame; use frames that are already cropped, lower "
+                             "min_size, or set on_miss=keep")
+        x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
+        item["face_box"] = crop_box((int(x), int(y), int(w), int(h)), self.margin, onset.shape)
+        top, bottom, left, right = item["face_box"]
+        item["onset_frame"] = onset[top:bottom, left:right]
+        item["apex_frame"] = item["apex_frame"][top:bottom, left:right]
+        return item
+
+
+def crop_box(box: tuple[int, int, int, int], margin: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of an (x, y, w, h) box grown by ``margin`` and clipped to the frame."""
+    x, y, w, h = box
+    dx, dy = int(round(w * margin)), int(round(h * margin))
+    return max(0, y - dy), min(shape[0], y + h + dy), max(0, x - dx), min(shape[1], x + w + dx)
+
+
 class TvL1Flow(PreprocessingStep):
     """Dense onset→apex optical flow with OpenCV's Dual TV-L1 (``cv2.optflow``)."""
 
@@ -136,6 +181,7 @@ class FlowStack(PreprocessingStep):
 @hookimpl
 def mebench_register_preprocessors(register):
     register(PreprocessorSpec("apex_frame", ApexFrame, "Onset and apex frames (annotated apex, else max motion)"))
+    register(PreprocessorSpec("face_crop", FaceCrop, "Crop onset/apex frames to the Haar-cascade face (offline)"))
     register(PreprocessorSpec("tvl1_flow", TvL1Flow, "Onset→apex Dual TV-L1 optical flow (cv2.optflow)"))
     register(PreprocessorSpec("optical_strain", OpticalStrain, "Optical strain magnitude of the flow"))
     register(PreprocessorSpec("flow_stack", FlowStack, "Stack u, v, strain into the model image"))
