@@ -133,9 +133,14 @@ def list_(what, pattern):
         rows = []
         for name in table.names(pattern):
             spec = table.get(name)
-            extra = [str(spec.input_spec)] if section == "models" else []
+            if section == "models":
+                extra = [str(spec.input_spec)]
+            elif section == "datasets":
+                extra = ["your copy" if spec.needs_data_root else "built in"]
+            else:
+                extra = []
             rows.append([name, *extra, table.owner(name), spec.description])
-        headers = ["name", *(["input"] if section == "models" else []), "plugin", "description"]
+        headers = ["name", *{"models": ["input"], "datasets": ["data"]}.get(section, []), "plugin", "description"]
         click.echo(tabulate(rows, headers=headers, tablefmt="simple") if rows else "(none)")
     if registry.broken and what != "plugins":
         names = ", ".join(p.name for p in registry.broken)

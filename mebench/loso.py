@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from mebench.folds import loso_folds
 from mebench.metrics import pooled_metrics
 from mebench.preprocessing import build_chain, chain_config, config_hash, default_cache_dir, prepare
 from mebench.registry import Registry, default_registry
-from mebench.results import RunDirectory, environment, make_run_id
+from mebench.results import RunDirectory, environment, load_results, make_run_id
 from mebench.timing import Stopwatch, inference_throughput, peak_memory_bytes, reset_peak_memory
 from mebench.training import (TrainSettings, bf16_supported, fold_batch_size, predict, resolve_device, train_fold,
                               train_folds_batched)
@@ -77,8 +78,6 @@ def resolve_precision(requested: str, device: torch.device) -> bool:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import platform
-
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
@@ -115,8 +114,6 @@ def run_loso(config: RunConfig, registry: Registry | None = None, output_dir: Pa
     run_id = make_run_id(config.model, config.dataset, config_hash(hashed), config.seed)
     run_dir = RunDirectory(output_dir, run_id)
     if run_dir.complete and not force:
-        from mebench.results import load_results
-
         existing = next(r for r in load_results(output_dir) if Path(r["path"]) == run_dir.path)
         log(f"{run_id}: already complete in {run_dir.path} (use --force to run again)")
         return RunOutcome(run_dir.path, existing["metrics"], existing, reused=True)

@@ -31,6 +31,17 @@ def test_list_models_shows_base_and_waspp(cli):
     assert {"base", "waspp"} <= names
 
 
+def test_list_every_section(cli):
+    datasets = cli.invoke(main, ["list", "datasets"])
+    assert datasets.exit_code == 0
+    rows = {line.split()[0]: line for line in datasets.output.splitlines()[2:] if line.strip()}
+    assert "built in" in rows["synthetic"] and "your copy" in rows["combined"]
+    for section in ("preprocessors", "plugins"):
+        assert cli.invoke(main, ["list", section]).exit_code == 0
+    everything = cli.invoke(main, ["list"])
+    assert everything.exit_code == 0 and "face_crop" in everything.output and "megc2019" in everything.output
+
+
 def test_unknown_model_is_one_line_exit_2_with_close_matches(cli):
     result = cli.invoke(main, ["run", "--model", "waspnet", "--dataset", "synthetic"])
     assert result.exit_code == 2
