@@ -71,22 +71,28 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[t
     return batches
 
 
+def start_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, fold: Fold, settings: TrainSettings,
+               channels_last: bool):
+    """A fold's fresh model (seeded weights, training-fold normalisation attached, train mode), its
+    training positions on the device, its Adam optimiser and its seeded batch-order generator."""
+    seed = settings.fold_seed(fold.index)
+    torch.manual_seed(seed)
+    model = build_model().to(settings.device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    train = torch.as_tensor(fold.train, device=settings.device)
+    mean, std = fold_normalisation(x, train)
+    model.register_buffer("input_mean", mean, persistent=False)
+    model.register_buffer("input_std", std, persistent=False)
+    model.train()
+    return model, train, torch.optim.Adam(model.parameters(), lr=settings.lr), torch.Generator().manual_seed(seed)
+
+
 def train_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,
                settings: TrainSettings, on_epoch: Callable[[int, float], None] | None = None) -> torch.nn.Module:
     """Train a fresh model on the fold's training samples; returns it with normalisation attached."""
     device = settings.device
-    seed = settings.fold_seed(fold.index)
-    torch.manual_seed(seed)
-    model = build_model().to(device)
-    if settings.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    train = torch.as_tensor(fold.train, device=device)
-    mean, std = fold_normalisation(x, train)
-    model.register_buffer("input_mean", mean, persistent=False)
-    model.register_buffer("input_std", std, persistent=False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
+    model, train, optimizer, generator = start_fold(build_model, x, fold, settings, settings.channels_last)
     for epoch in range(settings.epochs):
         total, count = torch.zeros((), device=device), 0
         for batch in epoch_batches(len(train), settings.batch_size, generator):
@@ -145,17 +151,10 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
     device = settings.device
     models, optimizers, generators, trains = [], [], [], []
     for fold in folds:
-        seed = settings.fold_seed(fold.index)
-        torch.manual_seed(seed)
-        model = build_model().to(device)
-        train = torch.as_tensor(fold.train, device=device)
-        mean, std = fold_normalisation(x, train)
-        model.register_buffer("input_mean", mean, persistent=False)
-        model.register_buffer("input_std", std, persistent=False)
-        model.train()
+        model, train, optimizer, generator = start_fold(build_model, x, fold, settings, channels_last=False)
         models.append(model)
-        optimizers.append(torch.optim.Adam(model.parameters(), lr=settings.lr))
-        generators.append(torch.Generator().manual_seed(seed))
+        optimizers.append(optimizer)
+        generators.append(generator)
         trains.append(train)
     template = copy.deepcopy(models[0]).to("meta")
     params = [dict(m.named_parameters()) for m in models]
