@@ -68,7 +68,7 @@ def parity(model: str, seeds: list[int], preset: str) -> None:
     """UF1/UAR of fp32 and bf16 training on the synthetic dataset, per seed."""
     import tempfile
 
-    from mebench.loso import RunConfig, run_loso
+    from mebench.runner import RunConfig, run_loso
 
     print(f"\nprecision parity: {model} on synthetic ({preset} preset), seeds {seeds}")
     rows = {}

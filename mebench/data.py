@@ -8,8 +8,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-#: The classes of the MEGC2019 3-class task, in label-index order.
-CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
+#: The classes of the MEGC2019 3-class task, in label-index order: the default label set of a
+#: dataset task. A task with other classes declares them in ``DatasetSpec.classes``.
+MEGC2019_CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
+CLASSES = MEGC2019_CLASSES
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,11 @@ class Sample:
     ``frames`` maps a frame index (read from file names, not assumed contiguous) to a
     loader returning that frame as a 2-D uint8 grayscale array. ``apex`` is ``None`` where the
     dataset does not annotate it. ``fingerprint`` changes whenever the input content changes;
-    the preprocessing cache is keyed by it.
+    the preprocessing cache is keyed by it. ``label`` is one of the task's classes
+    (``DatasetSpec.classes``); the runner checks it. ``cropped`` says whether the frames are
+    already cropped to the face (``False``: a ``face_crop`` step in ``auto`` mode crops them; ``None``:
+    unknown). ``corrections`` lists every annotation slip the reader corrected for this sample
+    (one line each: file, row, field, value used), recorded in ``run.json``.
     """
 
     id: str
@@ -34,10 +40,10 @@ class Sample:
     apex: int | None
     offset: int
     fingerprint: str
+    cropped: bool | None = True
+    corrections: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.label not in CLASSES:
-            raise ValueError(f"sample {self.id}: label {self.label!r} is not one of {CLASSES}")
         if not self.id.startswith(self.dataset + "/") or not self.subject.startswith(self.dataset + "/"):
             raise ValueError(f"sample {self.id}: id and subject must be namespaced by dataset {self.dataset!r}")
 
@@ -62,6 +68,11 @@ class DataError(ValueError):
 
     def __reduce__(self):  # keeps the error intact across preprocessing worker processes
         return DataError, (self.file, self.problem, self.fix, self.row)
+
+
+class OptionError(ValueError):
+    """An option a user passed (``--dataset-opt``, ``--model-opt``, ``--protocol-opt``…) that is unknown
+    or out of range; the message names the option, what was given and what is allowed. Exit code 2."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,31 @@ StepRef = str | tuple[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
+class ReportedFigures:
+    """Figures a publication reports for a model, with where they come from.
+
+    Rates are fractions in [0, 1] (accuracy 0.7748, UF1 0.6621); ``source`` names the paper and
+    table (``"Stofa et al. 2022, Table 13"``); ``dataset`` is the task name the figures are for
+    (``"combined"`` for the MEGC2019 composite); ``protocol`` and ``selection`` say how they were
+    obtained as far as the source says (``"loso"``; ``"unknown"`` where it does not).
+    """
+
+    source: str
+    dataset: str = "combined"
+    protocol: str = "loso"
+    selection: str = "unknown"
+    accuracy: float | None = None
+    uf1: float | None = None
+    uar: float | None = None
+    per_dataset: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # {"casme2": {"uf1": …, "uar": …}}
+    parameters: int | None = None
+    train_s_per_subject: float | None = None
+    fps: float | None = None
+    device: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A registered model: a factory plus the facts the runner and the model card need.
 
@@ -117,7 +153,7 @@ class ModelSpec:
     preprocessing: tuple[StepRef, ...]
     description: str = ""
     reference: Reference | None = None
-    reported: Mapping[str, Any] = field(default_factory=dict)
+    reported: tuple[ReportedFigures, ...] = ()
     notes: tuple[str, ...] = ()
     family: str = ""
 
@@ -132,6 +168,8 @@ class DatasetSpec:
     name: str
     load: Callable[..., list[Sample]]
     description: str = ""
+    #: The task's label set, in label-index order; every sample's ``label`` is one of these.
+    classes: tuple[str, ...] = MEGC2019_CLASSES
     reference: Reference | None = None
     needs_data_root: bool = True
     default_options: Mapping[str, Any] = field(default_factory=dict)
@@ -141,6 +179,23 @@ class DatasetSpec:
     describe_run: Callable[[Mapping[str, Any]], str | None] | None = None
     #: ``check(data_root, **options) -> DatasetCheck``: validate a copy against an official list.
     check: Callable[..., "DatasetCheck"] | None = None
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A registered evaluation protocol: how a task's samples become folds.
+
+    ``split(table, dataset, **options) -> list[Fold]`` gets a ``mebench.folds.SampleTable`` (subjects,
+    databases, labels and source task of every sample) and the run's dataset name; it must return
+    folds checked with ``mebench.folds.check_folds``. ``tasks(dataset, options)`` names the tasks to
+    load, the run's own dataset first (a cross-dataset protocol adds its target); default: the
+    run's dataset alone. ``selections`` are the model-selection rules the protocol supports."""
+
+    name: str
+    split: Callable[..., list]
+    description: str = ""
+    default_options: Mapping[str, Any] = field(default_factory=dict)
+    tasks: Callable[[str, Mapping[str, Any]], Sequence[str]] | None = None
 
 
 @dataclass
@@ -191,7 +246,7 @@ class PreparedData:
     """A whole dataset as model inputs: one tensor, labels and per-sample identity."""
 
     x: torch.Tensor  # (N, C, H, W) float32
-    y: torch.Tensor  # (N,) int64, index into CLASSES
+    y: torch.Tensor  # (N,) int64, index into the task's classes
     sample_ids: list[str]
     subjects: list[str]
     datasets: list[str]

@@ -23,6 +23,11 @@ def mebench_register_models(register):
     """Call ``register(ModelSpec(...))`` once per model this plugin provides."""
 
 
+@hookspec
+def mebench_register_protocols(register):
+    """Call ``register(ProtocolSpec(...))`` once per evaluation protocol this plugin provides."""
+
+
 @hookspec(firstresult=True)
 def mebench_resolve_model(name):
     """Return a ``ModelSpec`` for a name not registered up front (e.g. ``timm:resnet18``), else None."""

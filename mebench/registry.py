@@ -18,11 +18,11 @@ from typing import Generic, TypeVar
 import pluggy
 
 from mebench import hookspecs
-from mebench.data import DatasetSpec, ModelSpec, PreprocessorSpec
+from mebench.data import DatasetSpec, ModelSpec, PreprocessorSpec, ProtocolSpec
 
 ENTRY_POINT_GROUP = "mebench"
 
-Spec = TypeVar("Spec", DatasetSpec, PreprocessorSpec, ModelSpec)
+Spec = TypeVar("Spec", DatasetSpec, PreprocessorSpec, ModelSpec, ProtocolSpec)
 
 
 class UnknownNameError(LookupError):
@@ -96,6 +96,7 @@ class Registry:
         self.datasets: Table[DatasetSpec] = Table("dataset")
         self.preprocessors: Table[PreprocessorSpec] = Table("preprocessor")
         self.models: Table[ModelSpec] = Table("model")
+        self.protocols: Table[ProtocolSpec] = Table("protocol")
         self.plugins: list[PluginInfo] = []
 
     @property
@@ -110,6 +111,7 @@ class Registry:
             ("mebench_register_datasets", DatasetSpec, self.datasets),
             ("mebench_register_preprocessors", PreprocessorSpec, self.preprocessors),
             ("mebench_register_models", ModelSpec, self.models),
+            ("mebench_register_protocols", ProtocolSpec, self.protocols),
         ]
         staged: list[tuple[Table, object]] = []
         try:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mebench.loso import ConfigError, RunConfig, run_loso
+from mebench.runner import ConfigError, RunConfig, run_loso
 from tests.conftest import TINY_DATASET
 
 
@@ -56,7 +56,7 @@ def test_rerun_is_a_no_op_and_an_interrupted_run_resumes_from_finished_folds(reg
     for name in ("run.json", "metrics.json", "predictions.csv"):
         (first.run_dir / name).unlink()
     (first.run_dir / "folds" / "fold_002.json").unlink()
-    import mebench.loso as loso
+    import mebench.execute as loso
 
     trained = []
     real_train = loso.train_fold

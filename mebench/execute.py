@@ -1,0 +1,191 @@
+"""Execute: fold tasks → fold records.
+
+A fold task is one fold of one planned run; its record (predictions for the fold's test samples,
+per-epoch training loss, timing) is the unit of work and of resumption. Executors differ only in
+where tasks run: ``InProcessExecutor`` here (one after another, or several folds at once with
+``--fold-batch``), ``mebench.ray_executor.RayExecutor`` on a Ray cluster. Executors never write
+results: they hand each record to ``on_record`` on the driver, which saves it atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mebench.data import PreparedData
+from mebench.folds import Fold
+from mebench.plan import RunPlan
+from mebench.timing import Stopwatch
+from mebench.training import TrainSettings, fold_batch_size, predict, train_fold, train_folds_batched
+
+OnRecord = Callable[[RunPlan, dict], None]
+
+
+@dataclass
+class WorkUnit:
+    """The pending folds of one run, with its prepared data."""
+
+    plan: RunPlan
+    data: PreparedData
+    folds: list[Fold]
+
+
+@dataclass
+class FoldFailure:
+    run_id: str
+    fold: str
+    error: str
+
+
+@dataclass
+class FoldJob:
+    """What training one fold needs, and nothing else: small and picklable (it travels to Ray workers)."""
+
+    run_id: str
+    model: str
+    model_options: dict
+    n_classes: int
+    settings: TrainSettings
+    fold: Fold
+    test_ids: list[str]
+    selection: str = "fixed"
+    compile: bool = False
+
+    @classmethod
+    def of(cls, plan: RunPlan, data: PreparedData, fold: Fold) -> "FoldJob":
+        return cls(plan.run_id, plan.config.model, dict(plan.config.model_options), len(plan.classes),
+                   plan.settings, fold, [data.sample_ids[i] for i in fold.test], plan.config.selection,
+                   plan.config.compile)
+
+
+def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, together: int,
+                epoch_losses: list[float]) -> dict:
+    """The record of a trained fold: what summarise and resumption read."""
+    fold = job.fold
+    return {
+        "fold": fold.index, "test_group": fold.name, "test_subject": fold.name,
+        "train_seconds": seconds, "folds_trained_together": together,
+        "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
+        "epoch_losses": [float(v) for v in epoch_losses],
+        "predictions": [{"sample_id": sample_id, "probabilities": probabilities[k].tolist()}
+                        for k, sample_id in enumerate(job.test_ids)],
+    }
+
+
+def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
+               on_epoch: Callable[[int, float], None] | None = None) -> list[dict]:
+    """Train one fold, or several at once (fold-batched), and return their records."""
+    settings = jobs[0].settings
+    losses: list[list[float]] = [[] for _ in jobs]
+
+    def record_loss(epoch: int, loss: float, k: int | None = None) -> None:
+        for i in ([k] if k is not None else range(len(jobs))):
+            losses[i].append(loss)
+        if on_epoch is not None:
+            on_epoch(epoch, loss)
+
+    with Stopwatch(settings.device) as watch:
+        if len(jobs) == 1:
+            models = [train_fold(build, x, y, jobs[0].fold, settings, record_loss)]
+        else:
+            models = train_folds_batched(build, x, y, [j.fold for j in jobs], settings, record_loss)
+    records = []
+    for job, model, fold_losses in zip(jobs, models, losses):
+        probabilities = predict(model, x, job.fold.test, settings)
+        records.append(fold_record(job, probabilities, watch.seconds / len(jobs), len(jobs), fold_losses))
+    return records
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+class InProcessExecutor:
+    """Trains fold tasks in this process: one fold at a time, or ``--fold-batch`` folds at once.
+
+    Under fold batching an out-of-memory error halves the group and retries it, down to one fold.
+    With ``isolate_failures`` (sweeps) a run that fails is reported and the other runs go on."""
+
+    name = "in-process"
+
+    def __init__(self, progress: bool = True, log: Callable[[str], None] = print, isolate_failures: bool = False):
+        self.progress, self.log, self.isolate_failures = progress, log, isolate_failures
+
+    def run(self, units: list[WorkUnit], on_record: OnRecord, bar: tqdm | None = None) -> list[FoldFailure]:
+        failures: list[FoldFailure] = []
+        for unit in units:
+            try:
+                self.run_unit(unit, on_record, bar)
+            except KeyboardInterrupt:
+                raise
+            except Exception as error:  # a failing run does not stop the others
+                if not self.isolate_failures:
+                    raise
+                failures.append(FoldFailure(unit.plan.run_id, "-", f"{type(error).__name__}: {error}"))
+        return failures
+
+    def run_unit(self, unit: WorkUnit, on_record: OnRecord, bar: tqdm | None = None) -> None:
+        plan, data = unit.plan, unit.data
+        if not unit.folds:
+            return
+        device = plan.device
+        x, y = data.x.to(device), data.y.to(device)
+        build = plan.build_model
+        if plan.config.compile:
+            build = _compiled_once(build)
+        pending = list(unit.folds)
+        group_size = 1
+        if plan.fold_batch != "off" and plan.config.selection == "fixed" and not plan.config.compile:
+            group_size = int(plan.fold_batch) if plan.fold_batch != "auto" else fold_batch_size(
+                plan.build_model, x, y, pending[0], plan.settings, len(pending))
+        if group_size > 1:
+            self.log(f"fold-batched training: {group_size} folds at a time")
+        while pending:
+            group = pending[:group_size]
+            epoch_bar = tqdm(total=plan.settings.epochs, desc=f"  {group[0].name}", unit="epoch", leave=False,
+                             disable=not self.progress)
+
+            def on_epoch(epoch: int, loss: float) -> None:
+                epoch_bar.set_postfix(loss=f"{loss:.3f}")
+                epoch_bar.update()
+
+            try:
+                records = train_jobs([FoldJob.of(plan, data, f) for f in group], build, x, y, on_epoch)
+            except RuntimeError as error:
+                epoch_bar.close()
+                if len(group) > 1 and _is_out_of_memory(error):
+                    group_size = max(1, len(group) // 2)
+                    self.log(f"out of memory with {len(group)} folds at once; retrying {group_size} at a time")
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    continue
+                raise RuntimeError(f"model {plan.config.model} ({plan.run_id}): {error}") from error
+            epoch_bar.close()
+            for record in records:
+                on_record(plan, record)
+            if bar is not None:
+                bar.update(len(group))
+            pending = pending[len(group):]
+
+
+def _compiled_once(build: Callable[[], torch.nn.Module]) -> Callable[[], torch.nn.Module]:
+    """Each fold's fresh model wrapped in ``torch.compile``; parameters are graph inputs, so the
+    folds after the first reuse its compiled code instead of compiling again."""
+    return lambda: torch.compile(build())
+
+
+def execute(units: list[WorkUnit], executor, on_record: OnRecord, progress: bool = True,
+            desc: str = "folds", initial: int = 0, total: int | None = None) -> list[FoldFailure]:
+    """Run every pending fold task of ``units`` on ``executor`` under one progress bar (with ETA)."""
+    pending = sum(len(u.folds) for u in units)
+    bar = tqdm(total=total if total is not None else pending + initial, initial=initial, desc=desc, unit="fold",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        return executor.run(units, on_record, bar)
+    finally:
+        bar.close()

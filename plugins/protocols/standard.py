@@ -1,0 +1,52 @@
+"""The built-in evaluation protocols: ``loso``, ``lodo``, ``kfold`` and ``cross``."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from mebench import hookimpl
+from mebench.data import OptionError, ProtocolSpec
+from mebench.folds import SampleTable, cross_folds, kfold_folds, lodo_folds, loso_folds
+
+
+def _loso(table: SampleTable, dataset: str) -> list:
+    return loso_folds(table)
+
+
+def _lodo(table: SampleTable, dataset: str) -> list:
+    return lodo_folds(table)
+
+
+def _kfold(table: SampleTable, dataset: str, k: int = 5, seed: int = 0) -> list:
+    return kfold_folds(table, k=k, seed=seed)
+
+
+def _cross(table: SampleTable, dataset: str, target: str | None = None) -> list:
+    return cross_folds(table, source=dataset, target=target)
+
+
+def _cross_tasks(dataset: str, options: Mapping[str, Any]) -> list[str]:
+    target = options.get("target")
+    if not target:
+        raise OptionError("protocol cross needs a target task: --protocol-opt target=NAME "
+                          "(e.g. --dataset casme2 --protocol cross --protocol-opt target=smic)")
+    if target == dataset:
+        raise OptionError(f"protocol cross trains on {dataset!r} and tests on another task; "
+                          f"--protocol-opt target={target} is the same task")
+    return [dataset, str(target)]
+
+
+@hookimpl
+def mebench_register_protocols(register):
+    register(ProtocolSpec(
+        name="loso", split=_loso,
+        description="Leave one subject out: one fold per subject (the MEGC2019 protocol; default)"))
+    register(ProtocolSpec(
+        name="lodo", split=_lodo,
+        description="Leave one database out of a composite: train on the others, test on it (MEGC2018 holdout-database)"))
+    register(ProtocolSpec(
+        name="kfold", split=_kfold, default_options={"k": 5, "seed": 0},
+        description="k subject-disjoint folds, class-stratified as far as subjects allow (options k, seed)"))
+    register(ProtocolSpec(
+        name="cross", split=_cross, default_options={"target": None}, tasks=_cross_tasks,
+        description="Train on the run's task, test on another with the same classes (option target=TASK)"))
