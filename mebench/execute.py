@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from mebench.data import PreparedData
 from mebench.folds import Fold
 from mebench.plan import RunPlan
+from mebench.selection import selection_for
 from mebench.timing import Stopwatch
 from mebench.training import TrainSettings, fold_batch_size, predict, train_fold, train_folds_batched
 
@@ -55,12 +56,14 @@ class FoldJob:
     test_ids: list[str]
     selection: str = "fixed"
     compile: bool = False
+    subjects: list[str] | None = None  # every sample's subject; only inner-val needs them
 
     @classmethod
     def of(cls, plan: RunPlan, data: PreparedData, fold: Fold) -> "FoldJob":
+        subjects = list(data.subjects) if plan.config.selection == "inner-val" else None
         return cls(plan.run_id, plan.config.model, dict(plan.config.model_options), len(plan.classes),
                    plan.settings, fold, [data.sample_ids[i] for i in fold.test], plan.config.selection,
-                   plan.config.compile)
+                   plan.config.compile, subjects)
 
 
 def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, together: int,
@@ -89,15 +92,27 @@ def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: tor
         if on_epoch is not None:
             on_epoch(epoch, loss)
 
+    extras: list[dict] = [{} for _ in jobs]
     with Stopwatch(settings.device) as watch:
         if len(jobs) == 1:
-            models = [train_fold(build, x, y, jobs[0].fold, settings, record_loss)]
+            job = jobs[0]
+            fold, selector = selection_for(job.selection, job.fold, np.asarray(job.subjects or []), settings, x, y)
+            model = train_fold(build, x, y, fold, settings, record_loss,
+                               after_epoch=selector.after_epoch if selector else None)
+            if selector is not None:
+                model, extras[0] = selector.finish(model)
+            models = [model]
         else:
+            assert all(j.selection == "fixed" for j in jobs), "fold batching trains fixed-budget folds only"
             models = train_folds_batched(build, x, y, [j.fold for j in jobs], settings, record_loss)
     records = []
-    for job, model, fold_losses in zip(jobs, models, losses):
+    for job, model, fold_losses, extra in zip(jobs, models, losses, extras):
         probabilities = predict(model, x, job.fold.test, settings)
-        records.append(fold_record(job, probabilities, watch.seconds / len(jobs), len(jobs), fold_losses))
+        record = fold_record(job, probabilities, watch.seconds / len(jobs), len(jobs), fold_losses)
+        record.update(extra)
+        if extra.get("n_validation"):
+            record["n_train"] -= extra["n_validation"]
+        records.append(record)
     return records
 
 

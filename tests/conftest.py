@@ -15,6 +15,9 @@ from mebench.registry import PluginInfo, discover
 
 TINY_INPUT = InputSpec(channels=3, height=16, width=16)
 TINY_DATASET = {"subjects": 3, "clips_per_subject": 4, "size": 48}
+#: Flow at the frames' own size: the tests' frames are small, and the common pre-flow size (128) would
+#: only make the suite slower without testing anything more.
+TINY_CHAIN = ("apex_frame", ("tvl1_flow", {"size": 0}), "optical_strain", "flow_stack")
 
 
 class TinyNet(nn.Module):
@@ -37,7 +40,7 @@ def tiny_plugin_module():
     def mebench_register_models(register):
         register(ModelSpec(
             name="tiny", factory=lambda num_classes, input_spec, **kw: TinyNet(num_classes, input_spec, **kw),
-            input_spec=TINY_INPUT, preprocessing=("apex_frame", "tvl1_flow", "optical_strain", "flow_stack"),
+            input_spec=TINY_INPUT, preprocessing=TINY_CHAIN,
             description="a tiny test network",
         ))
 
@@ -57,3 +60,12 @@ def registry():
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Each test session uses its own preprocessing cache, never the user's."""
     monkeypatch.setenv("MEBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def megc_root(tmp_path_factory):
+    """CASME II, SAMM and SMIC-HS fixtures in their distributed layouts, written once per test session
+    (one folder, so the preprocessing cache is shared by every test that runs on it)."""
+    from tests.megc_fixtures import write_megc_fixture
+
+    return write_megc_fixture(tmp_path_factory.mktemp("megc"))

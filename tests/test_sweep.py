@@ -1,0 +1,177 @@
+"""Sweeps: grid expansion, skipping and resuming, failure isolation, shards and the Ray executor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from mebench import hookimpl
+from mebench.cli import main
+from mebench.data import ModelSpec, OptionError
+from mebench.plan import RunConfig
+from mebench.registry import PluginInfo, discover
+from mebench.sweep import Sweep, expand_names, grid_configs, parse_seeds, parse_shard, shard_tasks
+from tests.conftest import TINY_DATASET, TINY_INPUT, TinyNet, tiny_plugin_module
+
+GRID_OPTIONS = ["--epochs", "1", "--precision", "fp32", "--batch-size", "8", "-q",
+                *sum((["--dataset-opt", f"{k}={v}"] for k, v in TINY_DATASET.items()), [])]
+
+
+def base_config(**overrides) -> RunConfig:
+    values = dict(model="?", dataset="synthetic", epochs=1, batch_size=8, device="cpu", precision="fp32",
+                  dataset_options=dict(TINY_DATASET))
+    return RunConfig(**{**values, **overrides})
+
+
+def test_seeds_models_and_shards_parse():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4] and parse_seeds("0,2,5-6") == [0, 2, 5, 6]
+    with pytest.raises(OptionError, match="--seeds"):
+        parse_seeds("4-1")
+    names = ["aspp-i-direct", "aspp-i-waterfall", "aspp-ii-waterfall", "base", "waspp"]
+    assert expand_names("waspp,base,aspp-*-waterfall", names, lambda n: n, "model") == [
+        "waspp", "base", "aspp-i-waterfall", "aspp-ii-waterfall"]
+    with pytest.raises(OptionError, match="no registered model matches"):
+        expand_names("nothing-*", names, lambda n: n, "model")
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("0/2", "3/2", "x"):
+        with pytest.raises(OptionError, match="--shard"):
+            parse_shard(bad)
+
+
+def test_shards_partition_the_grid_tasks(registry, tmp_path):
+    grid = Sweep(grid_configs(["tiny"], ["synthetic"], [0, 1, 2], base_config()), tmp_path, registry=registry,
+                 progress=False, log=lambda _: None)
+    everything = shard_tasks(grid.runs, None)
+    parts = [shard_tasks(grid.runs, (i, 3)) for i in (1, 2, 3)]
+    for run_id, folds in everything.items():
+        pieces = [p.get(run_id, set()) for p in parts]
+        assert set().union(*pieces) == folds and sum(map(len, pieces)) == len(folds)
+
+
+def failing_registry():
+    """The installed plugins, the tiny model, and a model whose construction fails."""
+    module = types.ModuleType("failing_plugin")
+
+    def broken(num_classes, input_spec):
+        raise RuntimeError("this net cannot be built")
+
+    @hookimpl
+    def mebench_register_models(register):
+        register(ModelSpec(name="broken", factory=broken, input_spec=TINY_INPUT,
+                           preprocessing=("apex_frame", "tvl1_flow", "optical_strain", "flow_stack")))
+
+    module.mebench_register_models = mebench_register_models
+    registry = discover()
+    registry.load_module(tiny_plugin_module(), PluginInfo("tiny_test_plugin", "tests", "tests", "0"))
+    registry.load_module(module, PluginInfo("failing_plugin", "tests", "tests", "0"))
+    return registry
+
+
+def test_a_failing_run_does_not_stop_the_grid_and_a_rerun_is_a_no_op(tmp_path, monkeypatch):
+    registry = failing_registry()
+    configs = grid_configs(["broken", "tiny"], ["synthetic"], [0, 1], base_config())
+    outcome = Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None).run()
+    assert not outcome.ok
+    assert {f.run_id.split("__")[0] for f in outcome.failures} == {"broken"}
+    assert all("cannot be built" in f.error for f in outcome.failures)
+    tiny = [r for r in outcome.runs if r.config.model == "tiny"]
+    assert all(r.complete for r in tiny) and all((r.run_dir.path / "run.json").exists() for r in tiny)
+
+    import mebench.execute as execute
+
+    monkeypatch.setattr(execute, "train_jobs", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    again = Sweep(grid_configs(["tiny"], ["synthetic"], [0, 1], base_config()), tmp_path, registry=registry,
+                  progress=False, log=lambda _: None)
+    assert [row[-1] for row in again.dry_run_rows()] == ["complete", "complete"]
+    assert again.run().ok
+
+
+def test_a_partial_run_resumes_inside_a_sweep(registry, tmp_path, monkeypatch):
+    configs = grid_configs(["tiny"], ["synthetic"], [0], base_config())
+    first = Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None).run()
+    run_dir = first.runs[0].run_dir.path
+    for name in ("run.json", "metrics.json", "predictions.csv"):
+        (run_dir / name).unlink()
+    (run_dir / "folds" / "fold_001.json").unlink()
+    import mebench.execute as execute
+
+    trained, real = [], execute.train_jobs
+    monkeypatch.setattr(execute, "train_jobs", lambda jobs, *a, **k: trained.extend(j.fold.index for j in jobs)
+                        or real(jobs, *a, **k))
+    grid = Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None)
+    assert grid.dry_run_rows()[0][2] == 2 and grid.dry_run_rows()[0][-1] == "partial"
+    assert grid.run().ok and trained == [1] and (run_dir / "run.json").exists()
+
+
+def predictions(folder: Path) -> pd.DataFrame:
+    frames = [pd.read_csv(p).assign(run=p.parent.name) for p in sorted(folder.glob("*/predictions.csv"))]
+    return pd.concat(frames).sort_values(["run", "sample_id"]).reset_index(drop=True)
+
+
+def sweep_command(output: Path, cache: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "mebench.cli", "sweep", "--models", "ststnet", "--datasets", "synthetic",
+            "--seeds", "0-1", "--output", str(output), "--cache-dir", str(cache), *GRID_OPTIONS, *extra]
+
+
+@pytest.fixture(scope="module")
+def sequential_grid(tmp_path_factory):
+    """The reference: the ststnet grid run in one process, through the CLI."""
+    root = tmp_path_factory.mktemp("sequential")
+    result = CliRunner().invoke(main, sweep_command(root / "out", root / "cache")[3:])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_two_shard_processes_finish_the_grid_together(sequential_grid, tmp_path):
+    shards = [subprocess.Popen(sweep_command(tmp_path / "out", sequential_grid / "cache", "--shard", f"{i}/2"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
+    outputs = [p.communicate(timeout=300)[0] for p in shards]
+    assert [p.returncode for p in shards] == [0, 0], outputs
+    assert len(list((tmp_path / "out").glob("*/run.json"))) == 2
+    together, alone = predictions(tmp_path / "out"), predictions(sequential_grid / "out")
+    pd.testing.assert_frame_equal(together.drop(columns="run"), alone.drop(columns="run"), atol=1e-6)
+
+
+def test_ray_matches_sequential_and_resumes_after_its_driver_is_killed(sequential_grid, tmp_path):
+    pytest.importorskip("ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    output = tmp_path / "out"
+    command = sweep_command(output, sequential_grid / "cache", "--executor", "ray")
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                              start_new_session=True)
+    deadline = time.time() + 240
+    while not list(output.glob("*/folds/fold_*.json")) and driver.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert driver.poll() is None, "the grid finished before the driver could be killed"
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray instance it started
+    driver.wait()
+    assert not list(output.glob("*/run.json")) or len(list(output.glob("*/run.json"))) < 2
+    done_before = len(list(output.glob("*/folds/fold_*.json")))
+    assert done_before >= 1
+
+    rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    with_ray, alone = predictions(output), predictions(sequential_grid / "out")
+    assert (with_ray["run"] == alone["run"]).all()  # same run ids: the executor is not part of a run's identity
+    pd.testing.assert_frame_equal(with_ray.drop(columns="run"), alone.drop(columns="run"), atol=1e-5)
+
+
+def test_sweep_file_and_dry_run(tmp_path):
+    sweep_file = tmp_path / "grid.toml"
+    sweep_file.write_text('models = ["ststnet"]\ndatasets = ["synthetic"]\nseeds = "0-2"\nepochs = 1\n'
+                          f'dataset_options = {{ subjects = 3, clips_per_subject = 4 }}\noutput = "{tmp_path / "o"}"\n')
+    result = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ststnet__synthetic__") == 3 and "9 fold tasks to do" in result.output
+    sweep_file.write_text('models = ["ststnet"]\ndatasets = ["synthetic"]\nnosuch = 1\n')
+    bad = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run"])
+    assert bad.exit_code == 2 and "unknown key 'nosuch'" in bad.output
