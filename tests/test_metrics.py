@@ -8,7 +8,10 @@ from mebench.metrics import classification_metrics, pooled_metrics
 
 
 def frame(rows):
-    return pd.DataFrame(rows, columns=["sample_id", "dataset", "fold", "true_label", "predicted_label"])
+    """Predictions as the runner writes them; each fold tests one subject (LOSO)."""
+    predictions = pd.DataFrame(rows, columns=["sample_id", "dataset", "fold", "true_label", "predicted_label"])
+    predictions["subject"] = predictions["dataset"] + "/subject" + predictions["fold"].astype(str)
+    return predictions
 
 
 def test_hand_made_three_class_case_matches_hand_computation_and_sklearn():
@@ -84,3 +87,22 @@ def test_duplicate_predictions_are_refused():
     rows = [("x/1", "x", 0, "negative", "negative"), ("x/1", "x", 1, "negative", "positive")]
     with pytest.raises(ValueError, match="more than once"):
         pooled_metrics(frame(rows), CLASSES)
+
+
+def test_pooled_and_per_dataset_blocks_carry_subject_bootstrap_intervals():
+    rows = [(f"{d}/{i:02d}", d, i % 4, CLASSES[i % 3], CLASSES[(i * 5) % 3] if i % 4 else CLASSES[i % 3])
+            for d in ("x", "y") for i in range(24)]
+    result = pooled_metrics(frame(rows), CLASSES)
+    for block in [result["pooled"], *result["per_dataset"].values()]:
+        ci = block["ci"]
+        assert ci["resamples"] == 2000 and ci["seed"] == 0 and ci["level"] == 0.95 and ci["unit"] == "subject"
+        for name in ("accuracy", "uf1", "uar"):
+            assert ci[name][0] <= block[name] <= ci[name][1]
+    assert result["pooled"]["ci"]["groups"] == 8 and result["per_dataset"]["x"]["ci"]["groups"] == 4
+    all_right = [(f"x/{i}", "x", i % 3, CLASSES[i % 3], CLASSES[i % 3]) for i in range(9)]
+    assert pooled_metrics(frame(all_right), CLASSES)["pooled"]["ci"]["uf1"] == [1.0, 1.0]
+
+
+def test_predictions_without_subjects_are_refused_with_the_missing_column():
+    with pytest.raises(ValueError, match=r"lack the columns \['subject'\]"):
+        pooled_metrics(frame([("x/1", "x", 0, "negative", "negative")]).drop(columns="subject"), CLASSES)

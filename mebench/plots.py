@@ -1,0 +1,217 @@
+"""PNG figures of runs and leaderboards (matplotlib, Agg backend: no display needed).
+
+Per configuration (one run, or the seeds of one configuration): the confusion matrix in counts
+and row-normalised (summed over seeds), accuracy per subject (mean over seeds), and the training
+loss per epoch of every fold (from the fold records' ``epoch_losses``; skipped where no fold has
+them). Per leaderboard table: UF1 with its 95 % interval per configuration, and UF1 against
+parameters and against inference speed with the Pareto front marked.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the report is built on machines without a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import EngFormatter, LogLocator  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
+
+from mebench.results import atomic_write_bytes  # noqa: E402
+
+DPI = 110
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)  # layout fixed by tight_layout: one draw, not two
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a run or table name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def confusion_plot(confusion: np.ndarray, classes: Sequence[str], title: str, path: Path) -> Path:
+    """Counts and row-normalised (recall per true class) side by side."""
+    confusion = np.asarray(confusion)
+    figure, axes = plt.subplots(1, 2, figsize=(9.5, 4.2))
+    totals = confusion.sum(axis=1, keepdims=True)
+    normalised = np.divide(confusion, totals, out=np.zeros(confusion.shape, float), where=totals > 0)
+    for ax, matrix, fmt, name in ((axes[0], confusion, "d", "counts"), (axes[1], normalised, ".2f", "row-normalised")):
+        display = ConfusionMatrixDisplay(matrix, display_labels=list(classes))
+        display.plot(ax=ax, values_format=fmt, cmap="Blues", colorbar=False)
+        ax.set_title(name)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def subject_accuracy_plot(predictions: Sequence[pd.DataFrame], title: str, path: Path) -> Path:
+    """One bar per subject (mean over seeds), coloured by source dataset, sample count on top."""
+    frames = [p.assign(correct=(p["predicted_label"] == p["true_label"]).astype(float)) for p in predictions]
+    per_subject = pd.concat(frames).groupby(["dataset", "subject"], sort=True)["correct"].mean()
+    counts = predictions[0].groupby(["dataset", "subject"], sort=True).size()
+    datasets = list(per_subject.index.get_level_values(0).unique())
+    colours = dict(zip(datasets, plt.cm.tab10.colors))
+    n = len(per_subject)
+    figure, ax = plt.subplots(figsize=(min(max(6.0, 0.22 * n + 2), 18), 4.0))
+    positions = np.arange(n)
+    ax.bar(positions, per_subject.to_numpy(), color=[colours[d] for d, _ in per_subject.index], width=0.8)
+    labels = [subject.split("/", 1)[-1] for _, subject in per_subject.index]
+    ax.set_xticks(positions, labels, rotation=90, fontsize=7 if n > 30 else 8)
+    ax.set_xlim(-0.7, n - 0.3)
+    ax.set_ylim(0, 1.22)  # headroom above 1.0 for the sample counts and the legend
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("accuracy" + (f" (mean of {len(predictions)} seeds)" if len(predictions) > 1 else ""))
+    if n <= 40:
+        for x, count in zip(positions, counts.to_numpy()):
+            ax.text(x, 1.02, str(count), ha="center", fontsize=6, color="dimgray")
+    if len(datasets) > 1:
+        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[d]) for d in datasets], labels=datasets,
+                  loc="upper right", ncols=len(datasets), fontsize=8, frameon=False)
+    ax.set_title(title + (" — samples per subject above the bars" if n <= 40 else ""), fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def fold_losses(run_folder: Path) -> list[list[float]]:
+    """``epoch_losses`` of every fold record that has them (an empty list where none do)."""
+    losses = []
+    for record_path in sorted(Path(run_folder).glob("folds/fold_*.json")):
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if record.get("epoch_losses"):
+            losses.append([float(v) for v in record["epoch_losses"]])
+    return losses
+
+
+def training_loss_plot(run_folders: Iterable[Path], title: str, path: Path) -> Path | None:
+    """Training loss per epoch, one thin line per fold (all seeds) and their mean; None (no file)
+    where no fold record has ``epoch_losses``."""
+    per_run = [fold_losses(folder) for folder in run_folders]
+    curves = [curve for run in per_run for curve in run]
+    if not curves:
+        return None
+    figure, ax = plt.subplots(figsize=(6.0, 3.6))
+    for curve in curves:
+        ax.plot(np.arange(1, len(curve) + 1), curve, color="tab:blue", alpha=0.25, linewidth=0.8)
+    longest = max(len(c) for c in curves)
+    padded = np.full((len(curves), longest), np.nan)
+    for i, curve in enumerate(curves):
+        padded[i, : len(curve)] = curve
+    ax.plot(np.arange(1, longest + 1), np.nanmean(padded, axis=0), color="black", linewidth=2, label="mean over folds")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8, frameon=False)
+    runs = [run for run in per_run if run]
+    extent = f"{len(runs[0])} folds" + (f" × {len(runs)} seeds" if len(runs) > 1 else "")
+    ax.set_title(f"{title} — {extent}", fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def interval_plot(labels: Sequence[str], values: Sequence[float], lows: Sequence[float], highs: Sequence[float],
+                  marks: Sequence[str], title: str, path: Path) -> Path:
+    """UF1 per configuration with its interval, best first; marked rows in dark colours."""
+    n = len(labels)
+    figure, ax = plt.subplots(figsize=(7.5, 0.45 * n + 1.4))
+    positions = np.arange(n)[::-1]
+    colours = ["tab:red" if "best" in m and "≈" not in m else "tab:orange" if "≈" in m else "gray" for m in marks]
+    values, lows, highs = map(np.asarray, (values, lows, highs))
+    for value, low, high, position, colour in zip(values, lows, highs, positions, colours):
+        ax.errorbar([value], [position], xerr=[[value - low], [high - value]], fmt="o", color=colour, capsize=3)
+    ax.set_yticks(positions, [f"{label}  {mark}".strip() for label, mark in zip(labels, marks)], fontsize=8)
+    ax.set_xlabel("UF1 (95 % subject-level bootstrap interval)")
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def pareto_front(x: Sequence[float], y: Sequence[float], larger_x_is_better: bool) -> list[int]:
+    """Indices of the points no other point beats on both x and y (larger y is better), by x."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    sign = 1.0 if larger_x_is_better else -1.0
+    front = [i for i in range(len(x))
+             if not any((sign * x[j] >= sign * x[i]) and (y[j] >= y[i]) and (x[j] != x[i] or y[j] != y[i])
+                        for j in range(len(x)))]
+    return sorted(front, key=lambda i: x[i])
+
+
+def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequence[float], fps: Sequence[float],
+                title: str, path: Path) -> Path:
+    """UF1 against parameters (fewer is better) and against inference fps (more is better)."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, x, name, larger in ((axes[0], parameters, "parameters", False), (axes[1], fps, "inference frames/s", True)):
+        x = np.asarray(x, float)
+        front = pareto_front(x, uf1, larger)
+        ax.scatter(x, uf1, color="gray", zorder=2)
+        ax.plot(x[front], np.asarray(uf1)[front], color="tab:red", marker="o", zorder=3, label="Pareto front")
+        for xi, yi, label in zip(x, uf1, labels):
+            ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(EngFormatter())  # 2 M rather than 2×10⁶
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # 1, 2, 5 per decade: readable, no overlap
+        ax.xaxis.set_minor_formatter(EngFormatter())
+        ax.set_xlabel(f"{name} (log scale; {'fewer' if not larger else 'more'} is better)")
+        ax.set_ylabel("UF1")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        ax.margins(x=0.15, y=0.1)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def configuration_plots(configuration, out_dir: Path) -> dict[str, Path]:
+    """Confusion matrix, accuracy per subject and (where recorded) training loss of one
+    configuration (a :class:`mebench.leaderboard.Configuration`); name → PNG path."""
+    seeds = len(configuration.runs)
+    stem = safe_name(configuration.first["run_id"].rsplit("__seed", 1)[0])
+    title = f"{configuration.model} on {configuration.dataset}" + (f" ({seeds} seeds)" if seeds > 1 else "")
+    confusion = np.sum([run["metrics"]["pooled"]["confusion_matrix"] for run in configuration.runs], axis=0)
+    plots = {
+        "confusion": confusion_plot(confusion, configuration.classes,
+                                    title + (" — counts summed over seeds" if seeds > 1 else ""),
+                                    Path(out_dir) / f"{stem}__confusion.png"),
+        "subjects": subject_accuracy_plot(configuration.predictions, f"{title}: accuracy per subject",
+                                          Path(out_dir) / f"{stem}__subjects.png"),
+    }
+    loss = training_loss_plot([Path(run["path"]) for run in configuration.runs], f"{title}: training loss",
+                              Path(out_dir) / f"{stem}__loss.png")
+    if loss is not None:
+        plots["loss"] = loss
+    return plots
+
+
+def leaderboard_plots(tables, out_dir: Path) -> list[Path]:
+    """For each :class:`mebench.leaderboard.LeaderboardTable` with measured rows: UF1 with its
+    interval per configuration, and the two Pareto plots."""
+    written = []
+    for table in tables:
+        measured = table.numbers[table.numbers["source"] == "measured"]
+        if measured.empty:
+            continue
+        stem = safe_name(f"{table.dataset}__{table.protocol}__{table.selection}")
+        labels = list(measured["model"])
+        written.append(interval_plot(labels, measured["uf1"], measured["uf1_ci_low"], measured["uf1_ci_high"],
+                                     list(measured["mark"]), table.title, Path(out_dir) / f"{stem}__uf1.png"))
+        written.append(pareto_plot(labels, list(measured["uf1"]), list(measured["params"]), list(measured["fps"]),
+                                   table.title, Path(out_dir) / f"{stem}__pareto.png"))
+    return written

@@ -1,0 +1,221 @@
+"""Uncertainty and significance for pooled MER metrics, resampling subjects rather than samples.
+
+Samples of one subject are not independent (same face, same session, same annotator), and the
+composite's 68 subjects contribute from 1 to 26 samples each, so the unit of resampling is the
+subject. Everything here works on per-subject confusion counts, which makes the bootstrap one
+matrix product: a resample is a vector of how often each subject was drawn, and its confusion
+matrix is that vector times the stacked per-subject matrices.
+
+What a user may rely on:
+
+- ``subject_bootstrap``: percentile intervals for accuracy, UF1 and UAR from ``resamples``
+  draws of subjects with replacement (seeded, so repeatable). Metric definitions are those of
+  :mod:`mebench.metrics`. With several seeds of one configuration (rows of ``predicted``), each
+  resample draws subjects once, applies the draw to every seed and averages the seeds' metrics:
+  the point estimate is the mean over seeds and the interval is the subject-sampling uncertainty
+  of that mean.
+- ``paired_bootstrap``: the same draw applied to two configurations on the same samples; the
+  difference A − B with its percentile interval and a two-sided p-value from the centred
+  bootstrap distribution (Hall & Wilson 1991: Δ* − Δ̂ stands in for the null distribution of Δ̂).
+- ``mcnemar_exact``: McNemar's exact test on per-sample correctness (binomial on the discordant
+  pairs, scipy).
+- ``holm_adjust``: Holm's step-down adjustment of a family of p-values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.stats import binomtest
+
+METRIC_NAMES = ("accuracy", "uf1", "uar")
+DEFAULT_RESAMPLES = 2000
+DEFAULT_LEVEL = 0.95
+BOOTSTRAP_METHOD = "subject-level cluster bootstrap, percentile interval"
+PAIRED_METHOD = ("paired subject-level cluster bootstrap: percentile interval of the difference, two-sided p-value "
+                 "from the bootstrap distribution centred on the null (Hall & Wilson 1991)")
+
+
+@dataclass(frozen=True)
+class EncodedPredictions:
+    """Predictions of one configuration as integer codes, one column per sample.
+
+    ``truth`` (n,) and ``predicted`` (seeds, n) index the task's classes; ``groups`` (n,) index
+    the resampling unit (the subject). Several seeds share ``truth`` and ``groups``."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    groups: np.ndarray
+    n_classes: int
+
+    def __post_init__(self) -> None:
+        predicted = np.atleast_2d(self.predicted)
+        object.__setattr__(self, "predicted", predicted)
+        n = self.truth.shape[0]
+        if n == 0 or predicted.shape[1] != n or self.groups.shape != (n,):
+            raise ValueError(f"need non-empty, equally long truth {self.truth.shape}, predictions "
+                             f"{predicted.shape} and groups {self.groups.shape}")
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.groups.max()) + 1
+
+
+def encode(truth: Sequence, predicted: Sequence | Sequence[Sequence], groups: Sequence,
+           classes: Sequence[str]) -> EncodedPredictions:
+    """Encode class names (or indices) and arbitrary group labels (subject names) as integers."""
+    index = {name: i for i, name in enumerate(classes)}
+
+    def codes(values) -> np.ndarray:
+        array = np.asarray(values)
+        if array.dtype.kind in "iu":
+            return array.astype(np.int64)
+        unknown = sorted(set(array.ravel().tolist()) - set(index))
+        if unknown:
+            raise ValueError(f"labels {unknown[:5]} are not among the task's classes {list(classes)}")
+        return np.vectorize(index.__getitem__, otypes=[np.int64])(array)
+
+    _, group_codes = np.unique(np.asarray(groups), return_inverse=True)
+    return EncodedPredictions(codes(truth), codes(predicted), group_codes.astype(np.int64), len(classes))
+
+
+def group_confusions(data: EncodedPredictions) -> np.ndarray:
+    """Confusion counts per seed and group: (seeds, groups, classes, classes), [true, predicted]."""
+    k, s = data.n_classes, data.n_groups
+    seeds = data.predicted.shape[0]
+    cell = (data.groups * k + data.truth) * k + data.predicted  # (seeds, n) flat cell of each sample
+    offset = np.arange(seeds)[:, None] * (s * k * k)
+    counts = np.bincount((cell + offset).ravel(), minlength=seeds * s * k * k)
+    return counts.reshape(seeds, s, k, k)
+
+
+def metrics_from_confusion(confusion: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, UF1 and UAR of every confusion matrix in a (..., K, K) stack.
+
+    UF1 averages per-class F1 over the classes present in the truth or the predictions; UAR
+    averages recall over the classes present in the truth (as :func:`mebench.metrics.classification_metrics`)."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    hits = np.diagonal(confusion, axis1=-2, axis2=-1)
+    true_count = confusion.sum(axis=-1)
+    predicted_count = confusion.sum(axis=-2)
+    total = true_count.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        present = (true_count + predicted_count) > 0
+        f1 = np.where(present, 2 * hits / np.where(present, true_count + predicted_count, 1), 0.0)
+        in_truth = true_count > 0
+        recall = np.where(in_truth, hits / np.where(in_truth, true_count, 1), 0.0)
+        return {
+            "accuracy": hits.sum(axis=-1) / total,
+            "uf1": f1.sum(axis=-1) / present.sum(axis=-1),
+            "uar": recall.sum(axis=-1) / in_truth.sum(axis=-1),
+        }
+
+
+def resample_counts(n_groups: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each group is drawn in each resample: (resamples, groups), rows sum to ``n_groups``."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, size=(resamples, n_groups))
+    flat = draws + np.arange(resamples)[:, None] * n_groups
+    return np.bincount(flat.ravel(), minlength=resamples * n_groups).reshape(resamples, n_groups)
+
+
+def _resampled_metrics(confusions: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Seed-averaged metrics of each resample: (resamples,) per metric."""
+    seeds, groups, k, _ = confusions.shape
+    stacked = confusions.transpose(1, 0, 2, 3).reshape(groups, seeds * k * k)
+    resampled = (counts @ stacked).reshape(-1, seeds, k, k)
+    return {name: values.mean(axis=1) for name, values in metrics_from_confusion(resampled).items()}
+
+
+def _interval(values: np.ndarray, level: float) -> list[float]:
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return [float(low), float(high)]
+
+
+def subject_bootstrap(data: EncodedPredictions, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                      level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+    """Point estimates and percentile intervals of accuracy, UF1 and UAR, resampling groups.
+
+    Returns ``{"estimate": {metric: float}, "accuracy": [low, high], "uf1": […], "uar": […],
+    "method", "unit", "resamples", "seed", "level", "groups", "seeds"}``. The estimate is the
+    mean over seeds of each seed's pooled metric."""
+    confusions = group_confusions(data)
+    point = metrics_from_confusion(confusions.sum(axis=1))
+    resampled = _resampled_metrics(confusions, resample_counts(data.n_groups, resamples, seed))
+    return {
+        "estimate": {name: float(point[name].mean()) for name in METRIC_NAMES},
+        **{name: _interval(resampled[name], level) for name in METRIC_NAMES},
+        "method": BOOTSTRAP_METHOD, "unit": "subject", "resamples": int(resamples), "seed": int(seed),
+        "level": float(level), "groups": data.n_groups, "seeds": int(data.predicted.shape[0]),
+    }
+
+
+def paired_bootstrap(first: EncodedPredictions, second: EncodedPredictions, resamples: int = DEFAULT_RESAMPLES,
+                     seed: int = 0, level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+    """Difference first − second of each metric, with a paired percentile interval and p-value.
+
+    Both must hold the same samples in the same order with the same truth and groups (the
+    caller aligns them by sample id). Every resample draws subjects once and scores both
+    configurations on that draw. The two-sided p-value treats Δ* − Δ̂ as the null distribution
+    of Δ̂: ``p = (1 + #{|Δ* − Δ̂| ≥ |Δ̂|}) / (B + 1)`` — 1 for identical configurations, never
+    below 1 / (B + 1). (Counting the resamples where the sign flips instead would call a
+    difference made by one or two subjects significant whenever they are seldom drawn.)"""
+    if not (np.array_equal(first.truth, second.truth) and np.array_equal(first.groups, second.groups)):
+        raise ValueError("paired comparison needs the same samples with the same labels and subjects")
+    counts = resample_counts(first.n_groups, resamples, seed)
+    point_first = metrics_from_confusion(group_confusions(first).sum(axis=1))
+    point_second = metrics_from_confusion(group_confusions(second).sum(axis=1))
+    draws_first = _resampled_metrics(group_confusions(first), counts)
+    draws_second = _resampled_metrics(group_confusions(second), counts)
+    result: dict[str, Any] = {}
+    for name in METRIC_NAMES:
+        delta = draws_first[name] - draws_second[name]
+        observed = float(point_first[name].mean() - point_second[name].mean())
+        # a tolerance keeps float noise in Δ* − Δ̂ from deciding ties (Δ̂ = 0 must give p = 1)
+        extreme = np.abs(delta - observed) >= abs(observed) - 1e-12
+        result[name] = {
+            "delta": observed,
+            "ci": _interval(delta, level),
+            "p": float((1 + np.count_nonzero(extreme)) / (resamples + 1)),
+        }
+    result.update(method=PAIRED_METHOD, unit="subject", resamples=int(resamples), seed=int(seed), level=float(level))
+    return result
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """``only_first``: samples the first got right and the second wrong; ``only_second``: the reverse."""
+
+    only_first: int
+    only_second: int
+    p: float
+
+
+def mcnemar_exact(first_correct: Sequence[bool], second_correct: Sequence[bool]) -> McNemarResult:
+    """McNemar's exact test: under H0 a discordant sample is equally likely to favour either side,
+    so the smaller discordant count is Binomial(b + c, 1/2); two-sided p (1 when nothing is discordant)."""
+    first_correct, second_correct = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
+    if first_correct.shape != second_correct.shape:
+        raise ValueError(f"need equally long correctness arrays, got {first_correct.shape} and {second_correct.shape}")
+    only_first = int(np.count_nonzero(first_correct & ~second_correct))
+    only_second = int(np.count_nonzero(~first_correct & second_correct))
+    discordant = only_first + only_second
+    p = 1.0 if discordant == 0 else float(binomtest(min(only_first, only_second), discordant, 0.5).pvalue)
+    return McNemarResult(only_first, only_second, p)
+
+
+def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (same order as given): reject H_i at α iff adjusted_i ≤ α.
+    Controls the family-wise error rate under any dependence between the tests."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted

@@ -1,0 +1,255 @@
+"""Leaderboard and compare on fabricated run folders with controlled predictions."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from mebench.cli import main
+from mebench.data import InputSpec, ModelSpec, ReportedFigures
+from mebench.leaderboard import (BEST_MARK, TIED_MARK, leaderboard_tables, load_configurations, render_tables,
+                                 reported_figures)
+from mebench.metrics import pooled_metrics
+
+CLASSES = ("negative", "positive", "surprise")
+COMPOSITE = {"casme2": 6, "samm": 5, "smic": 4}  # subjects per source dataset
+
+
+def task_samples(datasets: dict[str, int] | None = None, per_subject: int = 6, seed: int = 0) -> pd.DataFrame:
+    """The truth of a fabricated task: ``per_subject`` samples for each subject of each dataset."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for dataset, subjects in (datasets or {"synthetic": 8}).items():
+        for s in range(subjects):
+            for c in range(per_subject):
+                rows.append({"sample_id": f"{dataset}/s{s:02d}/c{c:02d}", "dataset": dataset,
+                             "subject": f"{dataset}/s{s:02d}", "true_label": CLASSES[rng.integers(3)]})
+    frame = pd.DataFrame(rows)
+    frame["fold"] = frame["subject"].astype("category").cat.codes
+    return frame
+
+
+def predictions_with_accuracy(truth: pd.DataFrame, accuracy: float, seed: int) -> pd.DataFrame:
+    """Each sample is right with probability ``accuracy`` (else a wrong class), seeded."""
+    rng = np.random.default_rng(seed)
+    index = truth["true_label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    wrong = (index + rng.integers(1, 3, len(index))) % 3
+    predicted = np.where(rng.random(len(index)) < accuracy, index, wrong)
+    frame = truth.copy()
+    frame["predicted_label"] = [CLASSES[i] for i in predicted]
+    for i, name in enumerate(CLASSES):
+        frame[f"p_{name}"] = (predicted == i).astype(float)
+    return frame
+
+
+def write_run(root: Path, model: str, predictions: pd.DataFrame, seed: int = 0, dataset: str | None = None,
+              config: dict | None = None, with_ci: bool = True, epoch_losses: bool = True, parameters: int = 1000,
+              fps: float = 100.0, with_folds: bool = True) -> Path:
+    """A complete run folder as the runner writes it: run.json, predictions.csv, metrics.json, folds/."""
+    dataset = dataset or ("combined" if predictions["dataset"].nunique() > 1 else predictions["dataset"].iloc[0])
+    config = {"epochs": 3, "protocol": "loso", "selection": "fixed", "classes": list(CLASSES), **(config or {})}
+    config_hash = f"{abs(hash(json.dumps(config, sort_keys=True))):010d}"[:10]
+    run_id = f"{model}__{dataset}__{config_hash}__seed{seed}"
+    folder = root / run_id
+    (folder / "folds").mkdir(parents=True)
+    metrics = pooled_metrics(predictions, CLASSES)
+    if not with_ci:
+        metrics["pooled"].pop("ci")
+        for block in metrics.get("per_dataset", {}).values():
+            block.pop("ci")
+    predictions.to_csv(folder / "predictions.csv", index=False)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    folds = sorted(predictions["fold"].unique())
+    for fold in folds if with_folds else ():
+        test = predictions[predictions["fold"] == fold]
+        record = {"fold": int(fold), "test_subject": test["subject"].iloc[0], "n_train": len(predictions) - len(test),
+                  "n_test": len(test), "train_seconds": 1.0, "folds_trained_together": 1,
+                  "predictions": [{"sample_id": s, "probabilities": [1.0, 0.0, 0.0]} for s in test["sample_id"]]}
+        if epoch_losses:
+            record["epoch_losses"] = [1.1 / (1 + e + 0.1 * fold) for e in range(config["epochs"])]
+        (folder / "folds" / f"fold_{fold:03d}.json").write_text(json.dumps(record))
+    run = {"run_id": run_id, "model": model, "dataset": dataset, "seed": seed, "config": config,
+           "config_hash": config_hash, "n_samples": len(predictions), "n_folds": len(folds), "parameters": parameters,
+           "input_spec": "3x28x28",
+           "timing": {"train_seconds_per_fold": [1.0] * len(folds), "train_seconds_per_fold_mean": 1.0,
+                      "train_seconds_total": float(len(folds)), "preprocess_seconds": 0.5, "inference_fps": fps,
+                      "inference_batch_size": 32, "peak_memory_bytes": 1},
+           "environment": {"device": "cpu (test)", "python": "3.11", "platform": "linux",
+                           "versions": {"torch": "2.x", "numpy": "1.x"}, "git_commit": "abc123"},
+           "finished": "2024-01-01T00:00:00"}
+    (folder / "run.json").write_text(json.dumps(run))
+    return folder
+
+
+@pytest.fixture
+def cli():
+    return CliRunner()
+
+
+def perturb(predictions: pd.DataFrame, spoiled: int, repaired: int, seed: int) -> pd.DataFrame:
+    """The same predictions with ``spoiled`` right answers made wrong and ``repaired`` wrong ones made right."""
+    rng = np.random.default_rng(seed)
+    frame = predictions.copy()
+    right = (frame["predicted_label"] == frame["true_label"]).to_numpy()
+    for i in rng.choice(np.flatnonzero(right), spoiled, replace=False):
+        frame.loc[i, "predicted_label"] = CLASSES[(CLASSES.index(frame.loc[i, "true_label"]) + 1) % 3]
+    for i in rng.choice(np.flatnonzero(~right), repaired, replace=False):
+        frame.loc[i, "predicted_label"] = frame.loc[i, "true_label"]
+    return frame
+
+
+@pytest.fixture
+def three_models(tmp_path):
+    """strong (≈0.9), close (strong with 5 right answers spoiled and 4 wrong ones repaired: one
+    fewer right of 120) and weak (≈0.4) on one composite task, three seeds each."""
+    truth = task_samples(COMPOSITE, per_subject=8)
+    for seed in range(3):
+        strong = predictions_with_accuracy(truth, 0.9, seed=seed)
+        write_run(tmp_path, "strong", strong, seed=seed, parameters=5000, fps=50.0)
+        write_run(tmp_path, "close", perturb(strong, 5, 4, seed), seed=seed, parameters=1000, fps=200.0)
+        write_run(tmp_path, "weak", predictions_with_accuracy(truth, 0.4, seed=10 + seed), seed=seed, parameters=2000,
+                  fps=100.0)
+    return tmp_path
+
+
+def test_composite_table_has_megc_layout_intervals_and_significance_marks(three_models):
+    tables = leaderboard_tables(load_configurations(three_models))
+    assert len(tables) == 1
+    table = tables[0].display
+    assert list(table["model"]) == ["strong", "close", "weak"]
+    for column in ("UF1", "UAR", "casme2 UF1", "casme2 UAR", "samm UF1", "samm UAR", "smic UF1", "smic UAR"):
+        assert column in table.columns
+    assert "accuracy" not in table.columns
+    marks = dict(zip(table["model"], table["mark"]))
+    assert marks == {"strong": BEST_MARK, "close": TIED_MARK, "weak": ""}
+    numbers = tables[0].numbers.set_index("model")
+    assert numbers.loc["weak", "p_vs_best_holm"] < 0.05 < numbers.loc["close", "p_vs_best_holm"]
+    assert numbers.loc["strong", "uf1_ci_low"] < numbers.loc["strong", "uf1"] < numbers.loc["strong", "uf1_ci_high"]
+    text = render_tables(tables)
+    cell = table.set_index("model").loc["strong", "UF1"]
+    assert cell.count("[") == 1 and cell in text
+    footer = "\n".join(tables[0].footer)
+    assert "Holm" in footer and "2,000 resamples" in footer and "averages the seeds' metrics" in footer
+    assert "LOSO" in footer and "3 epochs" in footer and "no model selection on the test fold" in footer
+
+
+def test_seed_averaged_estimate_is_the_mean_of_recorded_pooled_figures(three_models):
+    configuration = next(c for c in load_configurations(three_models) if c.model == "weak")
+    recorded = [run["metrics"]["pooled"]["uf1"] for run in configuration.runs]
+    assert configuration.statistics()["estimate"]["uf1"] == pytest.approx(np.mean(recorded))
+    assert configuration.statistics()["seeds"] == 3
+    assert configuration.seed_sd("uf1") == pytest.approx(np.std(recorded, ddof=1))
+
+
+def test_metrics_option_and_dataset_filter(three_models, tmp_path_factory):
+    configurations = load_configurations(three_models)
+    table = leaderboard_tables(configurations, metrics=["accuracy"])[0].display
+    assert "accuracy" in table.columns and "UF1" not in table.columns and "casme2 UF1" not in table.columns
+    table = leaderboard_tables(configurations, metrics=["accuracy", "per-dataset"])[0].display
+    assert {"accuracy", "samm accuracy"} <= set(table.columns) and "samm UF1" not in table.columns
+    with pytest.raises(ValueError, match="unknown metric 'f1'"):
+        leaderboard_tables(configurations, metrics=["f1"])
+    assert leaderboard_tables(configurations, dataset="casme2") == []
+    # a single-dataset run gets its own table, with accuracy by default and no per-dataset columns
+    write_run(three_models, "solo", predictions_with_accuracy(task_samples(), 0.8, seed=1))
+    tables = leaderboard_tables(load_configurations(three_models))
+    assert [t.dataset for t in tables] == ["combined", "synthetic"]
+    assert list(tables[1].display.columns[5:8]) == ["accuracy", "UF1", "UAR"]
+    assert [t.dataset for t in leaderboard_tables(load_configurations(three_models), dataset="synthetic")] == ["synthetic"]
+
+
+def test_old_runs_without_intervals_get_them_from_predictions(tmp_path):
+    truth = task_samples()
+    write_run(tmp_path, "old", predictions_with_accuracy(truth, 0.7, seed=3), with_ci=False)
+    write_run(tmp_path / "new", "old", predictions_with_accuracy(truth, 0.7, seed=3))
+    old = load_configurations(tmp_path)[0]
+    new = load_configurations(tmp_path / "new")[0]
+    assert "ci" not in old.first["metrics"]["pooled"]
+    assert old.statistics()["uf1"] == new.first["metrics"]["pooled"]["ci"]["uf1"]
+
+
+def test_test_oracle_selection_is_its_own_leaky_table(tmp_path):
+    truth = task_samples()
+    write_run(tmp_path, "net", predictions_with_accuracy(truth, 0.7, seed=3))
+    write_run(tmp_path, "net", predictions_with_accuracy(truth, 0.8, seed=4), config={"selection": "test-oracle"})
+    tables = leaderboard_tables(load_configurations(tmp_path))
+    assert [(t.selection, "LEAKY" in t.title) for t in tables] == [("fixed", False), ("test-oracle", True)]
+    assert tables[1].display["mark"].iloc[0] == f"LEAKY {BEST_MARK}"
+    assert "LEAKY" in tables[1].footer[0]
+
+
+def test_reported_rows_carry_their_source_and_sit_in_their_dataset_table(three_models):
+    spec = ModelSpec(name="strong", factory=lambda **_: None, input_spec=InputSpec(3, 28, 28), preprocessing=(),
+                     reported=(ReportedFigures(source="Doe 2020, Table 4", dataset="combined", accuracy=0.75, uf1=0.66,
+                                               per_dataset={"casme2": {"uf1": 0.7, "uar": 0.71}}, parameters=123),
+                               ReportedFigures(source="Doe 2020, Table 5", dataset="casme2", uf1=0.8)))
+    tables = leaderboard_tables(load_configurations(three_models), reported_figures([spec]))
+    assert [t.dataset for t in tables] == ["casme2", "combined"]  # a reported-only dataset gets its own table
+    combined = tables[1].display.set_index("source")
+    row = combined.loc["reported: Doe 2020, Table 4"]
+    assert row["UF1"] == "0.660" and row["casme2 UF1"] == "0.700" and row["samm UF1"] == "" and row["params"] == "123"
+    assert "not part of the significance test" in tables[1].footer[-1]
+    csv = render_tables(tables, "csv")
+    assert csv.splitlines()[0].startswith("model,dataset,source,seeds,accuracy")
+    assert "Doe 2020, Table 5" in csv
+
+
+def test_leaderboard_cli_lists_skipped_runs_and_refuses_empty_folders(cli, three_models, tmp_path_factory):
+    broken = three_models / "strong__combined__0123456789__seed9"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    result = cli.invoke(main, ["leaderboard", "--results", str(three_models)])
+    assert result.exit_code == 0, result.output
+    assert "★ best" in result.output and "≈ best" in result.output and "[0." in result.output
+    skipped_lines = [line for line in result.output.splitlines() if line.startswith("skipped")]
+    assert len(skipped_lines) == 1 and str(broken) in skipped_lines[0]
+    empty = tmp_path_factory.mktemp("empty")
+    result = cli.invoke(main, ["leaderboard", "--results", str(empty)])
+    assert result.exit_code == 1 and "no complete runs" in result.output and "Traceback" not in result.output
+    result = cli.invoke(main, ["leaderboard", "--results", str(three_models), "--metrics", "f1"])
+    assert result.exit_code == 2 and "unknown metric 'f1'" in result.output
+
+
+def test_compare_prints_paired_figures_and_mcnemar_per_seed(cli, three_models):
+    result = cli.invoke(main, ["compare", "strong", "weak", "--results", str(three_models)])
+    assert result.exit_code == 0, result.output
+    assert "Δ (A − B)" in result.output and "95 % CI" in result.output
+    assert result.output.count("McNemar exact (seed") == 3
+    row = next(line for line in result.output.splitlines() if line.startswith("| all") and "| UF1" in line)
+    assert "+0." in row  # strong beats weak
+    run_folder = next(three_models.glob("close__*seed1"))
+    result = cli.invoke(main, ["compare", str(run_folder), next(three_models.glob("strong__*seed1")).name,
+                               "--results", str(three_models)])
+    assert result.exit_code == 0 and result.output.count("McNemar exact (seed 1 vs 1)") == 1
+
+
+def test_compare_refuses_different_samples_unknown_ids_and_ambiguous_names(cli, three_models):
+    other = task_samples(COMPOSITE, per_subject=7)
+    write_run(three_models, "fewer", predictions_with_accuracy(other, 0.8, seed=1))
+    result = cli.invoke(main, ["compare", "strong", "fewer", "--results", str(three_models)])
+    assert result.exit_code == 2 and "different sample sets" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = cli.invoke(main, ["compare", "strnog", "weak", "--results", str(three_models)])
+    assert result.exit_code == 2 and "did you mean strong" in result.output
+    write_run(three_models, "strong", predictions_with_accuracy(task_samples(), 0.8, seed=1))
+    result = cli.invoke(main, ["compare", "strong", "weak", "--results", str(three_models)])
+    assert result.exit_code == 2 and "2 configurations" in result.output
+    result = cli.invoke(main, ["compare", "strong", "weak", "--results", str(three_models), "--dataset", "combined"])
+    assert result.exit_code == 0
+
+
+def test_leaderboard_over_many_runs_stays_interactive(tmp_path):
+    truth = task_samples({"casme2": 24, "samm": 28, "smic": 16}, per_subject=6)  # 408 samples, 68 subjects
+    for model in range(5):
+        for seed in range(3):
+            write_run(tmp_path, f"m{model}", predictions_with_accuracy(truth, 0.5 + 0.05 * model, seed=seed), seed=seed,
+                      with_folds=False)
+    start = time.perf_counter()
+    render_tables(leaderboard_tables(load_configurations(tmp_path)))
+    assert time.perf_counter() - start < 3  # 15 runs: 20 bootstraps of 3 seeds, 4 paired ones (≈0.4 s measured)
