@@ -22,7 +22,8 @@ from mebench.folds import Fold
 from mebench.plan import RunPlan
 from mebench.selection import selection_for
 from mebench.timing import Stopwatch
-from mebench.training import TrainSettings, fold_batch_size, predict, train_fold, train_folds_batched
+from mebench.training import (TrainSettings, fold_batch_size, fold_batching_obstacle, predict, train_fold,
+                              train_folds_batched)
 
 OnRecord = Callable[[RunPlan, dict], None]
 
@@ -81,16 +82,20 @@ def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, togethe
 
 
 def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
-               on_epoch: Callable[[int, float], None] | None = None) -> list[dict]:
+               on_epoch: Callable[[int, float], None] | None = None,
+               log: Callable[[str], None] | None = None) -> list[dict]:
     """Train one fold, or several at once (fold-batched), and return their records."""
     settings = jobs[0].settings
     losses: list[list[float]] = [[] for _ in jobs]
+    position = {job.fold.index: k for k, job in enumerate(jobs)}
 
-    def record_loss(epoch: int, loss: float, k: int | None = None) -> None:
-        for i in ([k] if k is not None else range(len(jobs))):
-            losses[i].append(loss)
+    def record_loss(epoch: int, loss: float) -> None:  # one fold trained alone
+        losses[0].append(loss)
         if on_epoch is not None:
             on_epoch(epoch, loss)
+
+    def record_fold_loss(fold: Fold, epoch: int, loss: float) -> None:  # each fold of a batched group
+        losses[position[fold.index]].append(loss)
 
     extras: list[dict] = [{} for _ in jobs]
     with Stopwatch(settings.device) as watch:
@@ -104,7 +109,8 @@ def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: tor
             models = [model]
         else:
             assert all(j.selection == "fixed" for j in jobs), "fold batching trains fixed-budget folds only"
-            models = train_folds_batched(build, x, y, [j.fold for j in jobs], settings, record_loss)
+            models = train_folds_batched(build, x, y, [j.fold for j in jobs], settings, on_epoch,
+                                         on_fold_epoch=record_fold_loss, log=log)
     records = []
     for job, model, fold_losses, extra in zip(jobs, models, losses, extras):
         probabilities = predict(model, x, job.fold.test, settings)
@@ -158,6 +164,9 @@ class InProcessExecutor:
         if plan.fold_batch != "off" and plan.config.selection == "fixed" and not plan.config.compile:
             group_size = int(plan.fold_batch) if plan.fold_batch != "auto" else fold_batch_size(
                 plan.build_model, x, y, pending[0], plan.settings, len(pending))
+        if group_size > 1 and (obstacle := fold_batching_obstacle(plan.build_model, x)) is not None:
+            self.log(f"fold batching off: {obstacle}; folds are trained one at a time")
+            group_size = 1
         if group_size > 1:
             self.log(f"fold-batched training: {group_size} folds at a time")
         while pending:
@@ -170,7 +179,7 @@ class InProcessExecutor:
                 epoch_bar.update()
 
             try:
-                records = train_jobs([FoldJob.of(plan, data, f) for f in group], build, x, y, on_epoch)
+                records = train_jobs([FoldJob.of(plan, data, f) for f in group], build, x, y, on_epoch, self.log)
             except RuntimeError as error:
                 epoch_bar.close()
                 if len(group) > 1 and _is_out_of_memory(error):

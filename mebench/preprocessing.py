@@ -7,23 +7,30 @@ dataset and preprocessing recomputes nothing, and any change to inputs or settin
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
+import threading
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mebench.data import CLASSES, DataError, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef
+from mebench.data import MEGC2019_CLASSES, DataError, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef
 from mebench.registry import Registry
-from mebench.results import atomic_write_bytes
+from mebench.results import atomic_write_bytes, remove_stale_temp_files
 
 
 class PreprocessingError(RuntimeError):
@@ -88,8 +95,47 @@ def process_sample(sample: Sample, chain: Sequence[PreprocessingStep], input_spe
     return tensor
 
 
-def _worker_init() -> None:
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when the process that started the pool ends, even by kill -9.
+
+    Linux delivers SIGKILL on the death of the parent (the forkserver, which itself exits when the
+    main process goes); a daemon thread polling the parent and the main process covers the rest
+    (other platforms, and a parent that died before the request was made)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still applies
+    original_parent = os.getppid()
+
+    def watchdog() -> None:
+        while True:
+            if os.getppid() != original_parent or not _process_alive(parent_pid):
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watchdog, name="mebench-parent-watchdog", daemon=True).start()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _worker_init(parent_pid: int) -> None:
     cv2.setNumThreads(1)
+    # Ctrl-C reaches the whole process group; only the parent acts on it (and stops the workers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
 
 
 def _cache_path(cache_root: Path, sample: Sample) -> Path:
@@ -102,44 +148,113 @@ def _save(path: Path, array: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def _load_cached(path: Path, input_spec: InputSpec) -> tuple[np.ndarray | None, str | None]:
+    """A cache entry and None, or None and why the entry is unusable (it is then deleted)."""
+    expected = (input_spec.channels, input_spec.height, input_spec.width)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        problem = f"unreadable: {str(error).split('. ')[0]}"
+    else:
+        if array.shape == expected and array.dtype == np.float32:
+            return array, None
+        problem = f"holds a {array.dtype} array of shape {array.shape}, expected float32 {expected}"
+    path.unlink(missing_ok=True)
+    return None, problem
+
+
+def _check_labels(samples: Sequence[Sample], classes: Sequence[str]) -> None:
+    for sample in samples:
+        if sample.label not in classes:
+            raise DataError(f"sample {sample.id}", f"label {sample.label!r} is not one of the task's classes "
+                            f"({', '.join(classes)})", "fix the dataset's label mapping or its declared classes")
+
+
 def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input_spec: InputSpec,
-            cache_dir: Path | None = None, workers: int | None = None, progress: bool = True) -> PreparedData:
-    """Preprocess every sample into one (N, C, H, W) tensor, reusing cached results."""
+            cache_dir: Path | None = None, workers: int | None = None, progress: bool = True, *,
+            classes: Sequence[str] = MEGC2019_CLASSES, log: Callable[[str], None] | None = None) -> PreparedData:
+    """Preprocess every sample into one (N, C, H, W) tensor, reusing cached results.
+
+    ``y`` indexes into ``classes``; a sample whose label is not among them is refused with a
+    ``DataError`` before any work. Each sample is cached as soon as it is computed, so an
+    interrupted run (Ctrl-C, kill) keeps what was done and the next run computes only the rest;
+    on Ctrl-C the worker processes are stopped at once and ``KeyboardInterrupt`` propagates.
+    Worker processes end with their parent, even if it is killed. A damaged cache entry
+    (unreadable, or of the wrong shape or type) is reported in one ``log`` line (default: a
+    ``UserWarning``), deleted and recomputed. Stale temporary files of killed writes older than
+    an hour are removed from the chain's cache folder.
+    """
     if not samples:
         raise PreprocessingError("no samples to preprocess")
     if len({s.id for s in samples}) != len(samples):
         seen: set[str] = set()
         duplicates = {s.id for s in samples if s.id in seen or seen.add(s.id)}
         raise PreprocessingError(f"duplicate sample ids: {sorted(duplicates)[:5]}")
+    _check_labels(samples, classes)
+    report = log if log is not None else (lambda message: warnings.warn(message, stacklevel=3))
     cache_root = Path(cache_dir) / config_hash(chain_config(chain, input_spec)) if cache_dir else None
+    if cache_root is not None and cache_root.is_dir():
+        remove_stale_temp_files(cache_root)
     tensors: dict[int, np.ndarray] = {}
     missing: list[int] = []
     for i, sample in enumerate(samples):
-        if cache_root is not None and _cache_path(cache_root, sample).exists():
-            tensors[i] = np.load(_cache_path(cache_root, sample))
-        else:
-            missing.append(i)
+        path = _cache_path(cache_root, sample) if cache_root is not None else None
+        if path is not None and path.exists():
+            array, problem = _load_cached(path, input_spec)
+            if array is not None:
+                tensors[i] = array
+                continue
+            report(f"preprocessing cache: discarded {path} ({problem}); recomputing {sample.id}")
+        missing.append(i)
+
+    def finished(i: int, tensor: np.ndarray) -> None:
+        tensors[i] = tensor
+        if cache_root is not None:
+            _save(_cache_path(cache_root, samples[i]), tensor)
+        bar.update()
+
     if missing:
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         bar = tqdm(total=len(missing), desc="preprocessing", unit="sample", disable=not progress, leave=False)
-        if workers > 1 and len(missing) >= 32:
-            # Not "fork": a child forked after OpenCV or torch started their thread pools can deadlock.
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-                futures = {i: pool.submit(process_sample, samples[i], chain, input_spec) for i in missing}
-                for i, future in futures.items():
-                    tensors[i] = future.result()
-                    bar.update()
-        else:
-            for i in missing:
-                tensors[i] = process_sample(samples[i], chain, input_spec)
-                bar.update()
-        bar.close()
-        if cache_root is not None:
-            for i in missing:
-                _save(_cache_path(cache_root, samples[i]), tensors[i])
+        try:
+            if workers > 1 and len(missing) >= 32:
+                _process_in_parallel(samples, missing, chain, input_spec, workers, finished)
+            else:
+                for i in missing:
+                    finished(i, process_sample(samples[i], chain, input_spec))
+        finally:
+            bar.close()
     x = torch.from_numpy(np.stack([tensors[i] for i in range(len(samples))]))
-    y = torch.tensor([CLASSES.index(s.label) for s in samples], dtype=torch.long)
+    y = torch.tensor([list(classes).index(s.label) for s in samples], dtype=torch.long)
     return PreparedData(x=x, y=y, sample_ids=[s.id for s in samples], subjects=[s.subject for s in samples],
                         datasets=[s.dataset for s in samples])
+
+
+def _process_in_parallel(samples: Sequence[Sample], positions: Sequence[int], chain: Sequence[PreprocessingStep],
+                         input_spec: InputSpec, workers: int, finished: Callable[[int, np.ndarray], None]) -> None:
+    """Run ``process_sample`` over ``positions`` in a process pool, handing each result to
+    ``finished`` as it completes. On any exception (a failed sample, Ctrl-C) the pending samples
+    are cancelled and the workers terminated before the exception propagates."""
+    # Not "fork": a child forked after OpenCV or torch started their thread pools can deadlock.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(process_sample, samples[i], chain, input_spec): i for i in positions}
+        for future in as_completed(futures):
+            finished(futures[future], future.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        _terminate_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's workers now, not after their current sample."""
+    if hasattr(pool, "terminate_workers"):  # Python 3.14+
+        pool.terminate_workers()
+        return
+    # Before 3.14 the executor has no public way to stop running workers; its process table does.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()

@@ -63,10 +63,8 @@ def load_records(plan: RunPlan, data: PreparedData, run_dir: RunDirectory, log) 
 
 def prepare_plan(plan: RunPlan, cache_dir: Path | None, workers: int | None, progress: bool, log) -> tuple[PreparedData, float]:
     start = time.perf_counter()
-    import inspect  # TEMP until prepare takes classes/log
-    extra = {k: v for k, v in dict(classes=plan.classes, log=log).items() if k in inspect.signature(prepare).parameters}
-    data = prepare(plan.samples, plan.chain, plan.model_spec.input_spec,
-                   cache_dir=cache_dir or default_cache_dir(), workers=workers, progress=progress, **extra)
+    data = prepare(plan.samples, plan.chain, plan.model_spec.input_spec, classes=plan.classes,
+                   cache_dir=cache_dir or default_cache_dir(), workers=workers, progress=progress, log=log)
     return data, time.perf_counter() - start
 
 

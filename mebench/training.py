@@ -2,18 +2,25 @@
 
 No DataLoader: batches are index slices of a tensor already on the device. Protocol defaults
 follow the paper (Adam, lr 1e-4, batch 32) with a fixed epoch budget: the test fold is never
-used to choose a model.
+used to choose a model. Everything random in a fold's training (weights, batch order, dropout
+masks) comes from seeds of that fold, so training folds one by one or several at once gives
+the same models.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import copy
+import math
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from typing import Callable, ContextManager
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from mebench.folds import Fold
 
@@ -35,6 +42,77 @@ class TrainSettings:
 
     def fold_seed(self, fold_index: int) -> int:
         return self.seed * 100_003 + fold_index
+
+    def dropout_seed(self, fold_index: int) -> int:
+        """The seed of the fold's dropout masks: a stream independent of its weights and batch order."""
+        return int(np.random.SeedSequence([self.seed, fold_index, 1]).generate_state(1, dtype=np.uint64)[0])
+
+
+class NonFiniteLossError(RuntimeError):
+    """A fold's training loss became NaN or infinite; the message names the fold, the epoch and
+    what usually helps. Raised once per epoch at most (the loss is checked at the end of each)."""
+
+
+def _fold_name(fold: Fold) -> str:
+    return str(getattr(fold, "name", getattr(fold, "test_subject", fold.index)))
+
+
+def check_epoch_loss(loss: float, fold: Fold, epoch: int, settings: TrainSettings) -> None:
+    """Raise ``NonFiniteLossError`` if ``loss`` (a fold's mean loss over ``epoch``, 0-based) is not finite."""
+    if math.isfinite(loss):
+        return
+    fixes = ["train in full precision (--precision fp32)"] if settings.bf16 else []
+    fixes.append(f"lower the learning rate (--lr, now {settings.lr:g})")
+    raise NonFiniteLossError(f"fold {fold.index} (test {_fold_name(fold)}): the training loss became {loss} "
+                             f"in epoch {epoch + 1} of {settings.epochs}; {' or '.join(fixes)}")
+
+
+class FoldDropout(nn.Module):
+    """``nn.Dropout`` whose masks come from the fold's own generator, not the global random stream.
+
+    In training mode, elements are zeroed where a uniform draw is below ``p`` and the rest are
+    scaled by ``1 / (1 - p)``, as ``nn.Dropout`` does. The draw is ``torch.rand(x.shape,
+    generator=generator)`` in float32, unless a ``noise`` buffer of that shape is set, which is
+    used instead: fold-batched training pre-draws it from the same generator in the same order,
+    so both ways of training see identical masks. In eval mode it is the identity.
+    """
+
+    def __init__(self, p: float, generator: torch.Generator | None):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+        self.generator = generator
+        self.register_buffer("noise", None, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return torch.zeros_like(x)
+        noise = self.noise
+        if noise is None:
+            noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=torch.float32)
+        return x * (noise >= self.p).to(x.dtype) * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def use_fold_dropout(model: nn.Module, generator: torch.Generator | None) -> list[str]:
+    """Replace every ``nn.Dropout`` in ``model`` by a ``FoldDropout`` drawing from ``generator``
+    (in place; a module shared by several parents stays shared). Returns the replaced names.
+    Other random layers (``Dropout2d``, drop-path, functional dropout) are left as they are."""
+    replacements: dict[int, FoldDropout] = {}
+    replaced = []
+    for parent_name, parent in list(model.named_modules()):
+        for child_name, child in list(parent.named_children()):
+            if type(child) is nn.Dropout:
+                if id(child) not in replacements:
+                    replacements[id(child)] = FoldDropout(child.p, generator)
+                setattr(parent, child_name, replacements[id(child)])
+                replaced.append(f"{parent_name}.{child_name}" if parent_name else child_name)
+    return replaced
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -73,11 +151,14 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[t
 
 def start_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, fold: Fold, settings: TrainSettings,
                channels_last: bool):
-    """A fold's fresh model (seeded weights, training-fold normalisation attached, train mode), its
-    training positions on the device, its Adam optimiser and its seeded batch-order generator."""
+    """A fold's fresh model (seeded weights, training-fold normalisation attached, train mode, its
+    ``nn.Dropout`` layers drawing masks from the fold's own seeded generator), its training
+    positions on the device, its Adam optimiser and its seeded batch-order generator."""
     seed = settings.fold_seed(fold.index)
     torch.manual_seed(seed)
     model = build_model().to(settings.device)
+    dropout_generator = torch.Generator(device=settings.device).manual_seed(settings.dropout_seed(fold.index))
+    use_fold_dropout(model, dropout_generator)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     train = torch.as_tensor(fold.train, device=settings.device)
@@ -89,8 +170,13 @@ def start_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, fold
 
 
 def train_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,
-               settings: TrainSettings, on_epoch: Callable[[int, float], None] | None = None) -> torch.nn.Module:
-    """Train a fresh model on the fold's training samples; returns it with normalisation attached."""
+               settings: TrainSettings, on_epoch: Callable[[int, float], None] | None = None,
+               after_epoch: Callable[[int, torch.nn.Module], bool] | None = None) -> torch.nn.Module:
+    """Train a fresh model on the fold's training samples; returns it with normalisation attached.
+
+    ``on_epoch(epoch, mean_loss)`` is called after each epoch (0-based). A loss that is not
+    finite stops the fold with ``NonFiniteLossError``. ``after_epoch(epoch, model)`` (a model
+    selection rule) may look at the model after each epoch; returning True stops training."""
     device = settings.device
     model, train, optimizer, generator = start_fold(build_model, x, fold, settings, settings.channels_last)
     for epoch in range(settings.epochs):
@@ -105,8 +191,12 @@ def train_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: t
             optimizer.step()
             total += loss.detach() * len(index)
             count += len(index)
+        epoch_loss = float(total) / max(count, 1)  # the epoch's one host synchronisation
+        check_epoch_loss(epoch_loss, fold, epoch, settings)
         if on_epoch is not None:
-            on_epoch(epoch, float(total) / max(count, 1))
+            on_epoch(epoch, epoch_loss)
+        if after_epoch is not None and after_epoch(epoch, model):
+            break
     return model
 
 
@@ -130,23 +220,97 @@ def predict(model: torch.nn.Module, x: torch.Tensor, index: np.ndarray, settings
     return torch.cat(outputs).double().numpy()
 
 
+def _dropout_calls(template: nn.Module, sample_shape: torch.Size) -> list[tuple[str, torch.Size]] | str:
+    """The ``FoldDropout`` layers of a (meta-device) model in the order one training forward pass
+    calls them, each with the shape of one sample's input to it; or why masks cannot be pre-drawn."""
+    dropouts = {id(module): name for name, module in template.named_modules() if isinstance(module, FoldDropout)}
+    calls: dict[int, list[tuple[str, torch.Size]]] = {}
+    for batch in (2, 3):  # two batch sizes tell the batch dimension from the feature dimensions
+        seen: list[tuple[str, torch.Size]] = []
+        hooks = [module.register_forward_pre_hook(lambda module, args: seen.append((dropouts[id(module)],
+                                                                                     args[0].shape)))
+                 for module in template.modules() if id(module) in dropouts]
+        try:
+            template.train()(torch.empty((batch, *sample_shape), device="meta"))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        calls[batch] = seen
+    names = [name for name, _ in calls[2]]
+    if len(set(names)) != len(names):
+        return f"dropout layer {names[0]!r} is called more than once per forward pass"
+    for (name, small), (other, large) in zip(calls[2], calls[3]):
+        if other != name or small[0] != 2 or large[0] != 3 or small[1:] != large[1:]:
+            return f"the input of dropout layer {name!r} does not have the batch as its first dimension"
+    return [(name, shape[1:]) for name, shape in calls[2]]
+
+
+def fold_batching_obstacle(build_model: Callable[[], torch.nn.Module], x: torch.Tensor) -> str | None:
+    """Why ``train_folds_batched`` cannot give exactly the models sequential training gives for
+    this model (one short clause), or None when it can.
+
+    Exactness needs every random number drawn in training to come from the fold's own
+    generator: ``nn.Dropout`` layers do (pre-drawn masks); any other random operation in the
+    forward pass (``Dropout2d``, drop-path, functional dropout) is an obstacle."""
+    from torch.func import functional_call, vmap
+
+    template = build_model().to("meta")
+    use_fold_dropout(template, None)
+    calls = _dropout_calls(template, x.shape[1:])
+    if isinstance(calls, str):
+        return calls
+    folds, batch = 2, 2
+    stack = lambda tensor: torch.empty((folds, *tensor.shape), dtype=tensor.dtype, device="meta")  # noqa: E731
+    params = {n: stack(p) for n, p in template.named_parameters()}
+    buffers = {n: stack(b) for n, b in template.named_buffers()}
+    noise = {f"{name}.noise": torch.empty((folds, batch, *shape), device="meta") for name, shape in calls}
+
+    def fold_logits(p, b, inputs):
+        return functional_call(template, (p, b), (inputs,))
+
+    try:
+        vmap(fold_logits, randomness="error")(params, {**buffers, **noise},
+                                               torch.empty((folds, batch, *x.shape[1:]), device="meta"))
+    except RuntimeError as error:
+        if "random" in str(error):
+            return "the model draws random numbers outside nn.Dropout layers (e.g. Dropout2d or drop-path)"
+        raise
+    return None
+
+
 def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
                         folds: list[Fold], settings: TrainSettings,
-                        on_epoch: Callable[[int, float], None] | None = None) -> list[torch.nn.Module]:
-    """Train several folds' models at once; equivalent to calling ``train_fold`` on each.
+                        on_epoch: Callable[[int, float], None] | None = None, *,
+                        on_fold_epoch: Callable[[Fold, int, float], None] | None = None,
+                        log: Callable[[str], None] | None = None) -> list[torch.nn.Module]:
+    """Train several folds' models at once; gives the models ``train_fold`` gives for each.
 
-    Every fold keeps its own parameters, Adam state, seed and batch order, exactly as in
-    sequential training. At each step the folds whose current batch has the same size are run
-    as one vectorised call (``torch.func.vmap`` over ``functional_call`` with stacked
+    Every fold keeps its own parameters, Adam state, seed, batch order and dropout masks, exactly
+    as in sequential training. At each step the folds whose current batch has the same size are
+    run as one vectorised call (``torch.func.vmap`` over ``functional_call`` with stacked
     parameters and buffers), so small per-fold models fill the device together. Batch
-    normalisation sees exactly the fold's own batch (no padding), so the result matches
-    sequential training up to floating-point reordering. Dropout masks are drawn per fold but
-    not from the same random stream as in sequential training.
-    """
-    import copy
-    from collections import defaultdict
+    normalisation sees exactly the fold's own batch (no padding), and each fold's dropout masks
+    are drawn from its own generator in the order sequential training draws them, so the result
+    matches sequential training up to floating-point reordering.
 
+    A model that draws random numbers any other way (see ``fold_batching_obstacle``) is trained
+    fold after fold with ``train_fold`` instead, after one ``log`` line saying why (default:
+    a ``UserWarning``). ``on_epoch(epoch, loss)`` gets the mean loss over all the folds;
+    ``on_fold_epoch(fold, epoch, loss)`` each fold's own. A fold whose loss is not finite stops
+    training with ``NonFiniteLossError``.
+    """
     from torch.func import functional_call, vmap
+
+    obstacle = fold_batching_obstacle(build_model, x)
+    if obstacle is not None:
+        message = (f"fold-batched training would not match sequential training ({obstacle}); "
+                   f"training these {len(folds)} folds one after another")
+        log(message) if log is not None else warnings.warn(message, stacklevel=2)
+        models = []
+        for fold in folds:
+            fold_callback = (lambda epoch, loss, fold=fold: on_fold_epoch(fold, epoch, loss)) if on_fold_epoch else None
+            models.append(train_fold(build_model, x, y, fold, settings, fold_callback))
+        return models
 
     device = settings.device
     models, optimizers, generators, trains = [], [], [], []
@@ -156,14 +320,20 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
         optimizers.append(optimizer)
         generators.append(generator)
         trains.append(train)
+    dropout_generators = [next((m.generator for m in model.modules() if isinstance(m, FoldDropout)), None)
+                          for model in models]
     template = copy.deepcopy(models[0]).to("meta")
+    use_fold_dropout(template, None)
+    dropout_calls = _dropout_calls(template, x.shape[1:])
+    assert not isinstance(dropout_calls, str), dropout_calls  # ruled out by fold_batching_obstacle
     params = [dict(m.named_parameters()) for m in models]
     buffers = [{n: b for n, b in m.named_buffers() if n not in ("input_mean", "input_std")} for m in models]
 
     def fold_loss(p, b, inputs, targets):
         return F.cross_entropy(functional_call(template, (p, b), (inputs,)), targets)
 
-    batched_loss = vmap(fold_loss, randomness="different")
+    # "error": every random number must come from the pre-drawn per-fold noise, never from vmap
+    batched_loss = vmap(fold_loss, randomness="error")
     for epoch in range(settings.epochs):
         schedules = [epoch_batches(len(t), settings.batch_size, g) for t, g in zip(trains, generators)]
         totals = torch.zeros(len(folds), device=device)
@@ -173,13 +343,20 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
             for k, schedule in enumerate(schedules):
                 if step < len(schedule):
                     groups[len(schedule[step])].append(k)
-            for members in groups.values():
+            for size, members in groups.items():
                 index = torch.stack([trains[k][schedules[k][step].to(device)] for k in members])
                 mean = torch.stack([models[k].input_mean for k in members]).unsqueeze(1)
                 std = torch.stack([models[k].input_std for k in members]).unsqueeze(1)
                 inputs = (x[index] - mean) / std
                 stacked_params = {n: torch.stack([params[k][n] for k in members]) for n in params[0]}
                 stacked_buffers = {n: torch.stack([buffers[k][n] for k in members]) for n in buffers[0]}
+                # Each fold draws its masks from its own generator, layer by layer in call order:
+                # the draws FoldDropout makes inside the forward pass in sequential training.
+                for name, shape in dropout_calls:
+                    stacked_buffers[f"{name}.noise"] = torch.stack([
+                        torch.rand((size, *shape), generator=dropout_generators[k], device=device,
+                                   dtype=torch.float32)
+                        for k in members])
                 with settings.autocast():
                     losses = batched_loss(stacked_params, stacked_buffers, inputs, y[index])
                 for k in members:
@@ -190,8 +367,13 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
                         optimizers[k].step()
                         for n, buffer in buffers[k].items():
                             buffer.copy_(stacked_buffers[n][j])
-                        totals[k] += losses[j].detach().float() * index.shape[1]
-                        counts[k] += index.shape[1]
+                        totals[k] += losses[j].detach().float() * size
+                        counts[k] += size
+        fold_losses = (totals / torch.tensor(counts, device=device).clamp_min(1)).tolist()  # one sync per epoch
+        for fold, loss in zip(folds, fold_losses):
+            check_epoch_loss(loss, fold, epoch, settings)
+            if on_fold_epoch is not None:
+                on_fold_epoch(fold, epoch, loss)
         if on_epoch is not None:
             on_epoch(epoch, float(totals.sum()) / max(sum(counts), 1))
     return models
@@ -209,8 +391,7 @@ def fold_batch_size(build_model: Callable[[], torch.nn.Module], x: torch.Tensor,
     before = torch.cuda.memory_allocated(device)
     torch.cuda.reset_peak_memory_stats(device)
     probe = TrainSettings(**{**settings.__dict__, "epochs": 1})
-    train_fold(build_model, x, y, Fold(fold.index, fold.test_subject, fold.train[: settings.batch_size * 2], fold.test),
-               probe)
+    train_fold(build_model, x, y, replace(fold, train=fold.train[: settings.batch_size * 2]), probe)
     per_fold = max(torch.cuda.max_memory_allocated(device) - before, 1)
     torch.cuda.empty_cache()
     return max(1, min(n_folds, int(free * memory_fraction // per_fold)))

@@ -5,7 +5,7 @@ import pytest
 from mebench.data import InputSpec, PreprocessingStep
 from mebench.preprocessing import PreprocessingError, build_chain, prepare, process_sample
 from mebench_plugins.datasets.synthetic import load_synthetic
-from mebench_plugins.preprocessors.optical_flow import ApexFrame, TvL1Flow, optical_strain_magnitude
+from mebench_plugins.preprocessors.optical_flow import ApexFrame, FaceCrop, FlowStack, TvL1Flow, optical_strain_magnitude
 
 
 def test_tvl1_recovers_a_known_subpixel_shift():
@@ -14,7 +14,7 @@ def test_tvl1_recovers_a_known_subpixel_shift():
     onset = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     shift = np.float32([[1, 0, 0.8], [0, 1, -0.5]])
     apex = cv2.warpAffine(onset, shift, (64, 64), borderMode=cv2.BORDER_REFLECT)
-    flow = TvL1Flow()({"onset_frame": onset, "apex_frame": apex, "sample": None})["flow"]
+    flow = TvL1Flow(size=0)({"onset_frame": onset, "apex_frame": apex, "sample": None})["flow"]
     centre = flow[16:48, 16:48]
     assert centre[..., 0].mean() == pytest.approx(0.8, abs=0.15)
     assert centre[..., 1].mean() == pytest.approx(-0.5, abs=0.15)
@@ -50,7 +50,7 @@ class CountingStep(PreprocessingStep):
 
 
 def test_second_prepare_reads_the_cache_and_recomputes_nothing(tmp_path):
-    samples = load_synthetic(subjects=2, clips_per_subject=3, size=32)
+    samples = load_synthetic(subjects=2, clips_per_subject=3, size=48)
     spec = InputSpec(3, 4, 4)
     first = prepare(samples, [CountingStep()], spec, cache_dir=tmp_path, workers=1, progress=False)
     assert CountingStep.calls == 6
@@ -64,8 +64,9 @@ def test_second_prepare_reads_the_cache_and_recomputes_nothing(tmp_path):
 
 
 def test_parallel_and_serial_preprocessing_agree(registry, tmp_path):
-    samples = load_synthetic(subjects=4, clips_per_subject=8, size=40)  # 32: enough for the process pool
-    chain = build_chain(registry, registry.models.get("tiny").preprocessing)
+    samples = load_synthetic(subjects=4, clips_per_subject=8, size=48)  # 32: enough for the process pool
+    # flow at the frames' own 48 px keeps this test fast; the pre-flow size is tested on its own
+    chain = build_chain(registry, ("apex_frame", ("tvl1_flow", {"size": 48}), "optical_strain", "flow_stack"))
     spec = InputSpec(3, 16, 16)
     serial = prepare(samples, chain, spec, cache_dir=None, workers=1, progress=False)
     parallel = prepare(samples, chain, spec, cache_dir=None, workers=2, progress=False)
@@ -80,13 +81,13 @@ def test_a_failing_step_names_the_sample_and_the_step():
         def __call__(self, item):
             raise ValueError("cannot read frame")
 
-    sample = load_synthetic(subjects=2, clips_per_subject=1, size=32)[0]
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=48)[0]
     with pytest.raises(PreprocessingError, match=f"{sample.id}.*'broken'.*cannot read frame"):
         process_sample(sample, [Broken()], InputSpec(3, 8, 8))
 
 
 def test_channel_mismatch_with_the_model_is_refused():
-    sample = load_synthetic(subjects=2, clips_per_subject=1, size=32)[0]
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=48)[0]
     with pytest.raises(PreprocessingError, match="gives 3 channels but the model expects 2"):
         process_sample(sample, [CountingStep()], InputSpec(2, 8, 8))
 
@@ -96,7 +97,7 @@ def test_face_crop_box_and_a_frame_without_a_face():
 
     assert crop_box((10, 20, 50, 40), 0.1, (100, 64)) == (16, 64, 5, 64)
     blank = np.full((120, 120), 128, np.uint8)
-    sample = load_synthetic(subjects=2, clips_per_subject=1, size=32)[0]
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=48)[0]
     item = {"sample": sample, "onset_frame": blank, "apex_frame": blank}
     with pytest.raises(PreprocessingError, match=f"{sample.id}.*'face_crop'.*no face found"):
         process_sample(sample, [_Frames(blank), FaceCrop()], InputSpec(3, 8, 8))
@@ -113,3 +114,74 @@ class _Frames(PreprocessingStep):
     def __call__(self, item):
         item.update(onset_frame=self.frame, apex_frame=self.frame)
         return item
+
+
+def _rendered_face(size, shift):
+    """The same smooth texture and the same motion (a shift of ``shift`` × image width) at any resolution."""
+    yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) / size
+    xx = xx - shift
+    texture = (np.sin(2 * np.pi * 3 * xx) * np.cos(2 * np.pi * 2 * yy) + 0.6 * np.sin(2 * np.pi * (5 * xx + 4 * yy))
+               + 0.4 * np.cos(2 * np.pi * 7 * yy - 1.0))
+    return cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+
+def _central_flow(frames_size, pre_flow_size):
+    onset, apex = _rendered_face(frames_size, 0.0), _rendered_face(frames_size, 0.012)
+    flow = TvL1Flow(size=pre_flow_size)({"onset_frame": onset, "apex_frame": apex, "sample": None})["flow"]
+    h = flow.shape[0]
+    return float(flow[h // 4: 3 * h // 4, h // 4: 3 * h // 4, 0].mean())
+
+
+def test_one_motion_at_two_resolutions_gives_the_same_flow_after_the_common_pre_flow_size():
+    small, large = _central_flow(96, 128), _central_flow(240, 128)
+    assert small == pytest.approx(0.012 * 128, rel=0.15)
+    assert large == pytest.approx(small, rel=0.1)
+    # at each dataset's native size the same motion differs by the ratio of face sizes
+    assert _central_flow(240, 0) / _central_flow(96, 0) == pytest.approx(240 / 96, rel=0.15)
+
+
+def test_the_default_chain_records_the_pre_flow_size_and_frame_rule_in_its_config():
+    assert TvL1Flow().config["size"] == 128
+    assert ApexFrame().config["target"] == "apex" and ApexFrame(target="middle").config["target"] == "middle"
+    assert FaceCrop(when="auto").config["when"] == "auto"
+    with pytest.raises(ValueError, match="target must be one of"):
+        ApexFrame(target="peak")
+
+
+def test_middle_frame_rule_picks_the_frame_midway_between_onset_and_offset():
+    from dataclasses import replace
+
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=48)[0]
+    item = ApexFrame(target="middle")({"sample": sample})
+    indices = [i for i in sample.frames.indices() if sample.onset <= i <= sample.offset]
+    assert item["apex_index"] == indices[(len(indices) - 1) // 2] and item["target_rule"] == "middle"
+    assert np.array_equal(item["apex_frame"], sample.frames.load(item["apex_index"]))
+    # the apex annotation plays no part in the middle rule
+    moved = replace(sample, apex=sample.offset)
+    assert ApexFrame(target="middle")({"sample": moved})["apex_index"] == item["apex_index"]
+    assert ApexFrame()({"sample": moved})["apex_index"] == sample.offset
+
+
+def test_auto_face_crop_crops_only_copies_that_are_not_already_cropped():
+    from dataclasses import replace
+
+    sample = load_synthetic(subjects=2, clips_per_subject=1, size=48)[0]
+    blank = np.full((120, 120), 128, np.uint8)
+    item = FaceCrop(when="auto")({"sample": sample, "onset_frame": blank, "apex_frame": blank})
+    assert item["face_cropped"] is False and item["onset_frame"].shape == (120, 120)  # cropped=True: untouched
+    uncropped = replace(sample, cropped=False)
+    with pytest.raises(PreprocessingError, match="no face found"):  # cropped=False: it looks for the face
+        process_sample(uncropped, [_Frames(blank), FaceCrop(when="auto")], InputSpec(3, 8, 8))
+    kept = FaceCrop(when="auto", on_miss="keep")({"sample": uncropped, "onset_frame": blank, "apex_frame": blank})
+    assert kept["face_cropped"] is False and kept["face_box"] is None
+
+
+def test_minmax_flow_stack_scales_each_channel_of_each_sample_to_the_unit_range():
+    rng = np.random.default_rng(0)
+    flow = np.stack([rng.normal(0, 3, (10, 10)), rng.normal(5, 0.1, (10, 10))], axis=-1).astype(np.float32)
+    image = FlowStack("v,u", normalise="minmax")({"flow": flow})["image"]
+    assert image.shape == (10, 10, 2)
+    assert np.allclose(image.min(axis=(0, 1)), 0, atol=1e-6) and np.allclose(image.max(axis=(0, 1)), 1, atol=1e-6)
+    assert np.allclose(image[..., 0], (flow[..., 1] - flow[..., 1].min()) / np.ptp(flow[..., 1]), atol=1e-6)
+    raw = FlowStack("u,v")({"flow": flow})["image"]
+    assert np.array_equal(raw, flow)

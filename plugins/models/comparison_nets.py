@@ -1,7 +1,10 @@
-"""The comparison networks of Stofa et al.'s Table 13, each from its original paper.
+"""The comparison networks of Stofa et al.'s Table 13, each as its authors defined it.
 
-All take optical-flow images from the same chain as the pyramid nets; the two-stream nets split
-the (u, v) channels into streams inside the model, so the runner feeds every model one tensor.
+Every net here is pinned (in ``tests/test_models.py``) to its reference definition: parameter
+count and layer order. Where the authors published code, the card names the repository and file
+and the net follows it; where they did not (OFF-ApexNet), the card says the net is a
+reconstruction, from what, and lists every choice. Two-stream nets split the flow components
+inside the model, so the runner feeds every model one tensor.
 """
 
 from __future__ import annotations
@@ -11,30 +14,49 @@ import torchvision
 from torch import nn
 
 from mebench import hookimpl
-from mebench.data import InputSpec, ModelSpec, Reference
+from mebench.data import InputSpec, ModelSpec, Reference, ReportedFigures
 
-FLOW_UV = ("apex_frame", "tvl1_flow", ("flow_stack", {"channels": "u,v"}))
-FLOW_UVS = ("apex_frame", "tvl1_flow", "optical_strain", "flow_stack")
-STSTNET_ORDER = ("apex_frame", "tvl1_flow", "optical_strain", ("flow_stack", {"channels": "strain,u,v"}))
+#: The default input chain (see ``plugins/preprocessors/optical_flow.py``): onset and apex
+#: frames, face crop where the copy is not already cropped, TV-L1 flow at a common 128×128 face size.
+FRAMES = ("apex_frame", ("face_crop", {"when": "auto"}), ("tvl1_flow", {"size": 128}))
+FLOW_UVS = FRAMES + ("optical_strain", ("flow_stack", {"channels": "u,v,strain"}))
+
+STOFA_TABLE_13 = "Stofa et al. 2022 (Sensors 22:4634), Table 13"
 
 
-def _reported(accuracy: float, f1: float) -> dict:
-    """Stofa et al. 2022, Table 13 (composite dataset, their training of each net)."""
-    return {"combined_accuracy": accuracy, "combined_f1": f1, "source": "Stofa et al. 2022, Table 13"}
+def _stofa(accuracy: float, f1: float, note: str = "") -> ReportedFigures:
+    """The composite-dataset figures Stofa et al. report for their own training of a comparison net."""
+    return ReportedFigures(source=STOFA_TABLE_13, accuracy=accuracy, uf1=f1, note=note)
+
+
+def _card(*, code: str, fidelity: str, chain: str, reference_parameters: str,
+          deviations: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Card notes in a fixed order: code, fidelity, input chain, reference count, deviations."""
+    return (f"code: {code}", f"fidelity: {fidelity}", f"input chain: {chain}",
+            f"reference parameter count: {reference_parameters}") + tuple(f"deviation: {d}" for d in deviations)
+
+
+def _caffe_lrn() -> nn.LocalResponseNorm:
+    # Caffe's LRN (alpha = 1e-4, window 5) divides by k + alpha·Σx²; PyTorch divides by
+    # k + (alpha/n)·Σx², so the same normalisation needs alpha = 5 · 1e-4.
+    return nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0)
 
 
 class VGGM(nn.Module):
-    """VGG-M (Chatfield et al. 2014, 'Return of the Devil in the Details', Table 1)."""
+    """VGG-M (Chatfield et al. 2014, Table 1) as in the PyTorch port of the authors' Caffe model
+    (Cadene/pretrained-models.pytorch, ``pretrainedmodels/models/vggm.py``): conv → ReLU → LRN →
+    ceil-mode max-pool; at 224×224 pool5 is 6×6 and fc6 has 18,432 inputs."""
 
     def __init__(self, num_classes: int, input_spec: InputSpec, dropout: float = 0.5):
         super().__init__()
-        lrn = lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)  # noqa: E731
         self.features = nn.Sequential(
-            nn.Conv2d(input_spec.channels, 96, 7, stride=2), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2),
-            nn.Conv2d(96, 256, 5, stride=2, padding=1), nn.ReLU(inplace=True), lrn(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(input_spec.channels, 96, 7, stride=2), nn.ReLU(inplace=True), _caffe_lrn(),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(96, 256, 5, stride=2, padding=1), nn.ReLU(inplace=True), _caffe_lrn(),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
             nn.Conv2d(256, 512, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, ceil_mode=True),
         )
         with torch.no_grad():
             flat = self.features(torch.zeros(1, input_spec.channels, input_spec.height, input_spec.width)).numel()
@@ -56,47 +78,54 @@ def alexnet(num_classes: int, input_spec: InputSpec, dropout: float = 0.5) -> nn
 
 
 class STSTNet(nn.Module):
-    """STSTNet (Liong et al. 2019): three shallow streams of 3, 5 and 8 3×3 filters over the
-    (strain, u, v) image, max-pooled, concatenated, average-pooled, one dense layer."""
+    """STSTNet (Liong et al. 2019) as in the authors' PyTorch code (christy1206/STSTNet,
+    ``main.py``): three streams of 3, 5 and 8 3×3 filters, each conv → ReLU → BN → max-pool →
+    dropout, over all three input channels; concatenated, average-pooled, one dense layer."""
 
     def __init__(self, num_classes: int, input_spec: InputSpec, dropout: float = 0.5):
         super().__init__()
         self.streams = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(input_spec.channels, width, 3, padding=2), nn.BatchNorm2d(width),
-                          nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=3, padding=1))
+            nn.Sequential(nn.Conv2d(input_spec.channels, width, 3, padding=2), nn.ReLU(inplace=True),
+                          nn.BatchNorm2d(width), nn.MaxPool2d(3, stride=3, padding=1), nn.Dropout(dropout))
             for width in (3, 5, 8)
         )
         self.pool = nn.AvgPool2d(2, stride=2)
-        self.dropout = nn.Dropout(dropout)
         pooled = lambda size: ((size + 2 + 2 - 3) // 3 + 1) // 2  # noqa: E731  conv(3, pad 2), pool(3/3, pad 1), avg 2
         self.fc = nn.Linear(16 * pooled(input_spec.height) * pooled(input_spec.width), num_classes)
 
     def forward(self, x):
         x = torch.cat([stream(x) for stream in self.streams], dim=1)
-        return self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
+        return self.fc(torch.flatten(self.pool(x), 1))
 
 
 class TwoStreamNet(nn.Module):
-    """One stream per flow component (u, v), concatenated into a classifier."""
+    """One stream per flow component, concatenated into a classifier. Each stream reads its
+    channel repeated ``stream_channels`` times (1: the component as one plane)."""
 
     streams: nn.ModuleList
     classifier: nn.Module
+    stream_channels: int = 1
 
     def forward(self, x):
-        return self.classifier(torch.cat([stream(x[:, i : i + 1]) for i, stream in enumerate(self.streams)], dim=1))
+        planes = [x[:, i : i + 1].expand(-1, self.stream_channels, -1, -1) for i in range(len(self.streams))]
+        return self.classifier(torch.cat([stream(plane) for stream, plane in zip(self.streams, planes)], dim=1))
 
 
 class OffApexNet(TwoStreamNet):
-    """OFF-ApexNet (Gan et al. 2019): one stream each for horizontal and vertical onset→apex
-    flow — conv 5×5×6, pool, conv 5×5×16, pool — then two dense layers of 1024."""
+    """OFF-ApexNet (Gan et al. 2019), reconstructed: per flow component (u, v) conv 5×5×6 →
+    max-pool 2 → conv 5×5×16 → max-pool 2, 'same' padding, no activation after the convolutions
+    (``conv_activation="relu"`` adds one); two dense layers of 1024 with ReLU and dropout."""
 
-    def __init__(self, num_classes: int, input_spec: InputSpec, dropout: float = 0.5):
+    def __init__(self, num_classes: int, input_spec: InputSpec, dropout: float = 0.5, conv_activation: str = "none"):
         super().__init__()
         if input_spec.channels != 2:
             raise ValueError("OFF-ApexNet takes the two flow components (u, v)")
+        if conv_activation not in ("none", "relu"):
+            raise ValueError(f"offapexnet conv_activation must be 'none' or 'relu', got {conv_activation!r}")
+        act = nn.ReLU if conv_activation == "relu" else nn.Identity
         self.streams = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-                          nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Flatten())
+            nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), act(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 5, padding=2), act(), nn.MaxPool2d(2), nn.Flatten())
             for _ in range(2)
         )
         flat = 2 * 16 * (input_spec.height // 4) * (input_spec.width // 4)
@@ -107,7 +136,8 @@ class OffApexNet(TwoStreamNet):
 
 
 class Inception(nn.Module):
-    """A GoogLeNet-style block with four branches of ``width`` filters: 1×1; 1×1→3×3; 1×1→5×5; pool→1×1."""
+    """The authors' inception block: four branches of ``width`` filters, each conv followed by
+    ReLU — 1×1; 1×1→3×3; 1×1→5×5; 3×3 max-pool (stride 1)→1×1 — concatenated in that order."""
 
     def __init__(self, in_channels: int, width: int):
         super().__init__()
@@ -125,8 +155,13 @@ class Inception(nn.Module):
 
 
 class DualInception(TwoStreamNet):
-    """Dual-Inception (Zhou et al. 2019): per flow component two inception blocks (6 and 16
-    filters per branch), each followed by 2×2 max-pooling; the streams meet in a 1024-unit layer."""
+    """Dual-Inception (Zhou et al. 2019) as in the authors' Keras code (xly135846/MEGC2019,
+    ``dual_inception.py``): per flow component two inception blocks (6 and 16 filters per branch),
+    each followed by 2×2 max-pooling; the flattened streams meet in one 1024-unit ReLU layer. Each
+    stream reads a 3-channel rendering of its component, as the authors' ``cv2.imread`` of an
+    8-bit flow image gives (the component repeated in three channels)."""
+
+    stream_channels = 3
 
     def __init__(self, num_classes: int, input_spec: InputSpec, dropout: float = 0.0):
         super().__init__()
@@ -134,7 +169,7 @@ class DualInception(TwoStreamNet):
             raise ValueError("Dual-Inception takes the two flow components (u, v)")
 
         def stream():
-            first = Inception(1, 6)
+            first = Inception(self.stream_channels, 6)
             return nn.Sequential(first, nn.MaxPool2d(2), Inception(first.out_channels, 16), nn.MaxPool2d(2),
                                  nn.Flatten())
 
@@ -148,55 +183,145 @@ def _factory(cls):
     return lambda num_classes, input_spec, **options: cls(num_classes, input_spec, **options)
 
 
+OFFAPEXNET_RECONSTRUCTION = (
+    "a public third-party PyTorch reconstruction (class OffApexNet: two CNN streams of "
+    "Conv2d(1, 6, 5, padding=2) → MaxPool2d(2) → Conv2d(6, 16, 5, padding=2) → MaxPool2d(2), then "
+    "Linear(784·2, 1024) → ReLU → Dropout(0.5) → Linear(1024, 1024) → ReLU → Dropout(0.5) → Linear(1024, 3))"
+)
+
 SPECS = [
     ModelSpec(
         name="vgg-m", factory=_factory(VGGM), input_spec=InputSpec(3, 224, 224), preprocessing=FLOW_UVS,
         description="VGG-M on (u, v, strain) flow images", family="comparison_nets",
         reference=Reference("Chatfield, K.; Simonyan, K.; Vedaldi, A.; Zisserman, A.",
-                            "Return of the Devil in the Details: Delving Deep into Convolutional Nets", "BMVC", 2014),
-        reported=_reported(72.34, 0.5850),
-        notes=("Original 224×224 input. Stofa et al. appear to have fed VGG-M small images (they report 3×3 maps "
-               "in Conv3–5), so their figure is not for this input size.",
-               "LRN after Conv1/Conv2 as in the paper (size 5, α=1e-4, β=0.75, k=2)."),
+                            "Return of the Devil in the Details: Delving Deep into Convolutional Nets", "BMVC", 2014,
+                            "https://arxiv.org/abs/1405.3531"),
+        reported=(_stofa(0.7234, 0.5850, "Stofa et al. fed VGG-M small images (they report at most 3×3 maps in "
+                                         "Conv3–5), so the figure is not for the 224×224 input used here."),),
+        notes=_card(
+            code="Cadene/pretrained-models.pytorch, pretrainedmodels/models/vggm.py (a port of the authors' Caffe "
+                 "model); Chatfield et al. 2014, Table 1",
+            fidelity="faithful to the port: conv → ReLU → LRN → ceil-mode max-pool, 96-256-512-512-512 filters, "
+                     "fc6/fc7 4096 with dropout 0.5; LRN as Caffe's (window 5, α = 1e-4, β = 0.75, k = 2), which "
+                     "PyTorch spells LocalResponseNorm(5, alpha=5e-4) because it divides α by the window",
+            chain="onset → apex frames (annotated apex, else max motion); face crop where the copy is not cropped; "
+                  "128×128 before TV-L1; channels (u, v, strain) in that order, flow in pixels of the 128 grid "
+                  "(no per-sample normalisation), resized to 224×224",
+            reference_parameters="98,823,811 at 224×224 with 3 classes (fc6 18,432 → 4096)",
+            deviations=("random initialisation (the port's ImageNet weights are never loaded) and a "
+                        "3-class head; the port expects BGR images, here the channels are (u, v, strain)",),
+        ),
     ),
     ModelSpec(
         name="alexnet", factory=_factory(alexnet), input_spec=InputSpec(3, 224, 224), preprocessing=FLOW_UVS,
         description="AlexNet (torchvision definition) on (u, v, strain) flow images", family="comparison_nets",
         reference=Reference("Krizhevsky, A.; Sutskever, I.; Hinton, G.E.",
                             "ImageNet Classification with Deep Convolutional Neural Networks", "NeurIPS", 2012),
-        reported=_reported(75.51, 0.6327),
-        notes=("torchvision's single-tower AlexNet (64-192-384-256-256 filters, no LRN), not the original "
-               "two-GPU 96-256-384-384-256 network.",),
+        reported=(_stofa(0.7551, 0.6327),),
+        notes=_card(
+            code="pytorch/vision, torchvision/models/alexnet.py (torchvision.models.alexnet)",
+            fidelity="faithful to torchvision's definition (64-192-384-256-256 filters, adaptive 6×6 pool, "
+                     "dropout 0.5, 4096-4096 dense layers), which is itself the one-tower variant of the paper's net",
+            chain="onset → apex frames; face crop where not cropped; 128×128 before TV-L1; channels (u, v, strain), "
+                  "no per-sample normalisation, resized to 224×224",
+            reference_parameters="57,016,131 with 3 classes (torchvision's definition)",
+            deviations=("not the original two-GPU 96-256-384-384-256 network and no LRN: torchvision's "
+                        "single-tower definition is what the field uses",
+                        "its authors published no micro-expression figures; only Stofa et al.'s Table 13 is given"),
+        ),
     ),
     ModelSpec(
-        name="ststnet", factory=_factory(STSTNet), input_spec=InputSpec(3, 28, 28), preprocessing=STSTNET_ORDER,
-        description="STSTNet: three shallow streams on 28×28 (strain, u, v)", family="comparison_nets",
+        name="ststnet", factory=_factory(STSTNet), input_spec=InputSpec(3, 28, 28),
+        preprocessing=FRAMES + ("optical_strain", ("flow_stack", {"channels": "u,v,strain", "normalise": "minmax"})),
+        description="STSTNet: three shallow streams on 28×28 (u, v, strain)", family="comparison_nets",
         reference=Reference("Liong, S.-T.; Gan, Y.S.; See, J.; Khor, H.-Q.; Huang, Y.-C.",
                             "Shallow Triple Stream Three-dimensional CNN (STSTNet) for Micro-expression Recognition",
-                            "IEEE FG", 2019),
-        reported={**_reported(77.48, 0.6621), "original_composite_uf1": 0.7353, "original_composite_uar": 0.7605},
-        notes=("Each stream sees all three channels (the published design); BN after each convolution follows "
-               "the authors' PyTorch port; the original was trained in MATLAB.",),
+                            "IEEE FG", 2019, "https://arxiv.org/abs/1902.03634"),
+        reported=(
+            _stofa(0.7748, 0.6621, "identical to the base CNN's 'Original' row of Tables 6–7 (77.48 %, 0.6621): "
+                                   "probably a copy error in the paper, so not a figure for STSTNet"),
+            ReportedFigures(
+                source="Liong et al. 2019 (IEEE FG; arXiv:1902.03634), abstract and results table",
+                uf1=0.7353, uar=0.7605,
+                per_dataset={"casme2": {"uf1": 0.8382, "uar": 0.8686}, "samm": {"uf1": 0.6588, "uar": 0.6810},
+                             "smic": {"uf1": 0.6801, "uar": 0.7013}},
+                note="MEGC2019 composite, 442 samples, LOSO; the authors' code reports the metrics after the last "
+                     "epoch (no selection on the test fold is visible in main.py)"),
+        ),
+        notes=_card(
+            code="christy1206/STSTNet, main.py (class STSTNet); the original was trained in MATLAB (main.m, "
+                 "STSTNet.mat)",
+            fidelity="faithful to main.py: per stream Conv2d(3, n, 3, padding=2) → ReLU → BatchNorm → "
+                     "MaxPool(3, stride 3, padding 1) → Dropout(0.5) for n = 3, 5, 8; concatenate, AvgPool(2), "
+                     "Linear(5·5·16, 3)",
+            chain="onset → apex frames; face crop where not cropped; 128×128 before TV-L1; channels (u, v, strain) "
+                  "as the README's input images (horizontal flow, vertical flow, optical strain), each min-max "
+                  "normalised per sample as the authors' 8-bit 'norm_u_v_os' images are, resized to 28×28",
+            reference_parameters="1,683 with 3 classes",
+            deviations=("main.py reads those images with cv2.imread, i.e. in (strain, v, u) order; every stream sees "
+                        "all three channels, so the order does not change the net",
+                        "the authors compute TV-L1 with the IPOL implementation on their own face crops; we use "
+                        "OpenCV's Dual TV-L1 at 128×128"),
+        ),
     ),
     ModelSpec(
         name="offapexnet", factory=_factory(OffApexNet), input_spec=InputSpec(2, 28, 28, streams=2),
-        preprocessing=FLOW_UV, description="OFF-ApexNet: two streams on 28×28 horizontal/vertical flow",
+        preprocessing=FRAMES + (("flow_stack", {"channels": "u,v"}),),
+        description="OFF-ApexNet: two streams on 28×28 horizontal/vertical flow (reconstruction)",
         family="comparison_nets",
         reference=Reference("Gan, Y.S.; Liong, S.-T.; Yau, W.-C.; Huang, Y.-C.; Tan, L.-K.",
                             "OFF-ApexNet on Micro-expression Recognition System",
-                            "Signal Processing: Image Communication 74:129–139", 2019),
-        reported=_reported(78.38, 0.6757),
-        notes=("'Same' padding keeps 28→14→7; dropout 0.5 on the dense layers.",),
+                            "Signal Processing: Image Communication 74:129–139", 2019,
+                            "https://arxiv.org/abs/1805.08699"),
+        reported=(
+            _stofa(0.7838, 0.6757),
+            ReportedFigures(
+                source="Gan et al. 2019 (Signal Process. Image Commun. 74; arXiv:1805.08699), abstract",
+                accuracy=0.7460, uf1=0.7104,
+                note="the authors' own three-database composite (SMIC, CASME II, SAMM; 3 classes; LOSO), which "
+                     "predates the MEGC2019 list; their 'F-measure' is given as UF1"),
+        ),
+        notes=_card(
+            code="none published by the authors",
+            fidelity="RECONSTRUCTED from the paper's description (two streams, two convolution and pooling layers, "
+                     f"two 1024-unit dense layers) and {OFFAPEXNET_RECONSTRUCTION}, which we follow exactly",
+            chain="onset → apex frames; face crop where not cropped; 128×128 before TV-L1; channels (u, v) as two "
+                  "single-channel streams, no per-sample normalisation, resized to 28×28",
+            reference_parameters="2,664,475 with 3 classes (the reconstruction)",
+            deviations=("choices the paper leaves open, taken from the reconstruction: 'same' padding (28 → 14 → 7), "
+                        "max-pooling, no activation after the convolutions (conv_activation=relu adds one), "
+                        "dropout 0.5 after each dense layer",),
+        ),
     ),
     ModelSpec(
         name="dual-inception", factory=_factory(DualInception), input_spec=InputSpec(2, 28, 28, streams=2),
-        preprocessing=FLOW_UV, description="Dual-Inception: two inception streams on 28×28 u and v",
+        preprocessing=(("apex_frame", {"target": "middle"}),) + FRAMES[1:]
+        + (("flow_stack", {"channels": "u,v", "normalise": "minmax"}),),
+        description="Dual-Inception: two inception streams on 28×28 u and v (onset → middle frame)",
         family="comparison_nets",
         reference=Reference("Zhou, L.; Mao, Q.; Xue, L.",
                             "Dual-Inception Network for Cross-Database Micro-Expression Recognition", "IEEE FG", 2019),
-        reported=_reported(73.09, 0.5964),
-        notes=("Each stream takes one flow component as a single channel; the challenge code fed each stream a "
-               "3-channel rendering of it.",),
+        reported=(
+            _stofa(0.7309, 0.5964),
+            ReportedFigures(
+                source="Zhou et al. 2019 (IEEE FG, pp. 642–646), abstract",
+                uf1=0.7322, uar=0.7278,
+                note="MEGC2019 composite (442 samples), LOSO; the authors' code keeps the checkpoint with the best "
+                     "validation loss on held-out subjects of the same database as the test subject"),
+        ),
+        notes=_card(
+            code="xly135846/MEGC2019, dual_inception.py (create_inception_model) and image_process.py",
+            fidelity="faithful to dual_inception.py: per stream Inception(6) → MaxPool(2) → Inception(16) → "
+                     "MaxPool(2), 'same' padding, ReLU after every convolution; Dense(1024, ReLU) → Dense(3)",
+            chain="onset → MIDDLE frame (the frame midway between onset and offset, as the paper's 'onset and "
+                  "mid-position frames'); face crop where not cropped; 128×128 before TV-L1; channels (u, v), each "
+                  "min-max normalised per sample (the authors read 8-bit flow images and divide by 255), resized "
+                  "to 28×28; each stream reads its component repeated in 3 channels, as cv2.imread of the authors' "
+                  "images gives (inputs_x, inputs_y: 28×28×3)",
+            reference_parameters="6,449,963 with 3 classes (from dual_inception.py's layer definitions)",
+            deviations=("the rendering of each component into the authors' 8-bit images is not in their code; we "
+                        "assume a grey-level rendering (three equal channels)",),
+        ),
     ),
 ]
 

@@ -9,6 +9,10 @@ A pyramid module is inserted after Conv1 or Conv2 (Tables 3–4). Each of its ``
   ASPP: 3×3 atrous conv (dilation 1, 2, …, n) → BN → ReLU
 In *direct* flow every branch reads the module input; in *waterfall* flow branch i+1 reads the
 output of branch i. The module output is the concatenation of the input (skip) and all branches.
+
+The four headline nets are identified from the paper's result tables (see ``HEADLINE``):
+DSPP-Net = SPP V direct, WSPP-Net = SPP V waterfall (two branches after Conv2), DASPP-Net = ASPP VI
+direct, WASPP-Net = ASPP VI waterfall (three branches after Conv2).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mebench import hookimpl
-from mebench.data import InputSpec, ModelSpec, Reference
+from mebench.data import InputSpec, ModelSpec, Reference, ReportedFigures
 
 PAPER = Reference(
     authors="Stofa, M.M.; Zulkifley, M.A.; Zainuri, M.A.A.M.",
@@ -31,7 +35,16 @@ PAPER = Reference(
     url="https://doi.org/10.3390/s22124634",
 )
 
-FLOW_PREPROCESSING = ("apex_frame", "tvl1_flow", "optical_strain", "flow_stack")
+#: onset and apex frames, face crop where the copy is not already cropped, TV-L1 flow at a common
+#: 128×128 face size, strain, (u, v, strain) in pixels of the 128 grid (the paper says neither how
+#: its flow images were scaled nor normalised, so no per-sample normalisation).
+FLOW_PREPROCESSING = ("apex_frame", ("face_crop", {"when": "auto"}), ("tvl1_flow", {"size": 128}), "optical_strain",
+                      ("flow_stack", {"channels": "u,v,strain"}))
+INPUT_CHAIN_NOTE = (
+    "input chain: onset → apex frames (annotated apex, else max motion); face crop where the copy is not "
+    "cropped; 128×128 before TV-L1; channels (u, v, strain) in that order, no per-sample normalisation, "
+    "resized to 75×75 (the paper: 'optic flow images … adjusted to a size of 75×75')"
+)
 PAPER_INPUT = InputSpec(channels=3, height=75, width=75)
 
 ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
@@ -49,7 +62,8 @@ BASE_CNN_NOTES = (
 
 PYRAMID_NOTES = (
     "The branch convolution is 3×3 with C_in/2 output channels (128 after Conv2, 48 after Conv1), "
-    "no bias (it is followed by BN); the paper states neither. SPP pooling uses kernel = stride.",
+    "no bias (it is followed by BN); the paper states neither, but Table 14's DSPP − WSPP gap of "
+    "147,456 = 128·128·3·3 is what 128-channel branches after Conv2 give. SPP pooling uses kernel = stride.",
     "Tables 3–4 give n branches with pool kernels 2…2n and dilations 1…n; §3.5's prose example "
     "(kernels 4–10, dilations 2–5 for four branches) disagrees with the tables; we follow the tables.",
     "Waterfall branches read the previous branch's (resized) output; all branch outputs and the skip "
@@ -168,27 +182,77 @@ def _variant_config(number: int) -> dict:
     return {"branches": (number - 1) % 4 + 2, "position": 1 if number <= 4 else 2}
 
 
-# The paper's four headline networks. The text recommends three branches for WASPP-Net
-# ("three parallel branches are a better configuration compared to the five"); we use the same
-# placement and branch count for all four so that they differ only in pyramid kind and flow.
+# The paper's four headline networks, identified from its result tables (the prose names only
+# WASPP-Net's branch count). Each entry: pyramid kind, flow, variant number (Tables 3–4), evidence.
 HEADLINE = {
-    "dspp": ("spp", "direct", 6),
-    "wspp": ("spp", "waterfall", 6),
-    "daspp": ("aspp", "direct", 6),
-    "waspp": ("aspp", "waterfall", 6),
+    "dspp": ("spp", "direct", 5,
+             "Table 10's DSPP-Net row (77.93 / 89.43 / 69.7 / 74.39 % on combined / CASME II / SAMM / SMIC) is "
+             "Table 6's SPP column V exactly; Table 14's DSPP − WSPP gap, 8,378,659 − 8,231,203 = 147,456 = "
+             "128·128·3·3, is one 128→128 3×3 convolution: the second of two branches after Conv2 reading the "
+             "first branch (waterfall) instead of the 256-channel input (direct)"),
+    "wspp": ("spp", "waterfall", 5,
+             "Table 14's DSPP − WSPP gap, 147,456 = 128·128·3·3, is exactly the second of two branches after Conv2 "
+             "reading 128 instead of 256 channels, so WSPP-Net is DSPP-Net (SPP V) in waterfall flow; its Table 10 "
+             "row (80.20 / 92.18 / 72.73 / 75.61) matches no direct-flow column of Table 6, as expected"),
+    "daspp": ("aspp", "direct", 6,
+              "Table 11's DASPP-Net row (78.08 / 90.8 / 69.19 / 73.98) is Table 8's ASPP column VI exactly (three "
+              "branches after Conv2); Table 14 gives DASPP-Net the same count as DSPP-Net (8,378,659), which two "
+              "branches would give, not three: the paper's counts do not follow from its Table 2 either"),
+    "waspp": ("aspp", "waterfall", 6,
+              "§4.5: 'for WASPP-Net, three parallel branches are a better configuration compared to the five'; "
+              "DASPP-Net is ASPP VI (three branches after Conv2), so WASPP-Net is ASPP VI in waterfall flow; its "
+              "Table 11 row (80.50 / 92.18 / 71.21 / 77.64) matches no direct-flow column of Table 8, as expected"),
 }
 
-REPORTED = {  # Table 13 (combined, accuracy % and F1) and Table 14 (parameters), Table 12 (timing)
-    "base": {"combined_accuracy": 77.48, "combined_f1": 0.6621, "train_s_per_subject": 520, "fps": 418},
-    "dspp": {"combined_accuracy": 77.93, "parameters": 8378659, "train_s_per_subject": 431, "fps": 510},
-    "wspp": {"combined_accuracy": 80.20, "parameters": 8231203, "train_s_per_subject": 370, "fps": 591},
-    "daspp": {"combined_accuracy": 78.08, "parameters": 8378659, "train_s_per_subject": 548, "fps": 400},
-    "waspp": {"combined_accuracy": 80.50, "combined_f1": 0.7075, "parameters": 8117794,
-              "train_s_per_subject": 447, "fps": 460},
+
+def _accuracy(combined: float, casme2: float, samm: float, smic: float) -> dict:
+    """Accuracy in percent, as the paper prints it, to the fractions ``ReportedFigures`` holds."""
+    return {"accuracy": combined / 100, "per_dataset": {"casme2": {"accuracy": casme2 / 100},
+                                                        "samm": {"accuracy": samm / 100},
+                                                        "smic": {"accuracy": smic / 100}}}
+
+
+def _f1(figures: dict, combined: float, casme2: float, samm: float, smic: float) -> dict:
+    per_dataset = {name: {**figures["per_dataset"][name], "uf1": value}
+                   for name, value in (("casme2", casme2), ("samm", samm), ("smic", smic))}
+    return {**figures, "uf1": combined, "per_dataset": per_dataset}
+
+
+PAPER_SHORT = "Stofa et al. 2022 (Sensors 22:4634)"
+
+REPORTED = {
+    "base": (ReportedFigures(
+        source=f"{PAPER_SHORT}, Tables 6–7 ('Original' column) and 12",
+        **_f1(_accuracy(77.48, 88.51, 67.68, 75.61), 0.6621, 0.8276, 0.5152, 0.6441),
+        train_s_per_subject=520, fps=418, device="NVIDIA Titan V (§4.1)"),),
+    "dspp": (ReportedFigures(
+        source=f"{PAPER_SHORT}, Tables 10, 12, 14; F1 from Table 7 column V (= DSPP-Net, see card)",
+        **_f1(_accuracy(77.93, 89.43, 69.7, 74.39), 0.6689, 0.8414, 0.5455, 0.6159),
+        parameters=8_378_659, train_s_per_subject=431, fps=510, device="NVIDIA Titan V (§4.1)"),),
+    "wspp": (ReportedFigures(
+        source=f"{PAPER_SHORT}, Tables 10, 12, 14",
+        **_accuracy(80.20, 92.18, 72.73, 75.61),
+        parameters=8_231_203, train_s_per_subject=370, fps=591, device="NVIDIA Titan V (§4.1)"),),
+    "daspp": (ReportedFigures(
+        source=f"{PAPER_SHORT}, Tables 11, 12, 14; F1 from Table 9 column VI (= DASPP-Net, see card)",
+        **_f1(_accuracy(78.08, 90.8, 69.19, 73.98), 0.6712, 0.8621, 0.5379, 0.6098),
+        parameters=8_378_659, train_s_per_subject=548, fps=400, device="NVIDIA Titan V (§4.1)"),),
+    "waspp": (ReportedFigures(
+        source=f"{PAPER_SHORT}, Tables 11, 12, 13 (F1), 14",
+        **_accuracy(80.50, 92.18, 71.21, 77.64), uf1=0.7075,
+        parameters=8_117_794, train_s_per_subject=447, fps=460, device="NVIDIA Titan V (§4.1)"),),
 }
 
+#: Parameter counts of Table 14 (the paper gives none for the base CNN).
+TABLE_14 = {name: figures[0].parameters for name, figures in REPORTED.items() if figures[0].parameters}
 
-def _spec(name: str, description: str, reported: dict | None = None, **config) -> ModelSpec:
+
+def _spec(name: str, description: str, reported: tuple[ReportedFigures, ...] = (), extra_notes: tuple[str, ...] = (),
+          **config) -> ModelSpec:
+    reference = (f"reference parameter count: {TABLE_14[name]:,} (Table 14); Table 2 with our branch definition "
+                 f"gives the count above" if name in TABLE_14 else
+                 "reference parameter count: 10,739,971 from Table 2's layers (3-channel 75×75 input, 3 classes); "
+                 "the paper prints no count for it")
     return ModelSpec(
         name=name,
         factory=functools.partial(_build, **config),
@@ -196,8 +260,11 @@ def _spec(name: str, description: str, reported: dict | None = None, **config) -
         preprocessing=FLOW_PREPROCESSING,
         description=description,
         reference=PAPER,
-        reported=reported or {},
-        notes=BASE_CNN_NOTES + (PYRAMID_NOTES if config.get("pyramid") else ()),
+        reported=reported,
+        notes=("code: none published by the authors",
+               "fidelity: RECONSTRUCTED from the paper's Tables 2–4 and §3; every choice it leaves open is listed below",
+               INPUT_CHAIN_NOTE, reference) + extra_notes + BASE_CNN_NOTES
+              + (PYRAMID_NOTES if config.get("pyramid") else ()),
         family="pyramid_nets",
     )
 
@@ -208,13 +275,15 @@ def _build(num_classes: int, input_spec: InputSpec, **options) -> PyramidNet:
 
 def all_specs() -> list[ModelSpec]:
     specs = [_spec("base", "Base CNN of Table 2 (no pyramid module)", REPORTED["base"])]
-    for name, (kind, flow, number) in HEADLINE.items():
+    for name, (kind, flow, number, evidence) in HEADLINE.items():
         config = _variant_config(number)
+        variant = _variant_name(kind, number, flow)
         specs.append(_spec(
             name,
             f"{name.upper()}-Net: {kind.upper()} {flow} flow, {config['branches']} branches after "
-            f"Conv{config['position']} (alias of {_variant_name(kind, number, flow)})",
-            REPORTED[name], pyramid=kind, flow=flow, **config,
+            f"Conv{config['position']} (alias of {variant})",
+            REPORTED[name], (f"identification: {name.upper()}-Net = {variant}. Evidence: {evidence}.",),
+            pyramid=kind, flow=flow, **config,
         ))
     for kind in ("spp", "aspp"):
         for number in range(1, 9):

@@ -12,7 +12,10 @@ from mebench.data import InputSpec, ModelSpec, Reference
 from mebench.registry import UnknownNameError
 
 PREFIX = "timm:"
-FLOW_UVS = ("apex_frame", "tvl1_flow", "optical_strain", "flow_stack")
+#: The default input chain: onset → apex frames, face crop where the copy is not already cropped,
+#: TV-L1 flow at a common 128×128 face size, (u, v, strain) in pixels of that grid.
+FLOW_UVS = ("apex_frame", ("face_crop", {"when": "auto"}), ("tvl1_flow", {"size": 128}), "optical_strain",
+            ("flow_stack", {"channels": "u,v,strain"}))
 
 
 def _build(num_classes: int, input_spec: InputSpec, architecture: str, **options):
@@ -60,6 +63,10 @@ def mebench_resolve_model(name):
         description=f"timm {architecture}, random init, {size}×{size} (u, v, strain) input",
         reference=Reference("Wightman, R.", "PyTorch Image Models (timm)", "github.com/huggingface/pytorch-image-models",
                             2019),
-        notes=("Randomly initialised: mebench never downloads weights.",),
+        notes=(f"code: huggingface/pytorch-image-models, timm.create_model({architecture!r})",
+               "fidelity: faithful to timm's definition, randomly initialised (mebench never downloads weights)",
+               f"input chain: onset → apex frames; face crop where the copy is not cropped; 128×128 before TV-L1; "
+               f"channels (u, v, strain), no per-sample normalisation, resized to {size}×{size}",
+               "the first convolution takes the 3 flow channels (in_chans=3), the head has num_classes outputs"),
         family="timm",
     )

@@ -1,7 +1,11 @@
-"""Apex selection, onset→apex TV-L1 optical flow, optical strain and the (u, v, strain) stack.
+"""Frame selection, face crop, onset→target TV-L1 optical flow, optical strain and the channel stack.
 
-The chain the paper's networks use is ``apex_frame → tvl1_flow → optical_strain → flow_stack``;
-the runner then resizes the stack to the model's declared input size.
+The default chain is ``apex_frame → face_crop(when=auto) → tvl1_flow(size=128) → optical_strain →
+flow_stack``: onset and apex frames, cropped to the face where the dataset copy is not already
+cropped, resized to one common 128×128 size so that the same facial motion gives flow of the same
+magnitude whatever the dataset's face size, TV-L1 flow, strain, then the (u, v, strain) stack that
+the runner resizes to the model's declared input size. Every option of every step is in the
+step's ``config``, hence in the cache key and ``run.json``.
 """
 
 from __future__ import annotations
@@ -16,61 +20,97 @@ from mebench.data import PreprocessingStep, PreprocessorSpec
 
 
 class ApexFrame(PreprocessingStep):
-    """Loads the onset and apex frames.
+    """Loads the onset frame and the frame the flow is computed to.
 
-    The annotated apex is used where the dataset gives one. Where it does not (SMIC), the apex is
-    the frame between onset and offset whose mean absolute difference from the onset frame is
-    largest (rule ``max_motion``), and the chosen index is stored in ``item["apex_index"]``.
+    ``target="apex"`` (default): the annotated apex where the dataset gives one; where it does not
+    (SMIC), the frame between onset and offset whose mean absolute difference from the onset frame
+    is largest (rule ``max_motion``). ``target="middle"``: the frame midway between onset and
+    offset (the lower of two equally near frames), as Dual-Inception's authors used ("onset and
+    mid-position frames", Zhou et al. 2019); the apex annotation is then not used. The chosen frame
+    is stored as ``item["apex_frame"]`` either way, its index in ``item["apex_index"]`` and the rule
+    that chose it in ``item["target_rule"]``.
     """
 
     name = "apex_frame"
+    targets = ("apex", "middle")
 
-    def __init__(self, rule: str = "max_motion"):
+    def __init__(self, rule: str = "max_motion", target: str = "apex"):
         if rule != "max_motion":
             raise ValueError(f"apex rule must be 'max_motion', got {rule!r}")
-        self.rule = rule
+        if target not in self.targets:
+            raise ValueError(f"apex_frame target must be one of {self.targets}, got {target!r}")
+        self.rule, self.target = rule, target
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"rule": self.rule}
+        return {"rule": self.rule, "target": self.target}
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         sample = item["sample"]
         onset = sample.frames.load(sample.onset)
-        if sample.apex is not None:
-            apex_index = sample.apex
-            apex = sample.frames.load(apex_index)
+        if self.target == "middle":
+            target_index, target, rule = self._middle(sample), None, "middle"
+        elif sample.apex is not None:
+            target_index, target, rule = sample.apex, None, "annotated"
         else:
-            best = -1.0
-            apex_index, apex = sample.onset, onset
-            for index in sample.frames.indices():
-                if sample.onset < index <= sample.offset:
-                    frame = sample.frames.load(index)
-                    motion = float(np.mean(cv2.absdiff(frame, onset)))
-                    if motion > best:
-                        best, apex_index, apex = motion, index, frame
-        item.update(onset_frame=onset, apex_frame=apex, apex_index=apex_index)
+            target_index, target = self._max_motion(sample, onset)
+            rule = self.rule
+        if target is None:
+            target = sample.frames.load(target_index)
+        item.update(onset_frame=onset, apex_frame=target, apex_index=target_index, target_rule=rule)
         return item
+
+    @staticmethod
+    def _middle(sample) -> int:
+        within = [i for i in sample.frames.indices() if sample.onset <= i <= sample.offset]
+        middle = (sample.onset + sample.offset) / 2
+        return min(within, key=lambda index: (abs(index - middle), index))
+
+    @staticmethod
+    def _max_motion(sample, onset: np.ndarray) -> tuple[int, np.ndarray]:
+        best = -1.0
+        apex_index, apex = sample.onset, onset
+        for index in sample.frames.indices():
+            if sample.onset < index <= sample.offset:
+                frame = sample.frames.load(index)
+                motion = float(np.mean(cv2.absdiff(frame, onset)))
+                if motion > best:
+                    best, apex_index, apex = motion, index, frame
+        return apex_index, apex
 
 
 class FaceCrop(PreprocessingStep):
-    """Crops onset and apex frames to the face found in the onset frame by OpenCV's bundled
-    frontal-face Haar cascade (works offline), enlarged by ``margin`` on each side. For copies that
-    are not already cropped. A frame without a detectable face is an error naming the sample,
-    unless ``on_miss="keep"`` (then the whole frame is used)."""
+    """Crops onset and target frames to the face found in the onset frame by OpenCV's bundled
+    frontal-face Haar cascade (works offline), enlarged by ``margin`` on each side.
+
+    ``when="auto"`` (the default chains' setting) crops only samples whose dataset reader says the
+    frames are not cropped (``sample.cropped is False``: CASME II ``CASME2_RAW_selected``, SAMM);
+    already-cropped copies (``Cropped/``, ``SMIC_all_cropped/``, synthetic) and unknown ones pass
+    through unchanged. ``when="always"`` crops every sample. ``item["face_cropped"]`` records
+    whether this sample was cropped and ``item["face_box"]`` the (top, bottom, left, right) box.
+    A frame without a detectable face is an error naming the sample, unless ``on_miss="keep"``
+    (then the whole frame is used).
+    """
 
     name = "face_crop"
+    modes = ("auto", "always")
 
-    def __init__(self, margin: float = 0.1, min_size: int = 40, on_miss: str = "error"):
+    def __init__(self, margin: float = 0.1, min_size: int = 40, on_miss: str = "error", when: str = "always"):
         if on_miss not in ("error", "keep"):
             raise ValueError(f"face_crop on_miss must be 'error' or 'keep', got {on_miss!r}")
-        self.margin, self.min_size, self.on_miss = float(margin), int(min_size), on_miss
+        if when not in self.modes:
+            raise ValueError(f"face_crop when must be one of {self.modes}, got {when!r}")
+        self.margin, self.min_size, self.on_miss, self.when = float(margin), int(min_size), on_miss, when
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"margin": self.margin, "min_size": self.min_size, "on_miss": self.on_miss}
+        return {"margin": self.margin, "min_size": self.min_size, "on_miss": self.on_miss, "when": self.when}
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        item["face_cropped"], item["face_box"] = False, None
+        sample = item.get("sample")
+        if self.when == "auto" and getattr(sample, "cropped", None) is not False:
+            return item
         onset = item["onset_frame"]
         cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
         if cascade.empty():
@@ -79,7 +119,6 @@ class FaceCrop(PreprocessingStep):
                                          minSize=(self.min_size, self.min_size))
         if len(faces) == 0:
             if self.on_miss == "keep":
-                item["face_box"] = None
                 return item
             raise ValueError("no face found in the onset frame; use frames that are already cropped, lower "
                              "min_size, or set on_miss=keep")
@@ -88,6 +127,7 @@ class FaceCrop(PreprocessingStep):
         top, bottom, left, right = item["face_box"]
         item["onset_frame"] = onset[top:bottom, left:right]
         item["apex_frame"] = item["apex_frame"][top:bottom, left:right]
+        item["face_cropped"] = True
         return item
 
 
@@ -98,16 +138,30 @@ def crop_box(box: tuple[int, int, int, int], margin: float, shape: tuple[int, ..
     return max(0, y - dy), min(shape[0], y + h + dy), max(0, x - dx), min(shape[1], x + w + dx)
 
 
+#: The common face size the frames are resized to before the flow (the MEAN and Off-TANet
+#: pipelines use 128×128), so that flow magnitudes are comparable across datasets.
+PRE_FLOW_SIZE = 128
+
+
 class TvL1Flow(PreprocessingStep):
-    """Dense onset→apex optical flow with OpenCV's Dual TV-L1 (``cv2.optflow``)."""
+    """Dense onset→target optical flow with OpenCV's Dual TV-L1 (``cv2.optflow``), in pixels of
+    the pre-flow grid.
+
+    Both frames are first resized to ``size``×``size`` (default 128; area interpolation when
+    shrinking, bilinear when enlarging): CASME II, SAMM and SMIC faces differ widely in pixels, and
+    without one common size the same facial motion would give flow of a different magnitude per
+    dataset. ``size=0`` keeps each dataset's native size (not comparable across datasets).
+    """
 
     name = "tvl1_flow"
 
     def __init__(self, tau: float = 0.25, lambda_: float = 0.15, theta: float = 0.3,
-                 scales: int = 5, warps: int = 5, epsilon: float = 0.01, size: int = 0):
+                 scales: int = 5, warps: int = 5, epsilon: float = 0.01, size: int = PRE_FLOW_SIZE):
         self.params = dict(tau=float(tau), lambda_=float(lambda_), theta=float(theta), scales=int(scales),
                            warps=int(warps), epsilon=float(epsilon))
-        self.size = int(size)  # resize frames to size×size before the flow (0 keeps them)
+        self.size = int(size)
+        if self.size < 0:
+            raise ValueError(f"tvl1_flow size must be 0 (native size) or a positive pixel size, got {size!r}")
 
     @property
     def config(self) -> dict[str, Any]:
@@ -121,8 +175,7 @@ class TvL1Flow(PreprocessingStep):
             raise ValueError(f"sample {item['sample'].id}: onset and apex frames differ in size "
                              f"({onset.shape} vs {apex.shape})")
         if self.size:
-            onset = cv2.resize(onset, (self.size, self.size), interpolation=cv2.INTER_AREA)
-            apex = cv2.resize(apex, (self.size, self.size), interpolation=cv2.INTER_AREA)
+            onset, apex = resize_frame(onset, self.size), resize_frame(apex, self.size)
         p = self.params
         tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(
             tau=p["tau"], lambda_=p["lambda_"], theta=p["theta"], nscales=p["scales"],
@@ -130,6 +183,12 @@ class TvL1Flow(PreprocessingStep):
         )
         item["flow"] = tvl1.calc(onset, apex, None).astype(np.float32)  # (H, W, 2): u, v
         return item
+
+
+def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
+    """``frame`` resized to size×size: area interpolation when shrinking, bilinear when enlarging."""
+    shrinking = size < frame.shape[0] or size < frame.shape[1]
+    return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def optical_strain_magnitude(flow: np.ndarray) -> np.ndarray:
@@ -155,33 +214,52 @@ class OpticalStrain(PreprocessingStep):
 
 
 class FlowStack(PreprocessingStep):
-    """Stacks the chosen channels (from u, v, strain) into ``item["image"]`` (H, W, C)."""
+    """Stacks the chosen channels (from u, v, strain), in the order given, into ``item["image"]``
+    (H, W, C).
+
+    ``normalise="none"`` (default) keeps flow in pixels of the pre-flow grid, so magnitudes are
+    comparable across samples. ``normalise="minmax"`` rescales each channel of each sample to
+    [0, 1] on its own, which is what feeding 8-bit flow renderings does (STSTNet's and
+    Dual-Inception's authors did so); a constant channel becomes 0.
+    """
 
     name = "flow_stack"
     available = ("u", "v", "strain")
+    normalisations = ("none", "minmax")
 
-    def __init__(self, channels: str = "u,v,strain"):
+    def __init__(self, channels: str = "u,v,strain", normalise: str = "none"):
         self.channels = tuple(c.strip() for c in channels.split(",")) if isinstance(channels, str) else tuple(channels)
         unknown = set(self.channels) - set(self.available)
         if unknown or not self.channels:
             raise ValueError(f"flow_stack channels must be drawn from {self.available}, got {self.channels}")
+        if normalise not in self.normalisations:
+            raise ValueError(f"flow_stack normalise must be one of {self.normalisations}, got {normalise!r}")
+        self.normalise = normalise
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"channels": list(self.channels)}
+        return {"channels": list(self.channels), "normalise": self.normalise}
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         planes = {"u": item["flow"][..., 0], "v": item["flow"][..., 1]}
         if "strain" in self.channels:
             planes["strain"] = item["strain"] if "strain" in item else optical_strain_magnitude(item["flow"])
-        item["image"] = np.stack([planes[c] for c in self.channels], axis=-1).astype(np.float32)
+        image = np.stack([planes[c] for c in self.channels], axis=-1).astype(np.float32)
+        if self.normalise == "minmax":
+            image = np.stack([cv2.normalize(plane, None, 0.0, 1.0, cv2.NORM_MINMAX)
+                              for plane in np.moveaxis(image, -1, 0)], axis=-1).astype(np.float32)
+        item["image"] = image
         return item
 
 
 @hookimpl
 def mebench_register_preprocessors(register):
-    register(PreprocessorSpec("apex_frame", ApexFrame, "Onset and apex frames (annotated apex, else max motion)"))
-    register(PreprocessorSpec("face_crop", FaceCrop, "Crop onset/apex frames to the Haar-cascade face (offline)"))
-    register(PreprocessorSpec("tvl1_flow", TvL1Flow, "Onset→apex Dual TV-L1 optical flow (cv2.optflow)"))
+    register(PreprocessorSpec("apex_frame", ApexFrame,
+                              "Onset and target frames (target=apex: annotated, else max motion; target=middle)"))
+    register(PreprocessorSpec("face_crop", FaceCrop,
+                              "Crop to the Haar-cascade face (offline); when=auto only copies not already cropped"))
+    register(PreprocessorSpec("tvl1_flow", TvL1Flow,
+                              "Onset→target Dual TV-L1 optical flow at a common pre-flow size (default 128)"))
     register(PreprocessorSpec("optical_strain", OpticalStrain, "Optical strain magnitude of the flow"))
-    register(PreprocessorSpec("flow_stack", FlowStack, "Stack u, v, strain into the model image"))
+    register(PreprocessorSpec("flow_stack", FlowStack,
+                              "Stack u, v, strain (in the order given) into the model image; optional min-max"))
