@@ -122,6 +122,22 @@ def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: tor
     return records
 
 
+#: ``--fold-batch auto`` batches folds on CUDA only for nets below this many forward MACs per sample.
+#: Measured on an H200 (benchmarks/README.md, grid_cost.py): the 28×28 nets (≤ 0.1 GMAC) train
+#: 2.3–5.3× faster fold-batched; the 75×75 pyramid nets (10–22 GMAC) and AlexNet at 224 (0.7 GMAC)
+#: saturate the GPU alone and run 0.6–0.9× as fast when batched.
+FOLD_BATCH_MAX_MACS = 0.5e9
+
+
+def worth_fold_batching(plan: RunPlan) -> bool:
+    """Whether ``--fold-batch auto`` trains several folds at once: on CUDA, for small nets only."""
+    if plan.device.type != "cuda":
+        return False
+    from mebench.model_card import count_macs
+
+    return count_macs(plan.build_model(), plan.model_spec) < FOLD_BATCH_MAX_MACS
+
+
 def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
@@ -161,9 +177,12 @@ class InProcessExecutor:
             build = _compiled_once(build)
         pending = list(unit.folds)
         group_size = 1
-        if plan.fold_batch != "off" and plan.config.selection == "fixed" and not plan.config.compile:
-            group_size = int(plan.fold_batch) if plan.fold_batch != "auto" else fold_batch_size(
-                plan.build_model, x, y, pending[0], plan.settings, len(pending))
+        if plan.fold_batch == "auto" and worth_fold_batching(plan):
+            group_size = fold_batch_size(plan.build_model, x, y, pending[0], plan.settings, len(pending))
+        elif plan.fold_batch not in ("auto", "off"):
+            group_size = int(plan.fold_batch)
+        if plan.config.selection != "fixed" or plan.config.compile:
+            group_size = 1
         if group_size > 1 and (obstacle := fold_batching_obstacle(plan.build_model, x)) is not None:
             self.log(f"fold batching off: {obstacle}; folds are trained one at a time")
             group_size = 1

@@ -324,6 +324,12 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
                           for model in models]
     template = copy.deepcopy(models[0]).to("meta")
     use_fold_dropout(template, None)
+    if settings.bf16:
+        # Under vmap, batch norm's batching rule does not take bf16 activations with fp32 running
+        # statistics (CUDA: "Expected running_mean to have type BFloat16"); normalise in fp32.
+        for module in template.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.register_forward_pre_hook(lambda _module, args: (args[0].float(), *args[1:]))
     dropout_calls = _dropout_calls(template, x.shape[1:])
     assert not isinstance(dropout_calls, str), dropout_calls  # ruled out by fold_batching_obstacle
     params = [dict(m.named_parameters()) for m in models]

@@ -1,5 +1,6 @@
 """Write small copies of CASME II, SAMM and SMIC-HS in exactly their distributed layouts, with the
-samples of the official MEGC2019 list (plus clips of excluded emotions), for the real readers."""
+samples of the official MEGC2019 list, clips of the emotions outside the 3-class task (the 5-class
+tasks use some of them), and the kinds of annotation slips the distributed spreadsheets have."""
 
 from __future__ import annotations
 
@@ -12,12 +13,37 @@ import openpyxl
 
 from mebench_plugins.datasets.megc2019 import read_official
 
-CASME2_EMOTIONS = {"negative": itertools.cycle(["disgust", "repression"]), "positive": itertools.repeat("happiness"),
-                   "surprise": itertools.repeat("surprise")}
-SAMM_EMOTIONS = {"negative": itertools.cycle(["Anger", "Contempt", "Disgust", "Fear", "Sadness"]),
-                 "positive": itertools.repeat("Happiness"), "surprise": itertools.repeat("Surprise")}
+CASME2_EMOTIONS = {"negative": ["disgust", "repression"], "positive": ["happiness"], "surprise": ["surprise"]}
+SAMM_EMOTIONS = {"negative": ["Anger", "Contempt", "Disgust", "Fear", "Sadness"], "positive": ["Happiness"],
+                 "surprise": ["Surprise"]}
 SIZE = 24
-FRAMES = 5  # onset, two rising, apex…, offset
+FRAMES = 5  # onset, rising, apex, falling, offset; numbered onset + 3k (gaps: numbers need not be contiguous)
+FRAME_STEP = 3
+
+#: Clips outside the official list: (subject, clip, emotion). CASME II fear/sadness and SAMM
+#: Disgust/Fear/Sadness are excluded from the 5-class tasks; others/Other/Others are included.
+CASME2_EXTRA = [(1, "EP99_01", "others"), (2, "EP99_02", "others"), (2, "EP99_04", "others"),
+                (3, "EP99_05", "others"), (2, "EP99_03", "fear"), (3, "EP99_06", "sadness")]
+SAMM_EXTRA = [("006", "006_9_9", "Other"), ("007", "007_9_9", "Other"), ("009", "009_9_9", "Others")]
+
+#: Annotation slips written into the spreadsheets (sample id → slip), all correctable; each
+#: becomes one correction note. The spreadsheet cell holds the slip; the frames on disk are intact.
+SLIPS = {
+    "casme2/sub03/EP01_2": "offset past the last frame",
+    "casme2/sub04/EP12_02f": "onset before the first frame",
+    "casme2/sub05/EP02_07": "apex missing",
+    "samm/007/007_3_1": "offset past the last frame",
+    "samm/009/009_2_1": "apex missing",
+    "samm/010/010_2_1": "apex outside onset..offset",
+}
+
+#: Counts the 5-class tasks give on this fixture: 3-class negatives cycle through the emotions above.
+FIVE_CLASS_COUNTS = {
+    "casme2-5class": {"happiness": 32, "surprise": 25, "disgust": 44, "repression": 44, "others": 4},
+    "samm-5class": {"anger": 19, "contempt": 19, "happiness": 26, "surprise": 15, "other": 3},
+}
+#: Subjects with at least one 5-class clip (one SAMM subject has only excluded emotions here).
+FIVE_CLASS_SUBJECTS = {"casme2-5class": 24, "samm-5class": 27}
 
 
 def _frames(rng: np.random.Generator) -> list[np.ndarray]:
@@ -47,33 +73,47 @@ def _sheet(path: Path, header: list[str], rows: list[list], title: list[list] | 
     workbook.save(path)
 
 
+def _annotation(sample_id: str, numbers: list[int]) -> tuple[int, int | str, int]:
+    """(onset, apex, offset) cells for a clip with frames ``numbers``, with the clip's slip if any."""
+    onset, apex, offset = numbers[0], numbers[2], numbers[-1]
+    slip = SLIPS.get(sample_id)
+    if slip == "offset past the last frame":
+        offset += 4
+    elif slip == "onset before the first frame":
+        onset -= 5
+    elif slip == "apex missing":
+        apex = "/" if sample_id.startswith("casme2/") else -1
+    elif slip == "apex outside onset..offset":
+        apex = offset + 50
+    return onset, apex, offset
+
+
 def write_megc_fixture(root: Path, seed: int = 0) -> Path:
     """A data root with CASME2/, SAMM/ and SMIC/ as distributed; returns ``root``."""
     rng = np.random.default_rng(seed)
-    official = read_official()
+    casme_emotions = {label: itertools.cycle(names) for label, names in CASME2_EMOTIONS.items()}
+    samm_emotions = {label: itertools.cycle(names) for label, names in SAMM_EMOTIONS.items()}
+    clips = [(dataset, subject.split("/")[1], clip, label) for dataset, subject, clip, label in read_official()]
+    clips += [("casme2", f"sub{number:02d}", clip, emotion) for number, clip, emotion in CASME2_EXTRA]
+    clips += [("samm", subject, clip, emotion) for subject, clip, emotion in SAMM_EXTRA]
     casme_rows, samm_rows = [], []
-    for dataset, subject, clip, label in official:
-        local = subject.split("/")[1]
-        onset = int(rng.integers(20, 200))
-        numbers = [onset + 3 * k for k in range(FRAMES)]  # gaps: frame numbers are not contiguous
+    for dataset, local, clip, label in clips:
+        first = int(rng.integers(20, 200))
+        numbers = [first + FRAME_STEP * k for k in range(FRAMES)]
+        onset, apex, offset = _annotation(f"{dataset}/{local}/{clip}", numbers)
         if dataset == "casme2":
-            _write_clip(root / "CASME2" / "CASME2_RAW_selected" / local / clip,
-                        [f"img{n}.jpg" for n in numbers], rng)
-            casme_rows.append([int(local[3:]), clip, numbers[0], numbers[2], numbers[-1], "AU12",
-                               next(CASME2_EMOTIONS[label])])
+            _write_clip(root / "CASME2" / "CASME2_RAW_selected" / local / clip, [f"img{n}.jpg" for n in numbers], rng)
+            emotion = next(casme_emotions[label]) if label in casme_emotions else label
+            casme_rows.append([int(local[3:]), clip, onset, apex, offset, "AU12", emotion])
         elif dataset == "samm":
             _write_clip(root / "SAMM" / "SAMM" / local / clip, [f"{local}_{n:05d}.jpg" for n in numbers], rng)
-            samm_rows.append([local, clip, 0, numbers[0], numbers[2], numbers[-1], 12, "AU4",
-                              "", next(SAMM_EMOTIONS[label])])
+            emotion = next(samm_emotions[label]) if label in samm_emotions else label
+            samm_rows.append([local, clip, 0, onset, apex, offset, 12, "AU4", "", emotion])
         else:
             subject_number = int(local[1:])
             code, number = clip.split("_")[1:]
             folder = root / "SMIC" / "HS" / f"s{subject_number}" / "micro" / label / f"s{subject_number}_{code}_{number}"
             _write_clip(folder, [f"image{n:06d}.bmp" for n in numbers], rng)
-    # clips of emotions outside the 3-class task: known, excluded, never an error
-    casme_rows += [[1, "EP99_01", 10, 12, 20, "AU1", "others"], [2, "EP99_02", 10, 12, 20, "AU1", "fear"],
-                   [3, "EP99_03", 10, "/", 20, "AU1", "sadness"]]
-    samm_rows += [["006", "006_9_9", 0, 100, 105, 110, 10, "AU2", "", "Other"]]
     _sheet(root / "CASME2" / "CASME2-coding-20140508.xlsx",
            ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"],
            casme_rows)

@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 
-from mebench.data import CLASSES
-from mebench_plugins.datasets.synthetic import PRESETS, load_synthetic
+from mebench.data import MEGC2019_CLASSES as CLASSES
+from mebench.data import OptionError
+from mebench_plugins.datasets.synthetic import PRESETS, describe_run, load_synthetic
 from mebench_plugins.preprocessors.optical_flow import ApexFrame, TvL1Flow
 
 
@@ -20,6 +22,38 @@ def test_quick_preset_size_and_all_classes_present():
     samples = load_synthetic()
     assert len(samples) == PRESETS["quick"]["subjects"] * PRESETS["quick"]["clips_per_subject"]
     assert {s.label for s in samples} == set(CLASSES)
+    assert all(s.cropped is True and s.corrections == () for s in samples)
+
+
+@pytest.mark.parametrize("options, allowed", [
+    ({"subjects": 0}, "takes subjects as an integer ≥ 2 (leave-one-subject-out needs two subjects); got 0"),
+    ({"subjects": 1}, "takes subjects as an integer ≥ 2"),
+    ({"subjects": "abc"}, "takes subjects as an integer ≥ 2 (leave-one-subject-out needs two subjects); got 'abc'"),
+    ({"subjects": True}, "takes subjects as an integer ≥ 2"),
+    ({"preset": "nosuch"}, "takes preset as one of quick, standard; got 'nosuch'"),
+    ({"clips_per_subject": 0}, "takes clips_per_subject as an integer ≥ 1; got 0"),
+    ({"size": 2.5}, "takes size as an integer ≥ 48; got 2.5"),
+])
+def test_options_out_of_range_or_of_the_wrong_type_are_refused(options, allowed):
+    with pytest.raises(OptionError) as error:
+        load_synthetic(**options)
+    name, value = next(iter(options.items()))
+    assert str(error.value).startswith(f"--dataset-opt {name}={value}: dataset 'synthetic' ")
+    assert allowed in str(error.value)
+
+
+def test_describe_run_states_the_numbers_used():
+    assert describe_run({"preset": "quick"}, epochs=4).startswith(
+        "synthetic: 6 subjects, 72 clips, 4 epochs (preset 'quick'): a reduced configuration")
+    line = describe_run({"preset": "quick", "subjects": 3, "clips_per_subject": 4}, epochs=1)
+    assert line.startswith("synthetic: 3 subjects, 12 clips, 1 epoch (preset 'quick' with subjects=3, "
+                           "clips_per_subject=4): a reduced configuration")
+    assert describe_run({"preset": "standard"}, epochs=10) == (
+        "synthetic: 10 subjects, 120 clips, 10 epochs (preset 'standard'): the documented learnability configuration.")
+    assert "a reduced configuration" in describe_run({"preset": "standard"}, epochs=2)
+    assert describe_run({"preset": "standard", "subjects": 3, "epochs": 2}).startswith(  # as the runner calls it
+        "synthetic: 3 subjects, 36 clips, 2 epochs (preset 'standard' with subjects=3): a reduced configuration")
+    assert len(load_synthetic(subjects=3, clips_per_subject=4, size=48)) == 12  # what the line says is what runs
 
 
 def test_motion_peaks_at_apex_and_is_class_specific():
@@ -30,7 +64,7 @@ def test_motion_peaks_at_apex_and_is_class_specific():
         onset = frames.load(sample.onset).astype(float)
         motion = [np.abs(frames.load(i).astype(float) - onset).mean() for i in frames.indices()]
         assert abs(int(np.argmax(motion)) - (sample.apex - sample.onset)) <= 1  # sensor noise blurs the peak
-        item = TvL1Flow()(ApexFrame()({"sample": sample}))
+        item = TvL1Flow(size=0)(ApexFrame()({"sample": sample}))  # native 96×96: the crop below is in its pixels
         # vertical flow around the lower face: lip corners go up (v < 0) for positive clips
         mouth_v[sample.label].append(item["flow"][62:80, 30:66, 1].mean())
     assert np.mean(mouth_v["positive"]) < np.mean(mouth_v["negative"])

@@ -1,4 +1,5 @@
-"""CASME II as distributed: ``CASME2-coding-*.xlsx`` plus ``Cropped/`` or ``CASME2_RAW_selected/``.
+"""CASME II as distributed: ``CASME2-coding-*.xlsx`` plus ``Cropped/`` (face-cropped frames, used when
+present) or ``CASME2_RAW_selected/`` (640×480 frames, not cropped: ``Clip.cropped`` is False).
 
 Reference: Yan et al., CASME II: An Improved Spontaneous Micro-Expression Database and the Baseline
 Evaluation, PLoS ONE 9(1):e86041, 2014.
@@ -12,7 +13,8 @@ from mebench.data import DataError
 from mebench_plugins.datasets.formats import Clip, clip_from_sheet, read_sheet
 
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Estimated Emotion")
-FRAME_FOLDERS = ("Cropped", "CASME2_RAW_selected")
+#: Frame layouts in order of preference, each with whether its frames are already cropped to the face.
+FRAME_FOLDERS = {"Cropped": True, "CASME2_RAW_selected": False}
 
 
 def subject_number(value, file, row) -> int:
@@ -34,10 +36,10 @@ def read_casme2(root: Path) -> list[Clip]:
         raise DataError(root, f"expected exactly one coding spreadsheet CASME2-coding-*.xlsx, found {found}",
                         "keep the spreadsheet distributed with CASME II, and only that one, in this folder")
     sheet = sheets[0]
-    frames_root = next((root / name for name in FRAME_FOLDERS if (root / name).is_dir()), None)
-    if frames_root is None:
+    layout = next((name for name in FRAME_FOLDERS if (root / name).is_dir()), None)
+    if layout is None:
         raise DataError(root, "no frame folder Cropped/ or CASME2_RAW_selected/",
                         "unpack the CASME II frames into this folder")
     return [clip_from_sheet("casme2", f"sub{subject_number(record['Subject'], sheet, row):02d}", record, COLUMNS[1:],
-                            frames_root, sheet, row)
+                            root / layout, sheet, row, cropped=FRAME_FOLDERS[layout])
             for row, record in read_sheet(sheet, COLUMNS)]

@@ -1,25 +1,27 @@
 """What the MER dataset readers share: frame folders, coding spreadsheets, the emotion → class
-mapping (the one place it lives), errata and input fingerprints."""
+mappings of every task (the one place they live), errata, the corrections of known annotation
+slips, dataset-option validation and input fingerprints."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import re
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import cv2
 import numpy as np
 
-from mebench.data import DataError, FrameSource
+from mebench.data import DataError, FrameSource, OptionError
 
 FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")  # the last run of digits in a file name
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".bmp", ".png"}
 
-#: Each dataset's emotion vocabulary and its 3-class mapping; None = known but excluded.
+#: Each dataset's emotion vocabulary and its MEGC2019 3-class mapping; None = known but excluded.
 EMOTIONS: dict[str, dict[str, str | None]] = {
     "casme2": {"happiness": "positive", "disgust": "negative", "repression": "negative", "surprise": "surprise",
                "others": None, "fear": None, "sadness": None},
@@ -29,16 +31,42 @@ EMOTIONS: dict[str, dict[str, str | None]] = {
 }
 
 
-def three_class(dataset: str, emotion: str, file: object, row: object = None) -> str | None:
-    """The 3-class label of an original emotion; None for known-but-excluded emotions.
-    An emotion outside the dataset's vocabulary (a typo) is an error."""
-    vocabulary = EMOTIONS[dataset]
+@dataclass(frozen=True)
+class EmotionTask:
+    """A single-dataset task built from the dataset's own emotion labels: its classes in label-index
+    order and the emotion → class mapping (None = known but excluded; same vocabulary as ``EMOTIONS``)."""
+
+    dataset: str
+    classes: tuple[str, ...]
+    mapping: Mapping[str, str | None]
+
+
+#: The 5-class tasks of the literature. CASME II: its five estimated emotions, fear (2 clips) and
+#: sadness (7) excluded as too rare. SAMM: the estimated-emotion setting — the five emotions with
+#: more than ten clips; disgust, fear and sadness excluded; "Others" is a spelling of "Other".
+FIVE_CLASS_TASKS: dict[str, EmotionTask] = {
+    "casme2-5class": EmotionTask("casme2", ("happiness", "surprise", "disgust", "repression", "others"), {
+        "happiness": "happiness", "surprise": "surprise", "disgust": "disgust", "repression": "repression",
+        "others": "others", "fear": None, "sadness": None}),
+    "samm-5class": EmotionTask("samm", ("anger", "contempt", "happiness", "surprise", "other"), {
+        "anger": "anger", "contempt": "contempt", "happiness": "happiness", "surprise": "surprise",
+        "other": "other", "others": "other", "disgust": None, "fear": None, "sadness": None}),
+}
+
+
+def emotion_class(mapping: Mapping[str, str | None], emotion: str, file: object, row: object = None) -> str | None:
+    """The class of an original emotion under ``mapping``; None for known-but-excluded emotions.
+    An emotion outside the mapping's vocabulary (a typo) is an error naming file and row."""
     key = str(emotion).strip().lower()
-    if key not in vocabulary:
+    if key not in mapping:
         raise DataError(file, f"unknown emotion label {emotion!r}",
-                        f"expected one of {', '.join(sorted(vocabulary))}; correct the cell or add an erratum",
-                        row)
-    return vocabulary[key]
+                        f"expected one of {', '.join(sorted(mapping))}; correct the cell or add an erratum", row)
+    return mapping[key]
+
+
+def three_class(dataset: str, emotion: str, file: object, row: object = None) -> str | None:
+    """The MEGC2019 3-class label of one of ``dataset``'s emotions (see ``emotion_class``)."""
+    return emotion_class(EMOTIONS[dataset], emotion, file, row)
 
 
 @dataclass(frozen=True)
@@ -94,19 +122,71 @@ def index_frames(folder: Path, file: object = None, row: object = None) -> Frame
     return FrameFiles(folder, tuple(sorted(numbered.items())))
 
 
-def check_frames(frames: FrameFiles, onset: int, apex: int | None, offset: int, file: object, row: object) -> None:
-    """Onset, apex and offset frames exist and apex lies within onset..offset."""
+@dataclass(frozen=True)
+class ResolvedFrames:
+    """A clip's onset, apex and offset as used, plus one note per annotation slip corrected."""
+
+    onset: int
+    apex: int | None
+    offset: int
+    corrections: tuple[str, ...]
+
+
+STRICT_FIX = "correct the annotation or add an erratum (strict=true refuses known annotation slips)"
+
+
+def resolve_frames(clip: "Clip", frames: FrameFiles, strict: bool = False) -> ResolvedFrames:
+    """The frames a clip's annotation points at, with known annotation slips corrected.
+
+    The distributed spreadsheets have slips that cannot be fixed in a user's copy, so they do not
+    block a run: an offset past the clip's last frame is clamped to the last frame, an onset before
+    its first frame to the first frame (clips are cut to start at the onset), and a missing or
+    out-of-range apex falls back to the preprocessing chain's apex rule. Each correction is a one-line
+    note naming file, row, sample and the value used. ``strict`` refuses every slip instead (a
+    ``DataError``). Blocking problems stay errors: an onset after the offset, an onset or offset
+    frame inside the clip whose file is missing, and an apex from an erratum that is not such a frame
+    (an apex an erratum set or cleared gets no second note).
+    """
+    present = frames.indices()
+    first, last = present[0], present[-1]
+    where = f"{clip.source}, row {clip.row}" if clip.row is not None else str(clip.source)
+    notes: list[str] = []
+
+    def correct(problem: str, used: str) -> None:
+        if strict:
+            raise DataError(clip.source, f"{clip.id}: {problem}", STRICT_FIX, clip.row)
+        notes.append(f"{where}: {clip.id}: {problem}; used {used}")
+
+    onset = clip.onset if clip.onset is not None else first  # SMIC: the clip is the expression
+    offset = clip.offset if clip.offset is not None else last
+    if onset < first:
+        correct(f"onset {onset} is before the clip's first frame {first}", f"onset {first} (the first frame)")
+        onset = first
+    if offset > last:
+        correct(f"offset {offset} is past the clip's last frame {last}", f"offset {last} (the last frame)")
+        offset = last
     if not onset <= offset:
-        raise DataError(file, f"onset {onset} is after offset {offset}", "correct the annotation or add an erratum", row)
-    if apex is not None and not onset <= apex <= offset:
-        raise DataError(file, f"apex {apex} is outside onset..offset ({onset}..{offset})",
-                        "correct the annotation or add an erratum (an empty apex uses the apex rule)", row)
-    available = set(frames.indices())
-    for name, index in (("onset", onset), ("apex", apex), ("offset", offset)):
-        if index is not None and index not in available:
-            raise DataError(frames.folder, f"missing {name} frame {index} (frames present: "
-                                           f"{min(available)}..{max(available)})",
-                            f"restore the frame from your copy or correct the annotation in {file}", row)
+        raise DataError(clip.source, f"{clip.id}: onset {onset} is after offset {offset}",
+                        "correct the annotation or add an erratum", clip.row)
+    for name, index in (("onset", onset), ("offset", offset)):
+        if index not in present:
+            raise DataError(frames.folder, f"missing {name} frame {index} (frames present: {first}..{last})",
+                            f"restore the frame from your copy or correct the annotation in {clip.source}", clip.row)
+    apex = clip.apex
+    if clip.annotated and "apex" not in clip.corrected_fields:
+        if apex is None:
+            correct("apex frame not annotated", "the apex rule of the preprocessing chain")
+        elif not onset <= apex <= offset:
+            correct(f"apex {apex} is outside onset..offset ({onset}..{offset})",
+                    "the apex rule of the preprocessing chain")
+            apex = None
+        elif apex not in present:
+            correct(f"no frame numbered apex {apex} in {frames.folder}", "the apex rule of the preprocessing chain")
+            apex = None
+    elif apex is not None and not (onset <= apex <= offset and apex in present):
+        raise DataError(clip.source, f"{clip.id}: apex {apex} from the errata is not a frame within "
+                                     f"onset..offset ({onset}..{offset})", "correct the erratum", clip.row)
+    return ResolvedFrames(onset, apex, offset, tuple(notes))
 
 
 def read_sheet(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
@@ -178,48 +258,78 @@ class Clip:
     folder: Path
     source: str  # file the annotation came from
     row: int | str | None
+    cropped: bool | None = None  # frames already cropped to the face (known from the layout read)
+    annotated: bool = True  # onset/apex/offset come from an annotation (SMIC: False, first/last frames)
+    corrections: tuple[str, ...] = ()  # errata applied to this clip, one note each
+    corrected_fields: frozenset[str] = frozenset()  # fields an erratum set
 
     @property
     def id(self) -> str:
         return f"{self.subject}/{self.name}"
 
 
-def load_errata(path: Path | None = None) -> dict[tuple[str, str, str], dict[str, str]]:
-    """(dataset, subject, clip) → {field: value} from the versioned errata file."""
+@dataclass(frozen=True)
+class Erratum:
+    """One line of an errata file: a field's corrected value and where the correction comes from."""
+
+    field: str
+    value: str
+    note: str
+    where: str  # errata file and line
+
+
+def load_errata(path: Path | None = None) -> dict[tuple[str, str, str], list[Erratum]]:
+    """(dataset, subject, clip) → errata, from the versioned errata file (or ``path``)."""
     if path is None:
         text = resources.files("mebench_plugins").joinpath("data/errata.csv").read_text()
         where = "mebench_plugins/data/errata.csv"
     else:
-        if not Path(path).exists():
+        if not Path(path).is_file():
             raise DataError(path, "errata file not found", "pass an existing file with --dataset-opt errata=PATH")
         text, where = Path(path).read_text(), str(path)
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    errata: dict[tuple[str, str, str], dict[str, str]] = {}
-    for number, record in enumerate(csv.DictReader(lines), start=2):
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.startswith("#")]
+    header_line = numbered[0][0] if numbered else 0
+    errata: dict[tuple[str, str, str], list[Erratum]] = {}
+    records = csv.DictReader(line for _, line in numbered)
+    missing = {"dataset", "subject", "clip", "field", "value"} - set(records.fieldnames or ())
+    if missing:
+        raise DataError(where, f"errata header lacks column(s) {', '.join(sorted(missing))}",
+                        "the header is dataset,subject,clip,field,value,note", header_line)
+    for (number, _), record in zip(numbered[1:], records):
         field = (record.get("field") or "").strip()
         if field not in ("onset", "apex", "offset", "emotion"):
             raise DataError(where, f"unknown erratum field {field!r}", "use onset, apex, offset or emotion", number)
         key = (record["dataset"].strip(), record["subject"].strip(), record["clip"].strip())
-        errata.setdefault(key, {})[field] = (record.get("value") or "").strip()
+        errata.setdefault(key, []).append(Erratum(field, (record.get("value") or "").strip(),
+                                                  (record.get("note") or "").strip(), f"{where}, line {number}"))
     return errata
 
 
-def apply_errata(clip: Clip, errata: dict[tuple[str, str, str], dict[str, str]]) -> Clip:
+def apply_errata(clip: Clip, errata: dict[tuple[str, str, str], list[Erratum]]) -> Clip:
+    """``clip`` with its errata applied; each applied erratum adds a note to ``clip.corrections``."""
     fixes = errata.get((clip.dataset, clip.subject.split("/", 1)[1], clip.name))
     if not fixes:
         return clip
     changes: dict[str, Any] = {}
-    for field, value in fixes.items():
-        if field == "emotion":
-            changes["emotion"] = value
-            changes["label"] = three_class(clip.dataset, value, "errata", clip.id)
+    notes = list(clip.corrections)
+    for fix in fixes:
+        if fix.field == "emotion":
+            changes["emotion"] = fix.value
+            changes["label"] = three_class(clip.dataset, fix.value, fix.where, clip.id)
+            used = repr(fix.value)
         else:
-            changes[field] = int(value) if value else None
-    return replace(clip, **changes)
+            changes[fix.field] = frame_number(fix.value, fix.field, fix.where, None, missing_ok=fix.field == "apex")
+            used = "the apex rule of the preprocessing chain" if changes[fix.field] is None else changes[fix.field]
+        where = f"{clip.source}, row {clip.row}" if clip.row is not None else str(clip.source)
+        notes.append(f"{where}: {clip.id}: {fix.field} {getattr(clip, fix.field)!r} corrected by {fix.where}"
+                     f"{f' ({fix.note})' if fix.note else ''}; used {used}")
+    return replace(clip, **changes, corrections=tuple(notes),
+                   corrected_fields=clip.corrected_fields | {fix.field for fix in fixes})
 
 
 def clip_from_sheet(dataset: str, subject: str, record: dict[str, Any], columns: tuple[str, ...], frames_root: Path,
-                    sheet: Path, row: int) -> Clip:
+                    sheet: Path, row: int, cropped: bool | None) -> Clip:
     """A clip from one coding-spreadsheet row; ``columns`` names the (filename, onset, apex, offset,
     emotion) columns of that dataset's spreadsheet."""
     filename, onset, apex, offset, emotion_column = columns
@@ -231,5 +341,46 @@ def clip_from_sheet(dataset: str, subject: str, record: dict[str, Any], columns:
         onset=frame_number(record[onset], onset, sheet, row),
         apex=frame_number(record[apex], apex, sheet, row, missing_ok=True),
         offset=frame_number(record[offset], offset, sheet, row),
-        folder=frames_root / subject / name, source=str(sheet), row=row,
+        folder=frames_root / subject / name, source=str(sheet), row=row, cropped=cropped,
     )
+
+
+#: A dataset option's rule: (accepts(value) -> bool, what is allowed, in words).
+OptionRule = tuple[Callable[[Any], bool], str]
+
+
+def integer_at_least(minimum: int, why: str = "") -> OptionRule:
+    return (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+            f"an integer ≥ {minimum}{f' ({why})' if why else ''}")
+
+
+def one_of(*choices: Any) -> OptionRule:
+    return (lambda value: not isinstance(value, bool) and value in choices, "one of " + ", ".join(map(str, choices)))
+
+
+BOOLEAN: OptionRule = (lambda value: isinstance(value, bool), "true or false")
+PATH: OptionRule = (lambda value: isinstance(value, (str, Path)) and str(value).strip() != "", "a path")
+
+
+def option_names(loader: Callable[..., Any]) -> list[str]:
+    """The options a dataset loader takes: its keyword parameters after ``data_root``."""
+    return [name for name, parameter in inspect.signature(loader).parameters.items()
+            if name != "data_root" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+
+
+def check_dataset_options(dataset: str, loader: Callable[..., Any], options: Mapping[str, Any],
+                          rules: Mapping[str, OptionRule]) -> None:
+    """Refuse, before anything is read or written, an option ``loader`` does not take (the valid ones
+    are listed, from its signature) or a value its rule does not allow (the allowed range is said).
+    Nothing is silently replaced: a value is either used as given or refused."""
+    valid = option_names(loader)
+    for name, value in options.items():
+        if name not in valid:
+            raise OptionError(f"--dataset-opt {name}: dataset {dataset!r} has no option {name!r}; "
+                              f"valid options: {', '.join(valid)}")
+        if value is None:  # the loader's own default
+            continue
+        accepts, allowed = rules[name]
+        if not accepts(value):
+            raise OptionError(f"--dataset-opt {name}={value}: dataset {dataset!r} takes {name} as {allowed}; "
+                              f"got {value!r}")

@@ -1,5 +1,6 @@
 """SAMM as distributed: ``SAMM_Micro_FACS_Codes_v2.xlsx`` (a title block above the header row)
-plus ``SAMM/<subject>/<clip>/<subject>_<frame>.jpg``.
+plus ``SAMM/<subject>/<clip>/<subject>_<frame>.jpg`` (960×650 frames with background, not cropped to the
+face: ``Clip.cropped`` is False).
 
 Reference: Davison et al., SAMM: A Spontaneous Micro-Facial Movement Dataset, IEEE Transactions on
 Affective Computing 9(1):116–129, 2018.
@@ -28,5 +29,5 @@ def read_samm(root: Path) -> list[Clip]:
     if not frames_root.is_dir():
         raise DataError(frames_root, "SAMM frame folder not found", "unpack the SAMM frames into SAMM/SAMM/")
     return [clip_from_sheet("samm", f"{subject_number(record['Subject'], sheet, row):03d}", record, COLUMNS[1:],
-                            frames_root, sheet, row)
+                            frames_root, sheet, row, cropped=False)
             for row, record in read_sheet(sheet, COLUMNS)]

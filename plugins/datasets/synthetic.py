@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from mebench import hookimpl
-from mebench.data import CLASSES, DatasetSpec, FrameSource, Sample
+from mebench.data import MEGC2019_CLASSES, DatasetSpec, FrameSource, OptionError, Sample
+from mebench_plugins.datasets.formats import check_dataset_options, integer_at_least, one_of
 
 GENERATOR_VERSION = 1
 
@@ -34,6 +35,15 @@ PRESETS = {
 }
 
 CLASS_PROBABILITIES = (0.5, 0.27, 0.23)  # roughly the MEGC2019 composite's 250/109/83
+
+#: What each option allows. ``size`` ≥ 48 keeps every facial feature a few pixels wide.
+OPTION_RULES = {
+    "preset": one_of(*PRESETS),
+    "subjects": integer_at_least(2, "leave-one-subject-out needs two subjects"),
+    "clips_per_subject": integer_at_least(1),
+    "seed": integer_at_least(0),
+    "size": integer_at_least(48),
+}
 
 
 @dataclass(frozen=True)
@@ -200,19 +210,21 @@ class SyntheticClip(FrameSource):
 
 def load_synthetic(data_root=None, preset: str = "quick", subjects: int | None = None,
                    clips_per_subject: int | None = None, seed: int = 0, size: int = 96) -> list[Sample]:
-    """Generate the synthetic dataset. ``data_root`` is ignored (nothing is read from disk)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown synthetic preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    n_subjects = int(subjects or PRESETS[preset]["subjects"])
-    n_clips = int(clips_per_subject or PRESETS[preset]["clips_per_subject"])
-    seed, size = int(seed), int(size)
-    if n_subjects < 2:
-        raise ValueError("synthetic needs at least 2 subjects for leave-one-subject-out")
+    """Generate the synthetic dataset. ``data_root`` is ignored (nothing is read from disk).
+
+    ``subjects`` and ``clips_per_subject`` override the preset's sizes; every option is validated
+    first (``OptionError`` naming the option and its allowed range; nothing is silently replaced).
+    """
+    check_dataset_options("synthetic", load_synthetic, {"preset": preset, "subjects": subjects,
+                                                        "clips_per_subject": clips_per_subject, "seed": seed,
+                                                        "size": size}, OPTION_RULES)
+    n_subjects, n_clips = synthetic_size({"preset": preset, "subjects": subjects,
+                                          "clips_per_subject": clips_per_subject})
     samples = []
     for s in range(1, n_subjects + 1):
         rng = np.random.default_rng([seed, s, 10_000])
         for c in range(1, n_clips + 1):
-            label = CLASSES[rng.choice(len(CLASSES), p=CLASS_PROBABILITIES)]
+            label = MEGC2019_CLASSES[rng.choice(len(MEGC2019_CLASSES), p=CLASS_PROBABILITIES)]
             length = int(rng.integers(9, 14))
             clip = SyntheticClip(
                 seed=seed, subject=s, clip=c, label=label, size=size,
@@ -232,17 +244,45 @@ def load_synthetic(data_root=None, preset: str = "quick", subjects: int | None =
                 apex=clip.first_frame + clip.apex_offset,
                 offset=clip.first_frame + length - 1,
                 fingerprint=hashlib.sha256(key.encode()).hexdigest(),
+                cropped=True,  # rendered as a face filling the frame
             ))
     return samples
 
 
-def describe_run(options) -> str:
-    preset = options.get("preset", "quick")
-    if preset == "quick":
-        return ("synthetic 'quick' preset: a reduced configuration (6 subjects, 72 clips, 4 epochs) that "
-                "fits a few CPU minutes and checks the pipeline end to end. The documented learnability "
-                "figures come from --dataset-opt preset=standard.")
-    return f"synthetic {preset!r} preset"
+def synthetic_size(options) -> tuple[int, int]:
+    """(subjects, clips per subject) a run with these options generates: the overrides, else the preset's."""
+    preset = PRESETS[options.get("preset") or "quick"]
+    subjects, clips = options.get("subjects"), options.get("clips_per_subject")
+    return (int(subjects if subjects is not None else preset["subjects"]),
+            int(clips if clips is not None else preset["clips_per_subject"]))
+
+
+def describe_run(options, epochs: int | None = None) -> str:
+    """The line a run prints first: the numbers actually used — subjects and clips after any
+    ``--dataset-opt`` override, and the epochs after ``--epochs`` when given (``epochs``, or an
+    ``"epochs"`` entry of ``options`` as the runner passes it) — and how they compare with the
+    documented learnability configuration (the ``standard`` preset)."""
+    epochs = epochs if epochs is not None else options.get("epochs")
+    preset = options.get("preset") or "quick"
+    if preset not in PRESETS:
+        raise OptionError(f"--dataset-opt preset={preset}: dataset 'synthetic' takes preset as "
+                          f"{OPTION_RULES['preset'][1]}; got {preset!r}")
+    subjects, clips = synthetic_size(options)
+    epochs_used = epochs if epochs is not None else PRESETS[preset]["epochs"]
+    standard = PRESETS["standard"]
+    overrides = [f"{name}={options[name]}" for name in OPTION_RULES
+                 if name != "preset" and options.get(name) is not None]
+    used = (f"synthetic: {subjects} subjects, {subjects * clips} clips"
+            + (f", {epochs} epoch{'s' if epochs != 1 else ''}" if epochs is not None else "")
+            + f" (preset {preset!r}{' with ' + ', '.join(overrides) if overrides else ''})")
+    if (subjects, clips, epochs_used) == (standard["subjects"], standard["clips_per_subject"], standard["epochs"]):
+        return f"{used}: the documented learnability configuration."
+    smaller = (subjects < standard["subjects"] or clips < standard["clips_per_subject"]
+               or epochs_used < standard["epochs"])
+    return (f"{used}: {'a reduced' if smaller else 'not the documented'} configuration"
+            f"{' that checks the pipeline end to end' if smaller else ''}; the documented learnability figures "
+            f"come from --dataset-opt preset=standard ({standard['subjects']} subjects, "
+            f"{standard['subjects'] * standard['clips_per_subject']} clips, {standard['epochs']} epochs).")
 
 
 @hookimpl
