@@ -1,5 +1,6 @@
 """The README's plugin example, installed as a separate package, is listed and runs."""
 
+import json
 import os
 import re
 import subprocess
@@ -53,3 +54,26 @@ def test_third_party_model_runs_without_touching_mebench(installed_plugin, tmp_p
     run_dirs = list((tmp_path / "results").glob("shallow-cnn__synthetic__*"))
     assert len(run_dirs) == 1
     assert {"run.json", "predictions.csv", "metrics.json"} <= {p.name for p in run_dirs[0].iterdir()}
+
+
+@pytest.fixture(scope="module")
+def installed_protocol(tmp_path_factory):
+    source = tmp_path_factory.mktemp("mebench-subject-halves")
+    (source / "pyproject.toml").write_text(readme_block("mebench-subject-halves/pyproject.toml", "toml"))
+    (source / "mebench_subject_halves.py").write_text(readme_block("mebench_subject_halves.py", "python"))
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(source)], check=True, capture_output=True)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_third_party_protocol_is_listed_and_runs(installed_protocol, tmp_path):
+    listed = mebench("list", "protocols", env=installed_protocol)
+    assert re.search(r"halves\s+subject_halves\s+Two folds", listed.stdout), listed.stdout
+    result = mebench("run", "--model", "ststnet", "--dataset", "synthetic", "--protocol", "halves", "--epochs", "1",
+                     "--dataset-opt", "subjects=4", "--dataset-opt", "clips_per_subject=3", "--precision", "fp32",
+                     "--output", str(tmp_path / "results"), "--quiet", env=installed_protocol, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (tmp_path / "results").glob("ststnet__synthetic__halves__*")
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["n_folds"] == 2 and run["n_samples"] == 12

@@ -1,0 +1,456 @@
+"""Break each promise of the harness on purpose and check that a test notices.
+
+Every mutation is one promise from README.md or DESIGN.md, one exact snippet of the code that keeps
+it, the snippet that breaks it, and the tests that guard it. The script copies the checkout
+(tracked and untracked, not ignored, files) to a scratch folder, runs every guard once on the
+unchanged copy (they must pass), then for each mutation: applies it, runs its guards there, and
+restores the file. It prints one row per mutation: caught (a guard failed), NOT caught (all passed),
+snippet not found (the code drifted: update the mutation), or error (the guards could not run).
+The exit status is 0 only when every mutation is caught.
+
+    python benchmarks/mutation_check.py                 # all mutations (a few minutes on 2 CPU cores)
+    python benchmarks/mutation_check.py --only seed     # those whose promise mentions "seed"
+    python benchmarks/mutation_check.py --only "later issue"
+    python benchmarks/mutation_check.py --list          # the mutations and their guards
+
+To check a new promise, add a ``Mutation`` to ``MUTATIONS`` and watch its guard catch it.
+
+By default each mutation's tests run in a child forked from this process after it has imported the
+heavy third-party libraries (torch, pandas, …) but nothing of mebench, so the child imports the
+scratch copy's mebench fresh and pays no start-up cost; ``--fresh`` runs ``python -m pytest`` in a
+new interpreter instead. Either way the scratch folder comes first on the import path, with a
+``mebench_plugins`` link to its ``plugins`` folder, and a pre-flight check confirms that both
+packages are imported from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabulate import tabulate
+
+REPO = Path(__file__).resolve().parent.parent
+INVARIANTS = "tests/test_invariants.py"
+#: Imported once in this process before forking, so the children do not pay for them.
+PRELOAD = ("numpy", "pandas", "torch", "torch.func", "torchvision", "timm", "sklearn.metrics",
+           "sklearn.model_selection", "scipy.stats", "cv2", "openpyxl", "pluggy", "click", "click.testing",
+           "tabulate", "tqdm.auto", "filelock", "pytest", "_pytest.pytester", "_hypothesis_pytestplugin",
+           "pytest_benchmark.plugin", "anyio.pytest_plugin")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    promise: str
+    file: str  # relative to the repository root
+    old: str  # must occur exactly once in the file
+    new: str
+    guards: tuple[str, ...]  # pytest node ids
+    source: str = "issue 13"  # "issue 13" (its guard was missing), "guarded before" or "later issue"
+
+
+def guard(*names: str) -> tuple[str, ...]:
+    return tuple(f"{INVARIANTS}::{name}" for name in names)
+
+
+SEED_GUARDS = guard("test_fold_seeds_differ_across_folds_and_run_seeds",
+                    "test_weights_and_batch_order_follow_the_run_seed_and_the_fold",
+                    "test_the_seed_and_the_fold_change_the_probabilities")
+RUN_ID_GUARDS = guard("test_each_protocol_setting_changes_the_run_id",
+                      "test_protocol_options_and_preprocessing_change_the_run_id",
+                      "test_execution_levers_do_not_change_the_run_id")
+FOREIGN_FOLD_GUARDS = guard("test_a_fold_record_written_for_another_fold_is_discarded",
+                            "test_a_foreign_fold_file_is_retrained_on_resume")
+ATOMIC_GUARDS = guard("test_a_write_that_fails_before_the_rename_leaves_the_old_file_and_no_temp_file")
+LEVERS = '("seed", "data_root", "device", "fold_batch", "compile")'
+
+MUTATIONS = [
+    # --- the promises issue 13 found unguarded -------------------------------------------------------
+    Mutation("normalisation statistics from the fold's training samples only", "mebench/training.py",
+             "    train_x = x[train]\n", "    train_x = x\n",
+             guard("test_normalisation_statistics_come_from_the_training_samples_only")),
+    Mutation("predictions stay attached to their sample through the runner", "mebench/execute.py",
+             '"probabilities": probabilities[k].tolist()}',
+             '"probabilities": probabilities[(k + 1) % len(job.test_ids)].tolist()}',
+             guard("test_predictions_stay_attached_to_their_sample")),
+    Mutation("weights and batch order seeded from (seed, fold): every fold the same seed", "mebench/training.py",
+             "return self.seed * 100_003 + fold_index", "return self.seed * 100_003", SEED_GUARDS),
+    Mutation("weights and batch order seeded from (seed, fold): run seed ignored", "mebench/training.py",
+             "return self.seed * 100_003 + fold_index", "return fold_index", SEED_GUARDS),
+    Mutation("weights and batch order seeded from (seed, fold): fold start ignores the fold", "mebench/training.py",
+             "seed = settings.fold_seed(fold.index)", "seed = settings.fold_seed(0)", SEED_GUARDS),
+    Mutation("a fold file written for another test subject is not reused", "mebench/results.py",
+             "if name is not None and held_out != name:", "if False and name is not None and held_out != name:",
+             FOREIGN_FOLD_GUARDS),
+    Mutation("a fold file holding other test samples is not reused", "mebench/results.py",
+             "if test_ids is not None and sorted(map(str, ids)) != sorted(test_ids):",
+             "if False and test_ids is not None and sorted(map(str, ids)) != sorted(test_ids):",
+             FOREIGN_FOLD_GUARDS),
+    Mutation("the run id changes with the epochs", "mebench/plan.py",
+             f"EXECUTION_LEVERS = {LEVERS}", f'EXECUTION_LEVERS = {LEVERS[:-1]}, "epochs")', RUN_ID_GUARDS),
+    Mutation("the run id changes with the preprocessing", "mebench/plan.py",
+             f"EXECUTION_LEVERS = {LEVERS}", f'EXECUTION_LEVERS = {LEVERS[:-1]}, "preprocessing")', RUN_ID_GUARDS),
+    Mutation("the run id changes with the model options", "mebench/plan.py",
+             f"EXECUTION_LEVERS = {LEVERS}", f'EXECUTION_LEVERS = {LEVERS[:-1]}, "model_options")', RUN_ID_GUARDS),
+    Mutation("the run id does not change with the device", "mebench/plan.py",
+             f"EXECUTION_LEVERS = {LEVERS}", 'EXECUTION_LEVERS = ("seed", "data_root", "fold_batch", "compile")',
+             RUN_ID_GUARDS),
+    Mutation("the preprocessing cache misses when a step's settings change", "mebench/preprocessing.py",
+             "config_hash(chain_config(chain, input_spec))",
+             "config_hash([step.name for step in chain] + [input_spec.height, input_spec.width])",
+             guard("test_prepare_recomputes_when_a_step_setting_changes")),
+    Mutation("a spreadsheet label that disagrees with the official list is reported", "plugins/datasets/megc2019.py",
+             "            if clip.label != label:", "            if False and clip.label != label:",
+             guard("test_a_spreadsheet_label_that_disagrees_with_the_official_list_is_reported")),
+    Mutation("writes are atomic (temporary file, then rename)", "mebench/results.py",
+             '        with os.fdopen(fd, "wb") as handle:\n'
+             "            handle.write(data)\n"
+             "            handle.flush()\n"
+             "            os.fsync(handle.fileno())\n"
+             "        os.replace(tmp, path)\n",
+             "        os.close(fd)\n"
+             "        os.unlink(tmp)\n"
+             '        with open(path, "wb") as handle:\n'
+             "            handle.write(data)\n"
+             "            handle.flush()\n"
+             "            os.fsync(handle.fileno())\n",
+             ATOMIC_GUARDS),
+    Mutation("a failed write leaves no temporary file behind", "mebench/results.py",
+             "        Path(tmp).unlink(missing_ok=True)\n        raise\n", "        raise\n", ATOMIC_GUARDS),
+    Mutation("every sample is seen each epoch; only a trailing batch of one is dropped", "mebench/training.py",
+             "if len(batches) > 1 and len(batches[-1]) == 1:", "if len(batches) > 1 and len(batches[-1]) < batch_size:",
+             guard("test_epoch_batches_cover_every_sample_but_a_trailing_one")),
+    # --- promises guarded before issue 13 ------------------------------------------------------------
+    Mutation("train and test subjects asserted disjoint in every fold", "mebench/folds.py",
+             "assert not shared, f", "assert True or not shared, f",
+             ("tests/test_folds.py",) + guard("test_a_fold_with_a_subject_on_both_sides_is_refused"), "guarded before"),
+    Mutation("UF1 is the mean per-class F1", "mebench/metrics.py",
+             'labels=present, average="macro"', 'labels=present, average="weighted"',
+             ("tests/test_metrics.py",), "guarded before"),
+    Mutation("UAR is the mean recall over the classes present in the truth", "mebench/metrics.py",
+             "np.mean([recall[c] for c in sorted(set(y_true.tolist()))])",
+             "np.mean([recall[c] for c in range(len(classes))])",
+             ("tests/test_metrics.py",), "guarded before"),
+    Mutation("samples predicted more than once are refused", "mebench/metrics.py",
+             'if predictions["sample_id"].duplicated().any():', "if False:",
+             ("tests/test_metrics.py::test_duplicate_predictions_are_refused",), "guarded before"),
+    Mutation("a killed run resumes from its finished folds", "mebench/runner.py",
+             "pending = [f for f in plan.folds if f.index not in records]", "pending = list(plan.folds)",
+             ("tests/test_runner.py::test_rerun_is_a_no_op_and_an_interrupted_run_resumes_from_finished_folds",),
+             "guarded before"),
+    Mutation("--force trains every fold again", "mebench/runner.py",
+             "        if force:\n            clear_results(run_dir)",
+             "        if False:\n            clear_results(run_dir)",
+             ("tests/test_runner.py::test_rerun_is_a_no_op_and_an_interrupted_run_resumes_from_finished_folds",),
+             "guarded before"),
+    Mutation("the same seed gives the same predictions", "mebench/training.py",
+             "    torch.manual_seed(seed)\n    model = build_model()", "    torch.seed()\n    model = build_model()",
+             ("tests/test_runner.py::test_same_seed_same_predictions_and_different_seed_different_run",),
+             "guarded before"),
+    Mutation("fold-batched training gives the models sequential training gives", "mebench/training.py",
+             "buffer.copy_(stacked_buffers[n][j])", "pass",
+             ("tests/test_fold_batching.py::test_fold_batched_and_sequential_training_give_the_same_predictions",),
+             "guarded before"),
+    Mutation("a second prepare reads the cache and recomputes nothing", "mebench/preprocessing.py",
+             "if path is not None and path.exists():", "if False:",
+             ("tests/test_preprocessing.py::test_second_prepare_reads_the_cache_and_recomputes_nothing",)
+             + guard("test_prepare_recomputes_when_a_step_setting_changes"),
+             "guarded before"),
+    Mutation("a missing apex falls back to the frame of maximum motion", "plugins/preprocessors/optical_flow.py",
+             "target_index, target = self._max_motion(sample, onset)",
+             "target_index, target = self._middle(sample), None",
+             ("tests/test_preprocessing.py::test_missing_apex_falls_back_to_the_frame_of_maximum_motion",),
+             "guarded before"),
+    Mutation("a plugin failing to register is reported and skipped", "mebench/registry.py",
+             "except Exception as error:  # a broken plugin is reported, not fatal",
+             "except ImportError as error:  # a broken plugin is reported, not fatal",
+             ("tests/test_registry.py::test_plugin_failing_on_import_or_registration_is_reported_and_skipped",),
+             "guarded before"),
+    Mutation("the official list has 442 samples (441 in its second version)", "plugins/datasets/megc2019.py",
+             "if int(gt_version) == 441:", "if int(gt_version) in (441, 442):",
+             guard("test_official_list_counts_and_the_441_version"), "guarded before"),
+    Mutation("an unknown emotion is an error naming file, row and fix", "plugins/datasets/formats.py",
+             "    if key not in mapping:\n        raise DataError(file, f\"unknown emotion label",
+             "    if False:\n        raise DataError(file, f\"unknown emotion label",
+             guard("test_an_unknown_emotion_is_an_error_naming_file_row_and_fix"), "guarded before"),
+    Mutation("a sample label outside the task's classes is refused, naming the sample", "mebench/plan.py",
+             "        if sample.label not in spec.classes:", "        if False:",
+             guard("test_a_label_outside_the_task_classes_is_refused_naming_the_sample"), "guarded before"),
+    Mutation("run.json is written last: its presence marks completion", "mebench/results.py",
+             '        atomic_write_text(self.path / "predictions.csv", predictions.to_csv(index=False))\n'
+             '        atomic_write_json(self.path / "metrics.json", metrics)\n'
+             '        atomic_write_json(self.path / "run.json", run_info)',
+             '        atomic_write_json(self.path / "run.json", run_info)\n'
+             '        atomic_write_text(self.path / "predictions.csv", predictions.to_csv(index=False))\n'
+             '        atomic_write_json(self.path / "metrics.json", metrics)',
+             guard("test_run_json_is_written_last_so_an_interrupted_summary_is_not_complete"), "guarded before"),
+    # --- promises added by later issues (intervals, significance, protocols, healing) ---------------------
+    Mutation("bootstrap intervals resample subjects with replacement", "mebench/statistics.py",
+             "draws = rng.integers(0, n_groups, size=(resamples, n_groups))",
+             "draws = np.tile(np.arange(n_groups), (resamples, 1))",
+             ("tests/test_statistics.py",), "later issue"),
+    Mutation("a run's intervals are subject-level (cluster) bootstrap intervals", "mebench/metrics.py",
+             'encode(frame["true_label"], frame["predicted_label"], frame["subject"], classes)',
+             'encode(frame["true_label"], frame["predicted_label"], frame["sample_id"], classes)',
+             ("tests/test_statistics.py", "tests/test_metrics.py"), "later issue"),
+    Mutation("McNemar's exact test counts only the discordant samples", "mebench/statistics.py",
+             "binomtest(min(only_first, only_second), discordant, 0.5)",
+             "binomtest(min(only_first, only_second), len(first_correct), 0.5)",
+             ("tests/test_statistics.py",), "later issue"),
+    Mutation("several comparisons get Holm's correction", "mebench/statistics.py",
+             "stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])",
+             "stepped = np.maximum.accumulate(m * p[order])",
+             ("tests/test_statistics.py",), "later issue"),
+    Mutation("a damaged cache entry is discarded and recomputed", "mebench/preprocessing.py",
+             "            if array is not None:\n                tensors[i] = array",
+             "            if True:\n                tensors[i] = array",
+             ("tests/test_preprocessing_cache.py::test_damaged_cache_entries_are_named_discarded_and_recomputed",),
+             "later issue"),
+    Mutation("stale temporary files of killed writes are removed", "mebench/results.py",
+             "if path.is_file() and path.stat().st_mtime < cutoff:", "if False:",
+             ("tests/test_preprocessing_cache.py::test_stale_temp_files_go_and_cache_files_follow_the_umask",),
+             "later issue"),
+    Mutation("a non-finite training loss stops the fold with a clear error", "mebench/training.py",
+             "    if math.isfinite(loss):\n        return", "    if True:\n        return",
+             ("tests/test_training.py::test_a_non_finite_loss_stops_the_fold_naming_fold_epoch_and_fix",),
+             "later issue"),
+    # --- promises listed by the lead in notes/new_promises.md --------------------------------------------
+    Mutation("protocol folds never share a subject between train and test", "mebench/folds.py",
+             "assert not shared, ", "assert True or not shared, ",
+             ("tests/test_protocols.py::test_a_fold_sharing_a_subject_is_caught",), "later issue"),
+    Mutation("LODO holds out whole databases", "mebench/folds.py",
+             "LeaveOneGroupOut(), table, table.datasets,", "LeaveOneGroupOut(), table, table.subjects,",
+             ("tests/test_protocols.py::test_lodo_holds_out_each_database_and_refuses_a_single_one",), "later issue"),
+    Mutation("k-fold is seeded by the protocol's seed", "mebench/folds.py",
+             "random_state=int(seed)", "random_state=0",
+             ("tests/test_protocols.py::test_kfold_is_subject_disjoint_stratified_and_seeded",), "later issue"),
+    Mutation("inner-val early stopping looks only at training subjects", "mebench/selection.py",
+             "index = torch.as_tensor(self.validation, device=self.settings.device)",
+             "index = torch.as_tensor(np.concatenate([self.validation, self.fold.test]), device=self.settings.device)",
+             ("tests/test_protocols.py::"
+              "test_inner_validation_subjects_come_from_the_training_side_and_ignore_the_test_fold",), "later issue"),
+    Mutation("a damaged fold record is discarded and retrained", "mebench/results.py",
+             'return f"holds predictions for {len(ids)} samples, the fold tests {len(test_ids)} others"', "pass",
+             FOREIGN_FOLD_GUARDS, "later issue"),
+    Mutation("sweep shards partition the grid", "mebench/sweep.py",
+             "k % shard[1] == shard[0] - 1", "k % shard[1] <= shard[0] - 1",
+             ("tests/test_sweep.py::test_shards_partition_the_grid_tasks",), "later issue"),
+    Mutation("a finished run in a sweep is not trained again", "mebench/sweep.py",
+             "if run.plan is None or run.complete or summarise_only:", "if run.plan is None or summarise_only:",
+             ("tests/test_sweep.py::test_a_failing_run_does_not_stop_the_grid_and_a_rerun_is_a_no_op",)
+             + guard("test_a_sweep_over_finished_runs_prepares_trains_and_writes_nothing"), "later issue"),
+]
+
+
+def checkout_files(repo: Path) -> list[str]:
+    """Tracked and untracked files that git does not ignore, as they are now in the working tree."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=repo,
+                            capture_output=True, text=True, check=True).stdout
+    return sorted({name for name in listed.split("\0") if name and (repo / name).is_file()})
+
+
+def make_scratch(repo: Path, folder: Path) -> Path:
+    scratch = folder / "repo"
+    for name in checkout_files(repo):
+        target = scratch / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / name, target)
+    (scratch / "mebench_plugins").symlink_to("plugins", target_is_directory=True)
+    return scratch
+
+
+def child_environment(scratch: Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # a stale .pyc of a mutated file must never be read
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(scratch), os.environ.get("PYTHONPATH")]))
+    return env
+
+
+def _forked_pytest(scratch: str, args: list[str], log_path: str) -> None:
+    """Body of a forked child: run pytest on the scratch copy, output to ``log_path``."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.update(child_environment(Path(scratch)))
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, scratch)
+    os.chdir(scratch)
+    import pytest
+
+    code = pytest.main(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(code))
+
+
+def run_pytest(scratch: Path, args: list[str], log_path: Path, fresh: bool, timeout: float) -> int | None:
+    """pytest's exit status on the scratch copy, or None when it ran past ``timeout``."""
+    if fresh:
+        with open(log_path, "wb") as log:
+            try:
+                return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=scratch, stdout=log,
+                                      stderr=subprocess.STDOUT, env=child_environment(scratch),
+                                      timeout=timeout).returncode
+            except subprocess.TimeoutExpired:
+                return None
+    child = multiprocessing.get_context("fork").Process(target=_forked_pytest,
+                                                        args=(str(scratch), args, str(log_path)))
+    child.start()
+    child.join(timeout)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return None
+    return child.exitcode
+
+
+def _report_origins(scratch: str, result_path: str) -> None:
+    sys.path.insert(0, scratch)
+    lines = []
+    for name in ("mebench", "mebench_plugins", "mebench_plugins.datasets.megc2019"):
+        lines.append(f"{name} {importlib.import_module(name).__file__}")
+    Path(result_path).write_text("\n".join(lines) + "\n")
+    os._exit(0)
+
+
+def check_imports(scratch: Path, fresh: bool, work: Path) -> list[str]:
+    """Where the children import mebench from; raises unless it is the scratch copy."""
+    result = work / "origins.txt"
+    if fresh:
+        code = (f"import importlib, pathlib; pathlib.Path({str(result)!r}).write_text(''.join("
+                f"f'{{n}} {{importlib.import_module(n).__file__}}\\n' for n in "
+                f"('mebench', 'mebench_plugins', 'mebench_plugins.datasets.megc2019')))")
+        subprocess.run([sys.executable, "-c", code], cwd=scratch, env=child_environment(scratch), check=True)
+    else:
+        child = multiprocessing.get_context("fork").Process(target=_report_origins, args=(str(scratch), str(result)))
+        child.start()
+        child.join()
+    lines = result.read_text().splitlines()
+    outside = [line for line in lines if not line.split(" ", 1)[1].startswith(str(scratch))]
+    if outside:
+        raise SystemExit(f"the scratch copy is not what gets imported: {'; '.join(outside)}")
+    return lines
+
+
+PYTEST_ARGS = ["-q", "-p", "no:cacheprovider"]
+
+
+def failing_nodes(output: str) -> list[str]:
+    """Node ids (or files, for collection errors) in pytest's ``-rfE`` short summary."""
+    nodes = []
+    for line in output.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            nodes.append(line.split(" ", 1)[1].split(" - ", 1)[0].strip())
+    return nodes
+
+
+def covers(guard_id: str, node: str) -> bool:
+    """Whether the guard ``guard_id`` (a file or a test, maybe unparametrised) includes ``node``."""
+    return node == guard_id or node.startswith((guard_id + "::", guard_id + "[")) or guard_id.startswith(node + "::")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="run only the mutations whose promise or source (issue 13, guarded before, "
+                                       "later issue) contains this text")
+    parser.add_argument("--list", action="store_true",
+                        help="list the mutations and their guards and say which snippets no longer match; run nothing")
+    parser.add_argument("--fresh", action="store_true", help="a new interpreter per mutation instead of a fork")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per mutation (default 300)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder and the pytest logs")
+    args = parser.parse_args(argv)
+
+    mutations = [m for m in MUTATIONS if not args.only or args.only.lower() in f"{m.promise} [{m.source}]".lower()]
+    if args.list:
+        drifted = 0
+        for m in mutations:
+            path = REPO / m.file
+            count = path.read_text(encoding="utf-8").count(m.old) if path.exists() else 0
+            drifted += count != 1
+            state = "" if count == 1 else f" — snippet {'not found' if count == 0 else f'found {count} times'}"
+            print(f"{m.promise} [{m.source}] — {m.file}{state}\n    " + "\n    ".join(m.guards))
+        return 1 if drifted else 0
+    if not mutations:
+        print(f"no mutation's promise contains {args.only!r}")
+        return 1
+    if not args.fresh:
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass  # the children import it themselves, if they need it
+        assert not any(name == "mebench" or name.startswith(("mebench.", "mebench_plugins")) for name in sys.modules)
+
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="mebench-mutations-"))
+    try:
+        scratch = make_scratch(REPO, work)
+        for line in check_imports(scratch, args.fresh, work):
+            print(f"imports from the scratch copy: {line}")
+        guards = list(dict.fromkeys(g for m in mutations for g in m.guards))
+        baseline_log = work / "baseline.log"
+        # every guard once on the unchanged code; a failing one is reported and left out below
+        code = run_pytest(scratch, PYTEST_ARGS + ["-rfE", "--continue-on-collection-errors",
+                                                  f"--basetemp={work / 'pytest-baseline'}", *guards],
+                          baseline_log, args.fresh, args.timeout * 3)
+        broken = failing_nodes(baseline_log.read_text(errors="replace")) if code is not None else guards
+        if code not in (0, 1) or (code == 1 and not broken):
+            print(baseline_log.read_text(errors="replace")[-4000:])
+            print(f"the guards could not run on the unchanged code (pytest exit {code})")
+            return 1
+        for node in broken:
+            print(f"warning: {node} fails on the unchanged code; it guards nothing in this check")
+        args.keep |= bool(broken)
+        print(f"baseline: {len(guards)} guards run on the unchanged code, {len(broken)} failing "
+              f"({time.perf_counter() - started:.0f} s so far)")
+
+        rows, clean = [], True
+        for number, mutation in enumerate(mutations, start=1):
+            path = scratch / mutation.file
+            original = path.read_text(encoding="utf-8") if path.exists() else None
+            count = original.count(mutation.old) if original is not None else 0
+            live_guards = [g for g in mutation.guards if not any(covers(g, node) for node in broken)]
+            if count != 1:
+                status, seconds = "snippet not found" if count == 0 else f"snippet found {count} times", 0.0
+            elif not live_guards:
+                status, seconds = "no guard passes on the unchanged code", 0.0
+            else:
+                path.write_text(original.replace(mutation.old, mutation.new), encoding="utf-8")
+                log = work / f"mutation_{number:02d}.log"
+                start = time.perf_counter()
+                try:
+                    code = run_pytest(scratch, PYTEST_ARGS + ["-x", f"--basetemp={work / f'pytest-{number:02d}'}",
+                                                     *live_guards], log, args.fresh, args.timeout)
+                finally:
+                    path.write_text(original, encoding="utf-8")
+                seconds = time.perf_counter() - start
+                # pytest exit 1: a test failed (caught); 0: all passed; other codes: the tests did not run
+                status = {0: "NOT caught", 1: "caught", None: "timed out"}.get(code, f"error (pytest exit {code})")
+                if status.startswith("error") or status == "timed out":
+                    print(f"{mutation.promise}: {status}; log: {log}")
+                    args.keep = True
+            clean &= status == "caught"
+            rows.append([number, mutation.promise, mutation.source, mutation.file, status, f"{seconds:.1f}"])
+            print(f"[{number}/{len(mutations)}] {status}: {mutation.promise}", flush=True)
+        print()
+        print(tabulate(rows, headers=["#", "promise", "guard", "file", "result", "seconds"], tablefmt="github"))
+        caught = sum(row[4] == "caught" for row in rows)
+        print(f"\n{caught} of {len(rows)} mutations caught in {time.perf_counter() - started:.0f} s")
+        return 0 if clean else 1
+    finally:
+        if args.keep:
+            print(f"scratch copy and logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
