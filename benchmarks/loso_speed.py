@@ -148,7 +148,10 @@ def main() -> None:
         settings = TrainSettings(**base, bf16=bf16)
         k = args.fold_batch or fold_batch_size(build, x, y, folds[0], settings, len(folds))
         variants.append((f"fold-batched(K={k})", lambda: mebench_loso(build, x, y, folds, settings, group_size=k)))
-        default = variants[-1][0]
+        from mebench.execute import FOLD_BATCH_MAX_MACS
+
+        if flops_per_sample / 6 < FOLD_BATCH_MAX_MACS:  # what --fold-batch auto picks
+            default = variants[-1][0]
     if args.compile:
         compiled = lambda: torch.compile(build())  # noqa: E731
         variants.append(("compiled", lambda: mebench_loso(compiled, x, y, folds, TrainSettings(

@@ -195,6 +195,8 @@ class Sweep:
             if completed_run(run.run_dir) is not None:
                 run.complete = True
                 return True
+            if not all(run.run_dir.fold_path(f.index).exists() for f in plan.folds):
+                return False  # folds still to train (here or in another shard): nothing to prepare yet
             data, seconds = self.data_for(plan)
             records = load_records(plan, data, run.run_dir, self.log)
             if len(records) < len(plan.folds):
