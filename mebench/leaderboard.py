@@ -503,6 +503,23 @@ def metrics_report(metrics: dict[str, Any]) -> str:
     ci = metrics["pooled"].get("ci")
     note = (f"\n[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
             f"{ci['groups']} subjects" if ci else "")
-    return (f"{summary}{note}\n\n{per_class}\n\n{confusion}\n\n"
+    return (f"{summary}{note}\n{chance_line(metrics['pooled'])}\n\n{per_class}\n\n{confusion}\n\n"
             f"fold-mean accuracy (not pooled): {100 * fold['accuracy']:.2f} ± {100 * fold['accuracy_std']:.2f} "
             f"over {fold['folds']} folds")
+
+
+def chance_level(pooled: dict[str, Any]) -> dict[str, float]:
+    """What guessing scores on these samples: the accuracy of always answering the most frequent
+    class, and the expected UF1 and UAR of answering uniformly at random (UAR = 1/K; a class of
+    prevalence p gets expected F1 2p(1/K)/(p + 1/K))."""
+    support = np.array([c["support"] for c in pooled["per_class"].values()], dtype=float)
+    present = support[support > 0]
+    prevalence, k = present / present.sum(), len(present)
+    return {"accuracy": float(prevalence.max()), "uf1": float(np.mean(2 * prevalence / k / (prevalence + 1 / k))),
+            "uar": 1.0 / k}
+
+
+def chance_line(pooled: dict[str, Any]) -> str:
+    chance = chance_level(pooled)
+    return (f"chance: accuracy {chance['accuracy']:.3f} (always the most frequent class), "
+            f"UF1 {chance['uf1']:.3f} and UAR {chance['uar']:.3f} (uniform guessing)")

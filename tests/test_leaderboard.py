@@ -253,3 +253,12 @@ def test_leaderboard_over_many_runs_stays_interactive(tmp_path):
     start = time.perf_counter()
     render_tables(leaderboard_tables(load_configurations(tmp_path)))
     assert time.perf_counter() - start < 3  # 15 runs: 20 bootstraps of 3 seeds, 4 paired ones (≈0.4 s measured)
+
+
+def test_chance_level_of_a_class_distribution():
+    from mebench.leaderboard import chance_level
+
+    pooled = {"per_class": {"a": {"support": 50}, "b": {"support": 25}, "c": {"support": 25}, "d": {"support": 0}}}
+    chance = chance_level(pooled)
+    assert chance["accuracy"] == pytest.approx(0.5) and chance["uar"] == pytest.approx(1 / 3)
+    assert chance["uf1"] == pytest.approx((0.4 + 2 * (2 * 0.25 / 3 / (0.25 + 1 / 3))) / 3)
