@@ -9,6 +9,8 @@ inside the model, so the runner feeds every model one tensor.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torchvision
 from torch import nn
@@ -180,7 +182,11 @@ class DualInception(TwoStreamNet):
 
 
 def _factory(cls):
-    return lambda num_classes, input_spec, **options: cls(num_classes, input_spec, **options)
+    def factory(num_classes, input_spec, **options):
+        return cls(num_classes, input_spec, **options)
+
+    factory.__signature__ = inspect.signature(cls)  # the options a user may pass, for --model-opt checks
+    return factory
 
 
 OFFAPEXNET_RECONSTRUCTION = (

@@ -18,6 +18,7 @@ direct, WASPP-Net = ASPP VI waterfall (three branches after Conv2).
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Literal
 
 import torch
@@ -271,6 +272,9 @@ def _spec(name: str, description: str, reported: tuple[ReportedFigures, ...] = (
 
 def _build(num_classes: int, input_spec: InputSpec, **options) -> PyramidNet:
     return PyramidNet(num_classes=num_classes, input_spec=input_spec, **options)
+
+
+_build.__signature__ = inspect.signature(PyramidNet)  # the options a user may pass, for --model-opt checks
 
 
 def all_specs() -> list[ModelSpec]:
