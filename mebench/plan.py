@@ -244,7 +244,10 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     resolved = {**asdict(config), "epochs": epochs, "dataset_options": dataset_options, "fold_batch": fold_batch,
                 "protocol_options": protocol_options, "precision": "bf16" if bf16 else "fp32",
                 "channels_last": channels_last, "device_type": device.type, "preprocessing": preprocessing,
-                "optimizer": "adam", "classes": list(classes), "tasks": task_names}
+                "optimizer": "adam", "classes": list(classes), "tasks": task_names,
+                # the samples themselves (ids, labels, annotated frames): another copy, errata or generator
+                # version that changes them is another run
+                "samples_digest": config_hash([(s.id, s.label, s.onset, s.apex, s.offset) for s in samples])}
     identity = {k: v for k, v in resolved.items() if k not in EXECUTION_LEVERS}
     tag = config.protocol if config.protocol != "loso" else ""
     if config.selection != "fixed":

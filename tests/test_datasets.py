@@ -27,9 +27,10 @@ def load_task(task, data_root, **options):
     return default_registry().datasets.get(task).load(str(data_root) if data_root else None, **options)
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    return write_megc_fixture(tmp_path_factory.mktemp("megc"))
+@pytest.fixture
+def pristine(megc_root):
+    """The session's fixture copy (never modified; shared with other test modules and their cache)."""
+    return megc_root
 
 
 @pytest.fixture
