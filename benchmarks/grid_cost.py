@@ -13,7 +13,6 @@ and on 8 such devices fed by Ray (fold tasks are independent: ideal packing, no 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
@@ -80,7 +79,6 @@ def main() -> None:
         costs[name] = (alone, min(alone, batched))
         print(f"{name:<16}{'x'.join(map(str, shape)):<14}{alone:>14.3f}{k:>5}{batched:>22.3f}{alone / batched:>7.1f}x",
               flush=True)
-        del x, y
         if device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -420,7 +420,7 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
     every configuration not significantly different from it (paired bootstrap, Holm, alpha 0.05)
     are marked. Runs that cannot be read are listed as skipped.
     """
-    from mebench.leaderboard import leaderboard_tables, load_configurations, render_tables, reported_figures
+    from mebench.leaderboard import leaderboard_tables, render_tables, reported_figures
     from mebench.results import atomic_write_text
 
     registry = default_registry()
@@ -429,15 +429,7 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
 
         text = models_leaderboard(registry, fmt)
     else:
-        if not results_dir.exists():
-            raise CliError(f"no results folder {results_dir}; run `mebench run` first or pass --results DIR")
-        skipped: list[tuple[str, str]] = []
-        configurations = load_configurations(results_dir, skipped)
-        for folder, reason in skipped:
-            click.echo(f"skipped {folder}: {reason}", err=True)
-        if not configurations:
-            raise click.ClickException(f"no complete runs in {results_dir}"
-                                       + (f" ({len(skipped)} skipped)" if skipped else ""))
+        configurations = _load_configurations_or_fail(results_dir)
         specs = [registry.models.get(n) for n in registry.models.names()] if reported else []
         metrics = [m.strip() for m in metric_list.split(",") if m.strip()] if metric_list else None
         try:

@@ -9,8 +9,7 @@ results: they hand each record to ``on_record`` on the driver, which saves it at
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np

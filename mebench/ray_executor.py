@@ -52,23 +52,12 @@ def train_job_on_worker(job: FoldJob, data: tuple[np.ndarray, np.ndarray], plugi
 def gpu_fraction(unit: WorkUnit, total_memory: int) -> float:
     """A fold's share of one GPU: its measured peak training memory (one step, on the driver's GPU)
     with headroom, rounded up to a twentieth."""
-    from mebench.training import fold_batch_size  # noqa: F401  (same measurement as --fold-batch auto)
+    from mebench.training import fold_peak_memory
 
     device = torch.device("cuda")
     plan = unit.plan
     x, y = unit.data.x.to(device), unit.data.y.to(device)
-    torch.cuda.synchronize(device)
-    before = torch.cuda.memory_allocated(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    from mebench.folds import Fold
-    from mebench.training import train_fold
-
-    fold = unit.folds[0]
-    probe = replace(plan.settings, epochs=1, device=device)
-    train_fold(plan.build_model, x, y, Fold(fold.index, fold.name, fold.train[: plan.settings.batch_size * 2],
-                                            fold.test), probe)
-    peak = max(torch.cuda.max_memory_allocated(device) - before, 1)
-    torch.cuda.empty_cache()
+    peak = fold_peak_memory(plan.build_model, x, y, unit.folds[0], replace(plan.settings, device=device))
     return min(1.0, math.ceil(20 * 1.5 * peak / total_memory) / 20)
 
 

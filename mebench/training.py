@@ -385,19 +385,26 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
     return models
 
 
-def fold_batch_size(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,
-                    settings: TrainSettings, n_folds: int, memory_fraction: float = 0.6) -> int:
-    """How many folds to train at once on a CUDA device: the free memory over the peak memory
-    of one fold's training step (measured), capped at the number of folds."""
+def fold_peak_memory(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,
+                     settings: TrainSettings) -> int:
+    """Peak CUDA memory (bytes) of one fold's training, measured on two batches of the fold."""
     device = settings.device
-    if device.type != "cuda":
-        return 1
     torch.cuda.synchronize(device)
-    free, _total = torch.cuda.mem_get_info(device)
     before = torch.cuda.memory_allocated(device)
     torch.cuda.reset_peak_memory_stats(device)
     probe = TrainSettings(**{**settings.__dict__, "epochs": 1})
     train_fold(build_model, x, y, replace(fold, train=fold.train[: settings.batch_size * 2]), probe)
-    per_fold = max(torch.cuda.max_memory_allocated(device) - before, 1)
+    peak = max(torch.cuda.max_memory_allocated(device) - before, 1)
     torch.cuda.empty_cache()
+    return peak
+
+
+def fold_batch_size(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,
+                    settings: TrainSettings, n_folds: int, memory_fraction: float = 0.6) -> int:
+    """How many folds to train at once on a CUDA device: the free memory over the peak memory
+    of one fold's training step (measured), capped at the number of folds."""
+    if settings.device.type != "cuda":
+        return 1
+    free, _total = torch.cuda.mem_get_info(settings.device)
+    per_fold = fold_peak_memory(build_model, x, y, fold, settings)
     return max(1, min(n_folds, int(free * memory_fraction // per_fold)))

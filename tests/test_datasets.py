@@ -15,7 +15,7 @@ from mebench.registry import default_registry
 from mebench.runner import RunConfig, run_loso
 from mebench_plugins.datasets.formats import EMOTIONS, FIVE_CLASS_TASKS
 from mebench_plugins.datasets.megc2019 import check_task, read_official
-from tests.megc_fixtures import FIVE_CLASS_COUNTS, FIVE_CLASS_SUBJECTS, SLIPS, write_megc_fixture
+from tests.megc_fixtures import FIVE_CLASS_COUNTS, FIVE_CLASS_SUBJECTS, SLIPS
 
 OFFICIAL_COUNTS = {"casme2": (145, 24, {"negative": 88, "positive": 32, "surprise": 25}),
                    "samm": (133, 28, {"negative": 92, "positive": 26, "surprise": 15}),

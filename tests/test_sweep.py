@@ -20,7 +20,7 @@ from mebench.data import ModelSpec, OptionError
 from mebench.plan import RunConfig
 from mebench.registry import PluginInfo, discover
 from mebench.sweep import Sweep, expand_names, grid_configs, parse_seeds, parse_shard, shard_tasks
-from tests.conftest import TINY_DATASET, TINY_INPUT, TinyNet, tiny_plugin_module
+from tests.conftest import TINY_DATASET, TINY_INPUT, tiny_plugin_module
 
 GRID_OPTIONS = ["--epochs", "1", "--precision", "fp32", "--batch-size", "8", "-q",
                 *sum((["--dataset-opt", f"{k}={v}"] for k, v in TINY_DATASET.items()), [])]
