@@ -43,8 +43,8 @@ def test_options_out_of_range_or_of_the_wrong_type_are_refused(options, allowed)
 
 
 def test_describe_run_states_the_numbers_used():
-    assert describe_run({"preset": "quick"}, epochs=4).startswith(
-        "synthetic: 6 subjects, 72 clips, 4 epochs (preset 'quick'): a reduced configuration")
+    assert describe_run({"preset": "quick"}, epochs=3).startswith(
+        "synthetic: 4 subjects, 64 clips, 3 epochs (preset 'quick'): a reduced configuration")
     line = describe_run({"preset": "quick", "subjects": 3, "clips_per_subject": 4}, epochs=1)
     assert line.startswith("synthetic: 3 subjects, 12 clips, 1 epoch (preset 'quick' with subjects=3, "
                            "clips_per_subject=4): a reduced configuration")
