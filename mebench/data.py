@@ -250,9 +250,12 @@ class PreparedData:
     sample_ids: list[str]
     subjects: list[str]
     datasets: list[str]
+    #: what the chain recorded per sample (``face_cropped``, ``face_missed``, ``apex_index``), by sample id
+    notes: dict[str, dict] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
 
     def to(self, device: torch.device | str) -> "PreparedData":
-        return PreparedData(self.x.to(device), self.y.to(device), self.sample_ids, self.subjects, self.datasets)
+        return PreparedData(self.x.to(device), self.y.to(device), self.sample_ids, self.subjects, self.datasets,
+                            self.notes)

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from mebench.data import MEGC2019_CLASSES, DataError, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef
 from mebench.registry import Registry
-from mebench.results import atomic_write_bytes, remove_stale_temp_files
+from mebench.results import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 
 
 class PreprocessingError(RuntimeError):
@@ -75,8 +75,26 @@ def resize_image(image: np.ndarray, input_spec: InputSpec) -> np.ndarray:
     return np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)
 
 
-def process_sample(sample: Sample, chain: Sequence[PreprocessingStep], input_spec: InputSpec) -> np.ndarray:
-    item: dict[str, Any] = {"sample": sample}
+#: What a chain's steps record about a sample that ``run.json`` keeps (see ``process_sample_noted``).
+SAMPLE_NOTES = ("face_cropped", "face_missed", "apex_index")
+
+
+def process_sample_noted(sample: Sample, chain: Sequence[PreprocessingStep],
+                         input_spec: InputSpec) -> tuple[np.ndarray, dict[str, Any]]:
+    """The model input of one sample, and what its steps recorded (``SAMPLE_NOTES``)."""
+    item: dict[str, Any] = {}
+    tensor = process_sample(sample, chain, input_spec, item)
+    return tensor, {key: _plain(item[key]) for key in SAMPLE_NOTES if key in item}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def process_sample(sample: Sample, chain: Sequence[PreprocessingStep], input_spec: InputSpec,
+                   item: dict[str, Any] | None = None) -> np.ndarray:
+    item = item if item is not None else {}
+    item["sample"] = sample
     for step in chain:
         try:
             item = step(item)
@@ -196,6 +214,7 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
     if cache_root is not None and cache_root.is_dir():
         remove_stale_temp_files(cache_root)
     tensors: dict[int, np.ndarray] = {}
+    notes: dict[int, dict[str, Any]] = {}
     missing: list[int] = []
     for i, sample in enumerate(samples):
         path = _cache_path(cache_root, sample) if cache_root is not None else None
@@ -203,14 +222,18 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
             array, problem = _load_cached(path, input_spec)
             if array is not None:
                 tensors[i] = array
+                notes[i] = _load_notes(path)
                 continue
             report(f"preprocessing cache: discarded {path} ({problem}); recomputing {sample.id}")
         missing.append(i)
 
-    def finished(i: int, tensor: np.ndarray) -> None:
-        tensors[i] = tensor
+    def finished(i: int, result: tuple[np.ndarray, dict[str, Any]]) -> None:
+        tensors[i], notes[i] = result
         if cache_root is not None:
-            _save(_cache_path(cache_root, samples[i]), tensor)
+            path = _cache_path(cache_root, samples[i])
+            if notes[i]:  # before the tensor: an entry whose tensor exists always has its notes
+                atomic_write_text(path.with_suffix(".json"), json.dumps(notes[i]))
+            _save(path, tensors[i])
         bar.update()
 
     if missing:
@@ -221,17 +244,27 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
                 _process_in_parallel(samples, missing, chain, input_spec, workers, finished)
             else:
                 for i in missing:
-                    finished(i, process_sample(samples[i], chain, input_spec))
+                    finished(i, process_sample_noted(samples[i], chain, input_spec))
         finally:
             bar.close()
     x = torch.from_numpy(np.stack([tensors[i] for i in range(len(samples))]))
     y = torch.tensor([list(classes).index(s.label) for s in samples], dtype=torch.long)
     return PreparedData(x=x, y=y, sample_ids=[s.id for s in samples], subjects=[s.subject for s in samples],
-                        datasets=[s.dataset for s in samples])
+                        datasets=[s.dataset for s in samples],
+                        notes={samples[i].id: notes[i] for i in sorted(notes) if notes[i]})
+
+
+def _load_notes(path: Path) -> dict[str, Any]:
+    """A cache entry's notes (``.json`` beside its ``.npy``); none when absent or unreadable."""
+    try:
+        notes = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return notes if isinstance(notes, dict) else {}
 
 
 def _process_in_parallel(samples: Sequence[Sample], positions: Sequence[int], chain: Sequence[PreprocessingStep],
-                         input_spec: InputSpec, workers: int, finished: Callable[[int, np.ndarray], None]) -> None:
+                         input_spec: InputSpec, workers: int, finished: Callable[[int, tuple], None]) -> None:
     """Run ``process_sample`` over ``positions`` in a process pool, handing each result to
     ``finished`` as it completes. On any exception (a failed sample, Ctrl-C) the pending samples
     are cancelled and the workers terminated before the exception propagates."""
@@ -240,7 +273,7 @@ def _process_in_parallel(samples: Sequence[Sample], positions: Sequence[int], ch
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(process_sample, samples[i], chain, input_spec): i for i in positions}
+        futures = {pool.submit(process_sample_noted, samples[i], chain, input_spec): i for i in positions}
         for future in as_completed(futures):
             finished(futures[future], future.result())
     except BaseException:

@@ -63,6 +63,11 @@ def prepare_plan(plan: RunPlan, cache_dir: Path | None, workers: int | None, pro
     start = time.perf_counter()
     data = prepare(plan.samples, plan.chain, plan.model_spec.input_spec, classes=plan.classes,
                    cache_dir=cache_dir or default_cache_dir(), workers=workers, progress=progress, log=log)
+    missed = sorted(sample_id for sample_id, notes in data.notes.items() if notes.get("face_missed"))
+    if missed:
+        uncropped = sum(s.cropped is False for s in plan.samples)
+        log(f"warning: face_crop found no face in {len(missed)} of {uncropped} uncropped samples "
+            f"(e.g. {missed[0]}); their whole frames were used (listed in run.json)")
     return data, time.perf_counter() - start
 
 

@@ -115,7 +115,9 @@ def summarise(plan: RunPlan, data: PreparedData, records: dict[int, dict], prepr
         "environment": environment(device_name(plan.device), plan.device),
         "selected_epochs": selected_epochs,
         "annotation_corrections": corrections,
-        "face_cropped_samples": len(cropped),
+        "face_crop": {"uncropped_samples": len(cropped),
+                      "cropped": sum(bool(n.get("face_cropped")) for n in data.notes.values()),
+                      "no_face_found": sorted(i for i, n in data.notes.items() if n.get("face_missed"))},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return predictions, metrics, run_info

@@ -185,3 +185,17 @@ def test_minmax_flow_stack_scales_each_channel_of_each_sample_to_the_unit_range(
     assert np.allclose(image[..., 0], (flow[..., 1] - flow[..., 1].min()) / np.ptp(flow[..., 1]), atol=1e-6)
     raw = FlowStack("u,v")({"flow": flow})["image"]
     assert np.array_equal(raw, flow)
+
+
+def test_a_face_the_detector_misses_is_noted_for_the_run_and_kept_in_the_cache(tmp_path):
+    """on_miss=keep never hides a miss: the sample's notes say so, also when read back from the cache."""
+    import dataclasses
+
+    samples = [dataclasses.replace(s, cropped=False)
+               for s in load_synthetic(subjects=2, clips_per_subject=2, size=48)]  # cartoon faces: no detection
+    chain = [ApexFrame(), FaceCrop(when="auto", on_miss="keep"), TvL1Flow(size=0), FlowStack(channels="u,v")]
+    spec = InputSpec(2, 16, 16)
+    first = prepare(samples, chain, spec, cache_dir=tmp_path, workers=1, progress=False)
+    assert {s.id for s in samples} == {i for i, n in first.notes.items() if n.get("face_missed")}
+    again = prepare(samples, chain, spec, cache_dir=tmp_path, workers=1, progress=False)
+    assert again.notes == first.notes

@@ -20,7 +20,7 @@ from mebench.data import InputSpec, ModelSpec, Reference, ReportedFigures
 
 #: The default input chain (see ``plugins/preprocessors/optical_flow.py``): onset and apex
 #: frames, face crop where the copy is not already cropped, TV-L1 flow at a common 128×128 face size.
-FRAMES = ("apex_frame", ("face_crop", {"when": "auto"}), ("tvl1_flow", {"size": 128}))
+FRAMES = ("apex_frame", ("face_crop", {"when": "auto", "on_miss": "keep"}), ("tvl1_flow", {"size": 128}))
 FLOW_UVS = FRAMES + ("optical_strain", ("flow_stack", {"channels": "u,v,strain"}))
 
 STOFA_TABLE_13 = "Stofa et al. 2022 (Sensors 22:4634), Table 13"

@@ -39,7 +39,7 @@ PAPER = Reference(
 #: onset and apex frames, face crop where the copy is not already cropped, TV-L1 flow at a common
 #: 128×128 face size, strain, (u, v, strain) in pixels of the 128 grid (the paper says neither how
 #: its flow images were scaled nor normalised, so no per-sample normalisation).
-FLOW_PREPROCESSING = ("apex_frame", ("face_crop", {"when": "auto"}), ("tvl1_flow", {"size": 128}), "optical_strain",
+FLOW_PREPROCESSING = ("apex_frame", ("face_crop", {"when": "auto", "on_miss": "keep"}), ("tvl1_flow", {"size": 128}), "optical_strain",
                       ("flow_stack", {"channels": "u,v,strain"}))
 INPUT_CHAIN_NOTE = (
     "input chain: onset → apex frames (annotated apex, else max motion); face crop where the copy is not "

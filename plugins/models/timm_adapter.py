@@ -14,7 +14,7 @@ from mebench.registry import UnknownNameError
 PREFIX = "timm:"
 #: The default input chain: onset → apex frames, face crop where the copy is not already cropped,
 #: TV-L1 flow at a common 128×128 face size, (u, v, strain) in pixels of that grid.
-FLOW_UVS = ("apex_frame", ("face_crop", {"when": "auto"}), ("tvl1_flow", {"size": 128}), "optical_strain",
+FLOW_UVS = ("apex_frame", ("face_crop", {"when": "auto", "on_miss": "keep"}), ("tvl1_flow", {"size": 128}), "optical_strain",
             ("flow_stack", {"channels": "u,v,strain"}))
 
 

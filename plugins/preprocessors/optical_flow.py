@@ -89,7 +89,8 @@ class FaceCrop(PreprocessingStep):
     through unchanged. ``when="always"`` crops every sample. ``item["face_cropped"]`` records
     whether this sample was cropped and ``item["face_box"]`` the (top, bottom, left, right) box.
     A frame without a detectable face is an error naming the sample, unless ``on_miss="keep"``
-    (then the whole frame is used).
+    (then the whole frame is used and ``item["face_missed"]`` says so; the runner reports every
+    such sample in one warning line and in ``run.json``).
     """
 
     name = "face_crop"
@@ -119,6 +120,7 @@ class FaceCrop(PreprocessingStep):
                                          minSize=(self.min_size, self.min_size))
         if len(faces) == 0:
             if self.on_miss == "keep":
+                item["face_missed"] = True  # reported by the run (a warning line and run.json), never silent
                 return item
             raise ValueError("no face found in the onset frame; use frames that are already cropped, lower "
                              "min_size, or set on_miss=keep")
