@@ -256,7 +256,7 @@ def test_combined_runs_all_68_folds_with_composite_and_per_dataset_metrics(prist
     assert sum(m["n"] for m in metrics["per_dataset"].values()) == 442
     run = json.loads((outcome.run_dir / "run.json").read_text())
     assert set(run["annotation_corrections"]) == set(SLIPS)  # each corrected slip recorded per sample
-    assert run["face_cropped_samples"] == 442  # every fixture layout is a not-cropped one
+    assert run["face_crop"]["uncropped_samples"] == 442  # every fixture layout is a not-cropped one
 
 
 @pytest.mark.parametrize("task", ["casme2-5class", "samm-5class"])
