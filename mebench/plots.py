@@ -22,7 +22,7 @@ matplotlib.use("Agg")  # headless: the report is built on machines without a dis
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import EngFormatter, LogLocator  # noqa: E402
+from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from mebench.results import atomic_write_bytes  # noqa: E402
@@ -167,8 +167,10 @@ def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequenc
             ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(EngFormatter())  # 2 M rather than 2×10⁶
-        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # 1, 2, 5 per decade: readable, no overlap
-        ax.xaxis.set_minor_formatter(EngFormatter())
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # 1, 2, 5 per decade
+        # labels at 2 and 5 only where few decades are shown; across many they would overlap
+        decades = np.log10(max(x.max(), 1) / max(x.min(), 1))
+        ax.xaxis.set_minor_formatter(EngFormatter() if decades <= 3 else NullFormatter())
         ax.set_xlabel(f"{name} (log scale; {'fewer' if not larger else 'more'} is better)")
         ax.set_ylabel("UF1")
         ax.grid(alpha=0.3)
