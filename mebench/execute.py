@@ -173,7 +173,7 @@ class InProcessExecutor:
         x, y = data.x.to(device), data.y.to(device)
         build = plan.build_model
         if plan.config.compile:
-            build = _compiled_once(build)
+            build = _compiled(build)
         pending = list(unit.folds)
         group_size = 1
         if plan.fold_batch == "auto" and worth_fold_batching(plan):
@@ -215,7 +215,7 @@ class InProcessExecutor:
             pending = pending[len(group):]
 
 
-def _compiled_once(build: Callable[[], torch.nn.Module]) -> Callable[[], torch.nn.Module]:
+def _compiled(build: Callable[[], torch.nn.Module]) -> Callable[[], torch.nn.Module]:
     """Each fold's fresh model wrapped in ``torch.compile``; parameters are graph inputs, so the
     folds after the first reuse its compiled code instead of compiling again."""
     return lambda: torch.compile(build())

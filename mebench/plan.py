@@ -8,7 +8,6 @@ is found here, before a results folder exists.
 from __future__ import annotations
 
 import inspect
-import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ import torch
 
 from mebench.data import DataError, DatasetSpec, ModelSpec, OptionError, PreprocessingStep, ProtocolSpec, Sample
 from mebench.folds import Fold, SampleTable
+from mebench.hardware import describe_device, device_label
 from mebench.preprocessing import build_chain, chain_config, config_hash
 from mebench.registry import Registry, UnknownNameError, default_registry
 from mebench.results import make_run_id
@@ -101,14 +101,8 @@ def _options_text(options: dict[str, Any]) -> str:
 
 
 def device_name(device: torch.device) -> str:
-    try:
-        from mebench.hardware import describe_device, device_label
-
-        return device_label(describe_device(device))
-    except ImportError:  # pragma: no cover - hardware description not available
-        if device.type == "cuda":
-            return torch.cuda.get_device_name(device)
-        return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    """A one-line label of the hardware (CPU model and bf16/AMX support, or GPU and CUDA version)."""
+    return device_label(describe_device(device))
 
 
 def suggested_epochs(spec: DatasetSpec, options: dict[str, Any]) -> int:

@@ -86,7 +86,8 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def environment(device_name: str, device: Any = None) -> dict[str, Any]:
+def environment(device_name: str, hardware: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Where a run ran: the device label, its full hardware description, Python, library versions, commit."""
     import numpy
     import sklearn
     import timm
@@ -94,14 +95,6 @@ def environment(device_name: str, device: Any = None) -> dict[str, Any]:
 
     import mebench
 
-    hardware = None
-    if device is not None:
-        try:
-            from mebench.hardware import describe_device
-
-            hardware = describe_device(device)
-        except ImportError:  # pragma: no cover
-            hardware = None
     return {
         "device": device_name,
         "hardware": hardware,
@@ -263,6 +256,29 @@ def _read_json(path: Path, log=None) -> Any:
         return None
 
 
+def load_run(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """One complete, readable run: ``(run.json merged with metrics.json, None)``, else ``(None, reason)``
+    (``reason`` is None for a folder that holds no run at all)."""
+    folder = Path(folder)
+    run_json, metrics_path = folder / "run.json", folder / "metrics.json"
+    if not run_json.exists():
+        if (folder / "config.json").exists():
+            return None, "incomplete (no run.json): not finished, or still running"
+        return None, None
+    run, metrics = _read_json(run_json), _read_json(metrics_path) if metrics_path.exists() else None
+    if not isinstance(run, dict):
+        return None, "run.json is unreadable"
+    if not isinstance(metrics, dict):
+        return None, "metrics.json is missing or unreadable"
+    if not isinstance(metrics.get("pooled"), dict):
+        return None, "metrics.json has no pooled metrics"
+    if not all(key in run for key in ("model", "dataset", "seed", "config", "config_hash")):
+        return None, "run.json lacks model, dataset, seed, config or config_hash"
+    run["metrics"] = metrics
+    run["path"] = str(folder)
+    return run, None
+
+
 def load_results(root: Path, skipped: list | None = None) -> list[dict[str, Any]]:
     """Every complete, readable run under ``root``: ``run.json`` merged with ``metrics.json``.
 
@@ -270,26 +286,9 @@ def load_results(root: Path, skipped: list | None = None) -> list[dict[str, Any]
     is a list, ``(folder, reason)`` is appended to it for each such folder."""
     runs = []
     for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []:
-        run_json, metrics_path = folder / "run.json", folder / "metrics.json"
-        if not run_json.exists():
-            if skipped is not None and (folder / "config.json").exists():
-                skipped.append((folder, "incomplete (no run.json): not finished, or still running"))
-            continue
-        run, metrics = _read_json(run_json), _read_json(metrics_path) if metrics_path.exists() else None
-        reason = None
-        if not isinstance(run, dict):
-            reason = "run.json is unreadable"
-        elif not isinstance(metrics, dict):
-            reason = "metrics.json is missing or unreadable"
-        elif not isinstance(metrics.get("pooled"), dict):
-            reason = "metrics.json has no pooled metrics"
-        elif not all(key in run for key in ("model", "dataset", "seed", "config", "config_hash")):
-            reason = "run.json lacks model, dataset, seed, config or config_hash"
-        if reason:
-            if skipped is not None:
-                skipped.append((folder, reason))
-            continue
-        run["metrics"] = metrics
-        run["path"] = str(folder)
-        runs.append(run)
+        run, reason = load_run(folder)
+        if run is not None:
+            runs.append(run)
+        elif reason and skipped is not None:
+            skipped.append((folder, reason))
     return runs

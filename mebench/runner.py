@@ -13,7 +13,7 @@ from mebench.execute import InProcessExecutor, WorkUnit, execute
 from mebench.plan import ConfigError, RunConfig, RunPlan, plan_run
 from mebench.preprocessing import default_cache_dir, prepare
 from mebench.registry import Registry
-from mebench.results import RunDirectory, load_results
+from mebench.results import RunDirectory, load_run
 from mebench.summarise import write_summary
 from mebench.timing import reset_peak_memory
 
@@ -39,13 +39,9 @@ def check_writable(folder: Path, what: str) -> None:
 
 
 def completed_run(run_dir: RunDirectory) -> dict[str, Any] | None:
-    """This run's saved results, or None when they are missing or unreadable (then it is summarised again)."""
-    if not run_dir.complete:
-        return None
-    for run in load_results(run_dir.path.parent):
-        if Path(run["path"]) == run_dir.path:
-            return run
-    return None
+    """This run's saved results, or None when they are missing or unreadable (then it is summarised again).
+    Only this run's folder is read: other runs in the results folder, damaged or not, play no part."""
+    return load_run(run_dir.path)[0] if run_dir.complete else None
 
 
 def load_records(plan: RunPlan, data: PreparedData, run_dir: RunDirectory, log) -> dict[int, dict]:

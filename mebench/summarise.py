@@ -15,7 +15,8 @@ import torch
 
 from mebench.data import PreparedData
 from mebench.metrics import pooled_metrics
-from mebench.plan import RunPlan, device_name
+from mebench.hardware import describe_device, device_label
+from mebench.plan import RunPlan
 from mebench.preprocessing import config_hash
 from mebench.results import RunDirectory, environment
 from mebench.selection import oracle_records
@@ -81,6 +82,7 @@ def summarise(plan: RunPlan, data: PreparedData, records: dict[int, dict], prepr
         metrics["oracle_inflation"] = {k: metrics["pooled"][k] - fixed_budget["pooled"][k]
                                        for k in ("accuracy", "uf1", "uar")}
     throughput, parameters = measure_inference(plan, data)
+    hardware = describe_device(plan.device)  # once: on CUDA it asks nvidia-smi
     train_seconds = [records[f.index]["train_seconds"] for f in plan.folds]
     selected_epochs = {f.name: records[f.index]["selected_epoch"] for f in plan.folds
                        if "selected_epoch" in records[f.index]}
@@ -112,7 +114,7 @@ def summarise(plan: RunPlan, data: PreparedData, records: dict[int, dict], prepr
         "parameters": parameters,
         "input_spec": str(plan.model_spec.input_spec),
         "timing": timing,
-        "environment": environment(device_name(plan.device), plan.device),
+        "environment": environment(device_label(hardware), hardware),
         "selected_epochs": selected_epochs,
         "annotation_corrections": corrections,
         "face_crop": {"uncropped_samples": len(cropped),

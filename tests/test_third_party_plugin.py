@@ -19,16 +19,21 @@ def readme_block(after_heading: str, language: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture(scope="module")
-def installed_plugin(tmp_path_factory):
-    source = tmp_path_factory.mktemp("mebench-shallow-cnn")
-    (source / "pyproject.toml").write_text(readme_block("pyproject.toml", "toml"))
-    (source / "mebench_shallow_cnn.py").write_text(readme_block("mebench_shallow_cnn.py", "python"))
+def install_readme_package(tmp_path_factory, name: str, pyproject_heading: str, module: str) -> dict[str, str]:
+    """Build the package ``name`` from the README's blocks, pip-install it into its own folder and
+    return an environment in which it is importable (mebench itself is not touched)."""
+    source = tmp_path_factory.mktemp(name)
+    (source / "pyproject.toml").write_text(readme_block(pyproject_heading, "toml"))
+    (source / module).write_text(readme_block(module, "python"))
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(source)], check=True, capture_output=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
-    return env
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture(scope="module")
+def installed_plugin(tmp_path_factory):
+    return install_readme_package(tmp_path_factory, "mebench-shallow-cnn", "pyproject.toml", "mebench_shallow_cnn.py")
 
 
 def mebench(*args, env, cwd=None):
@@ -58,13 +63,8 @@ def test_third_party_model_runs_without_touching_mebench(installed_plugin, tmp_p
 
 @pytest.fixture(scope="module")
 def installed_protocol(tmp_path_factory):
-    source = tmp_path_factory.mktemp("mebench-subject-halves")
-    (source / "pyproject.toml").write_text(readme_block("mebench-subject-halves/pyproject.toml", "toml"))
-    (source / "mebench_subject_halves.py").write_text(readme_block("mebench_subject_halves.py", "python"))
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(source)], check=True, capture_output=True)
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    return install_readme_package(tmp_path_factory, "mebench-subject-halves", "mebench-subject-halves/pyproject.toml",
+                                  "mebench_subject_halves.py")
 
 
 def test_third_party_protocol_is_listed_and_runs(installed_protocol, tmp_path):
