@@ -175,6 +175,8 @@ class DatasetSpec:
     default_options: Mapping[str, Any] = field(default_factory=dict)
     #: ``suggested_epochs(options)``: the dataset's documented epoch budget, or None for the default.
     suggested_epochs: Callable[[Mapping[str, Any]], int | None] | None = None
+    #: ``suggested_batch_size(options)``: the dataset's training batch size, or None for the default (32).
+    suggested_batch_size: Callable[[Mapping[str, Any]], int | None] | None = None
     #: ``describe_run(options)``: a line printed at the start of a run (e.g. "reduced configuration").
     describe_run: Callable[[Mapping[str, Any]], str | None] | None = None
     #: ``check(data_root, **options) -> DatasetCheck``: validate a copy against an official list.

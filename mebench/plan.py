@@ -8,6 +8,7 @@ is found here, before a results folder exists.
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -23,6 +24,7 @@ from mebench.results import make_run_id
 from mebench.training import TrainSettings, bf16_supported, resolve_device
 
 DEFAULT_EPOCHS = 50
+DEFAULT_BATCH_SIZE = 32
 SELECTIONS = ("fixed", "inner-val", "test-oracle")
 #: Execution levers: where and how folds are trained. They do not change what is computed, so they
 #: stay out of the run's identity and a run resumes across them.
@@ -40,7 +42,7 @@ class RunConfig:
     model: str
     dataset: str
     epochs: int | None = None  # None: the dataset's suggestion, else DEFAULT_EPOCHS
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the dataset's suggestion, else DEFAULT_BATCH_SIZE
     lr: float = 1e-4
     seed: int = 0
     device: str = "auto"
@@ -113,6 +115,14 @@ def suggested_epochs(spec: DatasetSpec, options: dict[str, Any]) -> int:
     return DEFAULT_EPOCHS
 
 
+def suggested_batch_size(spec: DatasetSpec, options: dict[str, Any]) -> int:
+    if spec.suggested_batch_size is not None:
+        value = spec.suggested_batch_size(options)
+        if value:
+            return int(value)
+    return DEFAULT_BATCH_SIZE
+
+
 def resolve_precision(requested: str, device: torch.device) -> bool:
     """True for bf16 autocast. ``auto`` picks bf16 wherever the hardware supports it."""
     if requested not in ("auto", "fp32", "bf16"):
@@ -181,6 +191,11 @@ def resolve_protocol(registry: Registry, config: RunConfig) -> tuple[ProtocolSpe
 
 def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     """Resolve and validate ``config``; load the task's samples and make its folds. No side effects."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A worker process re-imports the caller's script; without a main guard it reaches this call
+        # again and would wait forever on the run's lock (or start workers of its own).
+        raise ConfigError("mebench was started again inside one of its own worker processes, which re-import "
+                          "your script: put the code that calls mebench under `if __name__ == \"__main__\":`")
     registry = registry or default_registry()
     model_spec: ModelSpec = registry.models.get(config.model)
     dataset_spec: DatasetSpec = registry.datasets.get(config.dataset)
@@ -202,7 +217,7 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
         fold_batch = "off"  # on CPU fold batching measured slower than sequential (benchmarks/README.md)
     if not (isinstance(config.lr, (int, float)) and config.lr > 0 and np.isfinite(config.lr)):
         raise ConfigError(f"learning rate must be a positive number, got {config.lr!r}")
-    if not (isinstance(config.batch_size, int) and config.batch_size >= 2):
+    if config.batch_size is not None and not (isinstance(config.batch_size, int) and config.batch_size >= 2):
         raise ConfigError(f"batch size must be an integer of at least 2, got {config.batch_size!r}")
     if config.epochs is not None and (not isinstance(config.epochs, int) or config.epochs < 1):
         raise ConfigError(f"epochs must be at least 1, got {config.epochs}")
@@ -235,7 +250,9 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     evaluated = np.sort(np.concatenate([f.test for f in folds]))
 
     epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, dataset_options)
-    resolved = {**asdict(config), "epochs": epochs, "dataset_options": dataset_options, "fold_batch": fold_batch,
+    batch_size = (config.batch_size if config.batch_size is not None
+                  else suggested_batch_size(dataset_spec, dataset_options))
+    resolved = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "dataset_options": dataset_options, "fold_batch": fold_batch,
                 "protocol_options": protocol_options, "precision": "bf16" if bf16 else "fp32",
                 "channels_last": channels_last, "device_type": device.type, "preprocessing": preprocessing,
                 "optimizer": "adam", "classes": list(classes), "tasks": task_names,
@@ -247,7 +264,7 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     if config.selection != "fixed":
         tag = "-".join(filter(None, [tag, "LEAKY-test-oracle" if config.selection == "test-oracle" else config.selection]))
     run_id = make_run_id(config.model, config.dataset, config_hash(identity), config.seed, tag=tag)
-    settings = TrainSettings(epochs=epochs, batch_size=config.batch_size, lr=float(config.lr), seed=config.seed,
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(config.lr), seed=config.seed,
                              device=device, bf16=bf16, channels_last=channels_last)
     return RunPlan(config=config, run_id=run_id, identity=identity, resolved=resolved, model_spec=model_spec,
                    dataset_spec=dataset_spec, protocol_spec=protocol_spec, classes=classes, samples=samples,
@@ -255,4 +272,4 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
                    device=device, settings=settings, fold_batch=fold_batch)
 
 
-__all__ = ["ConfigError", "RunConfig", "RunPlan", "plan_run", "DEFAULT_EPOCHS", "SELECTIONS", "UnknownNameError"]
+__all__ = ["ConfigError", "RunConfig", "RunPlan", "plan_run", "DEFAULT_EPOCHS", "DEFAULT_BATCH_SIZE", "SELECTIONS", "UnknownNameError"]

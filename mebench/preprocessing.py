@@ -20,6 +20,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -276,6 +277,13 @@ def _process_in_parallel(samples: Sequence[Sample], positions: Sequence[int], ch
         futures = {pool.submit(process_sample_noted, samples[i], chain, input_spec): i for i in positions}
         for future in as_completed(futures):
             finished(futures[future], future.result())
+    except BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        _terminate_workers(pool)
+        raise PreprocessingError(
+            "a preprocessing worker process stopped abruptly (killed, out of memory, or a script that calls "
+            "mebench without an `if __name__ == \"__main__\":` guard, which each worker re-imports); the samples "
+            "finished so far are cached — `--workers 1` preprocesses in this process") from None
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         _terminate_workers(pool)

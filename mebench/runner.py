@@ -89,7 +89,8 @@ def run(config: RunConfig, registry: Registry | None = None, output_dir: Path = 
         data, preprocess_seconds = prepare_plan(plan, cache_dir, workers, progress, log)
         log(plan.describe())
         if plan.dataset_spec.describe_run is not None:
-            note = plan.dataset_spec.describe_run({**plan.resolved["dataset_options"], "epochs": plan.settings.epochs})
+            note = plan.dataset_spec.describe_run({**plan.resolved["dataset_options"], "epochs": plan.settings.epochs,
+                                                     "batch_size": plan.settings.batch_size})
             if note:
                 log(note)
         records = load_records(plan, data, run_dir, log)

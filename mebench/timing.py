@@ -48,26 +48,37 @@ class Throughput:
 
 @torch.no_grad()
 def inference_throughput(model: torch.nn.Module, batch: torch.Tensor, autocast: Callable[[], ContextManager] = contextlib.nullcontext,
-                         warmup: int = 2, repeats: int = 5, min_seconds: float = 0.5) -> Throughput:
+                         warmup: int = 2, repeats: int = 5, min_seconds: float = 0.5, max_seconds: float = 3.0,
+                         clock: Callable[[], float] = time.perf_counter) -> Throughput:
     """Frames per second of ``model`` in eval mode on ``batch``: ``warmup`` untimed batches, then
-    at least ``repeats`` timed batches (more until ``min_seconds`` have passed), synchronised."""
+    ``repeats`` timed batches, synchronised — more while under ``min_seconds`` (fast nets), fewer
+    once ``max_seconds`` have passed (a large net on a slow CPU, where five batches would take
+    longer than a quick run's training): at least two, or one batch that alone took ``max_seconds``,
+    after which one warm-up batch was enough too."""
     model.eval()
     device = batch.device
-    for _ in range(warmup):
+    warmed = 0
+    while warmed < warmup:
+        start = clock()
         with autocast():
             model(batch)
-    synchronize(device)
+        synchronize(device)
+        warmed += 1
+        if clock() - start >= max_seconds:
+            break
     count = 0
-    start = time.perf_counter()
-    while count < repeats or time.perf_counter() - start < min_seconds:
+    start = clock()
+    while True:
+        elapsed = clock() - start
+        enough = count >= repeats or (elapsed >= max_seconds and (count >= 2 or elapsed >= max_seconds * count))
+        if (enough and elapsed >= min_seconds) or count >= 1000:
+            break
         with autocast():
             model(batch)
         count += 1
-        if count >= 1000:
-            break
     synchronize(device)
-    elapsed = time.perf_counter() - start
-    return Throughput(count * batch.shape[0] / elapsed, int(batch.shape[0]), count, warmup)
+    elapsed = clock() - start
+    return Throughput(count * batch.shape[0] / elapsed, int(batch.shape[0]), count, warmed)
 
 
 def reset_peak_memory(device: torch.device) -> None:

@@ -205,7 +205,7 @@ BAD_OPTIONS = {
     "dataset-opt subjects=1": (("--dataset-opt", "subjects=1"), "≥ 2"),
     "dataset-opt subjects=abc": (("--dataset-opt", "subjects=abc"), "'abc'"),
     "dataset-opt subjects=0": (("--dataset-opt", "subjects=0"), "≥ 2"),
-    "dataset-opt preset=nosuch": (("--dataset-opt", "preset=nosuch"), "quick, standard"),
+    "dataset-opt preset=nosuch": (("--dataset-opt", "preset=nosuch"), "start, quick, standard"),
     "device tpu": (("--device", "tpu"), "cpu"),
     "lr -1": (("--lr", "-1"), "x>0"),
     "fold-batch 2x": (("--fold-batch", "2x"), "positive number of folds"),

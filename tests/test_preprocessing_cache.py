@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mebench.data import DataError, InputSpec, PreprocessingStep, Sample
-from mebench.preprocessing import chain_config, config_hash, prepare
+from mebench.preprocessing import PreprocessingError, chain_config, config_hash, prepare
 
 SPEC = InputSpec(3, 4, 4)
 REPO = Path(__file__).resolve().parents[1]
@@ -206,3 +206,33 @@ def test_ctrl_c_stops_within_seconds_and_keeps_what_is_done(tmp_path):
     assert "KeyboardInterrupt" in process.stderr.read()
     assert _wait_until_gone(children, seconds=5) == set()
     assert 3 <= len(cache_files(cache)) < 40
+
+
+
+class DyingStep(StampStep):
+    """Ends its worker process abruptly, as a worker killed or out of memory does."""
+
+    name = "dying"
+
+    def __call__(self, item):
+        os._exit(1)
+
+
+def test_a_worker_that_dies_is_one_clear_error_naming_the_likely_causes(tmp_path):
+    with pytest.raises(PreprocessingError) as error:
+        prepare(fake_samples(32), [DyingStep()], SPEC, cache_dir=tmp_path, workers=2, progress=False)
+    message = str(error.value)
+    assert "worker process stopped abruptly" in message and "--workers 1" in message
+    assert 'if __name__ == "__main__":' in message
+
+
+def test_mebench_called_again_inside_its_own_worker_says_to_add_a_main_guard(registry, monkeypatch):
+    """A script without a main guard is re-imported by each preprocessing worker; there its call
+    to mebench must fail at once with the fix, not wait for the run's lock held by its parent."""
+    import multiprocessing
+
+    from mebench.plan import ConfigError, RunConfig, plan_run
+
+    monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
+    with pytest.raises(ConfigError, match='put the code that calls mebench under `if __name__ == "__main__":`'):
+        plan_run(RunConfig(model="tiny", dataset="synthetic"), registry)

@@ -78,3 +78,29 @@ def test_gpu_label_names_the_card_cuda_and_driver():
                    "driver": "550.54.15", "memory_gb": 79.1}
     assert device_label(description) == "NVIDIA H100 80GB HBM3, CUDA 12.4, driver 550.54.15"
     assert device_label({**description, "driver": None}) == "NVIDIA H100 80GB HBM3, CUDA 12.4"
+
+
+class _SlowNet(torch.nn.Module):
+    """Each forward call advances a fake clock by ``step`` seconds."""
+
+    def __init__(self, step: float):
+        super().__init__()
+        self.step, self.now, self.calls = step, 0.0, 0
+
+    def forward(self, x):
+        self.now += self.step
+        self.calls += 1
+        return x
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("step, warmup, timed", [(4.0, 1, 1), (2.0, 2, 2), (0.2, 2, 5), (0.01, 2, 50)])
+def test_inference_timing_is_time_boxed_for_slow_nets_and_extended_for_fast_ones(step, warmup, timed):
+    from mebench.timing import inference_throughput
+
+    net = _SlowNet(step)
+    throughput = inference_throughput(net, torch.zeros(4, 3), clock=net.clock)
+    assert net.calls == warmup + timed and throughput.batches == timed and throughput.warmup_batches == warmup
+    assert throughput.frames_per_second == pytest.approx(4 / step)

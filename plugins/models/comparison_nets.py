@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 
 import torch
-import torchvision
 from torch import nn
 
 from mebench import hookimpl
@@ -73,6 +72,8 @@ class VGGM(nn.Module):
 
 def alexnet(num_classes: int, input_spec: InputSpec, dropout: float = 0.5) -> nn.Module:
     """torchvision's AlexNet definition, randomly initialised (no weights are ever loaded)."""
+    import torchvision  # here, not at the top: importing torchvision costs ~2 s of every command's start
+
     model = torchvision.models.alexnet(weights=None, num_classes=num_classes, dropout=dropout)
     if input_spec.channels != 3:
         model.features[0] = nn.Conv2d(input_spec.channels, 64, 11, stride=4, padding=2)
