@@ -12,6 +12,8 @@ of ΔUF1, Holm-adjusted, α = 0.05).
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -94,6 +96,21 @@ class Configuration:
     @property
     def selection(self) -> str:
         return str(self.first["config"].get("selection", "fixed"))
+
+    @property
+    def protocol_options(self) -> dict[str, Any]:
+        return dict(self.first["config"].get("protocol_options") or {})
+
+    @property
+    def dataset_options(self) -> dict[str, Any]:
+        return dict(self.first["config"].get("dataset_options") or {})
+
+    @property
+    def samples_key(self) -> str:
+        """What the rows of one table must share: the evaluated samples (ids, labels, subjects)."""
+        frame = self.predictions[0]
+        text = json.dumps([frame[c].astype(str).tolist() for c in ("sample_id", "true_label", "subject")])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def seeds(self) -> list[int]:
@@ -222,11 +239,21 @@ class LeaderboardTable:
     numbers: pd.DataFrame
     footer: list[str]
     configurations: list[Configuration]
+    protocol_options: str = ""  # e.g. "target=smic"; part of what makes rows comparable
+    qualifier: str = ""  # tells apart tables of one dataset on different samples, e.g. "preset=start"
 
     @property
     def title(self) -> str:
         selection = f"{self.selection} selection" + (" — LEAKY" if self.selection in LEAKY_SELECTIONS else "")
-        return f"{self.dataset} — {self.protocol.upper()}, {selection}"
+        dataset = self.dataset + (f" ({self.qualifier})" if self.qualifier else "")
+        protocol = self.protocol.upper() + (f" ({self.protocol_options})" if self.protocol_options else "")
+        return f"{dataset} — {protocol}, {selection}"
+
+    @property
+    def stem(self) -> str:
+        """A file-name stem unique to the table."""
+        return "__".join(filter(None, [self.dataset, self.qualifier, self.protocol, self.protocol_options,
+                                       self.selection]))
 
 
 def format_interval(value: float | None, interval: Sequence[float] | None = None) -> str:
@@ -343,20 +370,24 @@ def _footer(configurations: list[Configuration], protocol: str, selection: str, 
 
 def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterable[tuple[str, ReportedFigures]] = (),
                        metrics: Sequence[str] | None = None, dataset: str | None = None) -> list[LeaderboardTable]:
-    """One table per (dataset, protocol, selection), measured rows by UF1 then reported rows.
+    """One table per (dataset and its samples, protocol and its options, selection) — rows of one
+    table are scored on the same samples —, measured rows by UF1 then reported rows.
     ``metrics`` picks columns among accuracy, uf1, uar, per-dataset (default: the MEGC2019 layout
     — UF1, UAR, per-dataset UF1/UAR — for composites, accuracy/UF1/UAR otherwise); ``dataset`` filters."""
-    groups: dict[tuple[str, str, str], list[Configuration]] = {}
+    groups: dict[tuple[str, str, str, str, str], list[Configuration]] = {}
     for configuration in configurations:
         if dataset is None or configuration.dataset == dataset:
-            key = (configuration.dataset, configuration.protocol, configuration.selection)
+            key = (configuration.dataset, configuration.protocol, _options_text(configuration.protocol_options),
+                   configuration.selection, configuration.samples_key)
             groups.setdefault(key, []).append(configuration)
     reported = [(name, f) for name, f in reported if dataset is None or f.dataset == dataset]
     for _, figures in reported:
         if not any(key[0] == figures.dataset and key[1] == figures.protocol for key in groups):
-            groups.setdefault((figures.dataset, figures.protocol, "fixed"), [])
+            groups.setdefault((figures.dataset, figures.protocol, "", "fixed", ""), [])
+    qualifiers = _sample_set_qualifiers(groups)
     tables = []
-    for (name, protocol, selection), members in sorted(groups.items()):
+    for key, members in sorted(groups.items(), key=lambda item: (*item[0][:4], qualifiers[item[0]])):
+        name, protocol, protocol_options, selection, _ = key
         members = sorted(members, key=lambda c: -c.statistics()["estimate"][RANKING_METRIC])
         own_reported = [(m, f) for m, f in reported if f.dataset == name and f.protocol == protocol]
         scopes = sorted({s for c in members for s in c.scopes} - {ALL})
@@ -369,8 +400,32 @@ def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterab
         display = pd.DataFrame([r[0] for r in rows])
         numbers = pd.DataFrame([r[1] for r in rows])
         footer = _footer(members, protocol, selection, bool(own_reported), per_dataset)
-        tables.append(LeaderboardTable(name, protocol, selection, display, numbers, footer, members))
+        tables.append(LeaderboardTable(name, protocol, selection, display, numbers, footer, members,
+                                       protocol_options, qualifiers[key]))
     return tables
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+
+
+def _sample_set_qualifiers(groups: dict[tuple, list[Configuration]]) -> dict[tuple, str]:
+    """For tables of one (dataset, protocol, options, selection) on different samples: the dataset
+    options that differ between them (else a digest of the samples); empty where there is one table."""
+    qualifiers = {key: "" for key in groups}
+    siblings: dict[tuple, list[tuple]] = {}
+    for key in groups:
+        siblings.setdefault(key[:4], []).append(key)
+    for keys in siblings.values():
+        if len(keys) < 2:
+            continue
+        options = {key: groups[key][0].dataset_options if groups[key] else {} for key in keys}
+        differing = sorted({name for o in options.values() for name in o
+                            if len({repr(other.get(name)) for other in options.values()}) > 1})
+        for key in keys:
+            text = ", ".join(f"{name}={options[key].get(name)}" for name in differing)
+            qualifiers[key] = text if text else f"samples {key[4][:8]}"
+    return qualifiers
 
 
 def render_tables(tables: Sequence[LeaderboardTable], fmt: str = "markdown") -> str:

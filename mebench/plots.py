@@ -210,7 +210,7 @@ def leaderboard_plots(tables, out_dir: Path) -> list[Path]:
         measured = table.numbers[table.numbers["source"] == "measured"]
         if measured.empty:
             continue
-        stem = safe_name(f"{table.dataset}__{table.protocol}__{table.selection}")
+        stem = safe_name(table.stem)
         labels = list(measured["model"])
         written.append(interval_plot(labels, measured["uf1"], measured["uf1_ci_low"], measured["uf1_ci_high"],
                                      list(measured["mark"]), table.title, Path(out_dir) / f"{stem}__uf1.png"))

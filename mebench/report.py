@@ -99,7 +99,7 @@ def report_blocks(configurations: Sequence[Configuration], specs: Iterable[Model
     blocks.append(Block("heading", "Leaderboards"))
     for table in tables:
         blocks += [Block("heading", table.title, 3), Block("table", table.display), Block("bullets", table.footer)]
-        stem = safe_name(f"{table.dataset}__{table.protocol}__{table.selection}")
+        stem = safe_name(table.stem)
         blocks += [Block("image", plots[name]) for name in (f"{stem}__uf1.png", f"{stem}__pareto.png") if name in plots]
     comparison = reported_vs_measured(configurations, reported)
     if not comparison.empty:

@@ -262,3 +262,27 @@ def test_chance_level_of_a_class_distribution():
     chance = chance_level(pooled)
     assert chance["accuracy"] == pytest.approx(0.5) and chance["uar"] == pytest.approx(1 / 3)
     assert chance["uf1"] == pytest.approx((0.4 + 2 * (2 * 0.25 / 3 / (0.25 + 1 / 3))) / 3)
+
+
+def test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own(tmp_path):
+    """A run of the quick start (preset start) and one of the leaderboard's preset are scored on
+    different samples; cross runs to two targets test on different tasks: neither is ranked
+    against the other."""
+    small, large = task_samples({"synthetic": 4}, per_subject=4), task_samples({"synthetic": 4}, per_subject=8)
+    write_run(tmp_path, "a", predictions_with_accuracy(small, 0.95, 0), config={"dataset_options": {"preset": "start"}})
+    write_run(tmp_path, "b", predictions_with_accuracy(large, 0.6, 1), config={"dataset_options": {"preset": "quick"}})
+    write_run(tmp_path, "c", predictions_with_accuracy(large, 0.8, 2), config={"dataset_options": {"preset": "quick"}})
+    for target, seed in (("smic", 3), ("samm", 4)):
+        write_run(tmp_path, f"x-{target}", predictions_with_accuracy(small, 0.7, seed), dataset="casme2",
+                  config={"protocol": "cross", "protocol_options": {"target": target}})
+    tables = leaderboard_tables(load_configurations(tmp_path))
+    titles = {table.title: list(table.display["model"]) for table in tables}
+    assert titles == {
+        "casme2 — CROSS (target=samm), fixed selection": ["x-samm"],
+        "casme2 — CROSS (target=smic), fixed selection": ["x-smic"],
+        "synthetic (preset=quick) — LOSO, fixed selection": ["c", "b"],
+        "synthetic (preset=start) — LOSO, fixed selection": ["a"],
+    }
+    assert len({table.stem for table in tables}) == 4  # plot and report files do not overwrite each other
+    quick = next(t for t in tables if "quick" in t.title).display.set_index("model")["mark"]
+    assert quick["c"] == BEST_MARK
