@@ -107,20 +107,18 @@ def device_name(device: torch.device) -> str:
     return device_label(describe_device(device))
 
 
+def _suggested(suggest: Callable[[dict[str, Any]], int | None] | None, options: dict[str, Any], default: int) -> int:
+    """A dataset's suggestion for these options (epochs, batch size), else the protocol default."""
+    value = suggest(options) if suggest is not None else None
+    return int(value) if value else default
+
+
 def suggested_epochs(spec: DatasetSpec, options: dict[str, Any]) -> int:
-    if spec.suggested_epochs is not None:
-        value = spec.suggested_epochs(options)
-        if value:
-            return int(value)
-    return DEFAULT_EPOCHS
+    return _suggested(spec.suggested_epochs, options, DEFAULT_EPOCHS)
 
 
 def suggested_batch_size(spec: DatasetSpec, options: dict[str, Any]) -> int:
-    if spec.suggested_batch_size is not None:
-        value = spec.suggested_batch_size(options)
-        if value:
-            return int(value)
-    return DEFAULT_BATCH_SIZE
+    return _suggested(spec.suggested_batch_size, options, DEFAULT_BATCH_SIZE)
 
 
 def resolve_precision(requested: str, device: torch.device) -> bool:
