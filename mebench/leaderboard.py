@@ -1,7 +1,8 @@
 """Comparison tables from saved results: pandas for the numbers, tabulate for the text.
 
 A *configuration* is every run of one (model, dataset, config hash): its seeds. Tables group
-configurations by (dataset, protocol, selection), the only rows whose figures are comparable.
+configurations by (dataset, evaluated samples, protocol and its options, selection), the only rows
+whose figures are comparable; a publication's figures appear in one table per (dataset, protocol).
 Each figure is the mean over seeds with a 95 % subject-level bootstrap interval
 (:mod:`mebench.statistics`), computed from ``predictions.csv`` so that runs written before
 intervals existed get them too. In each table the configuration with the best UF1 is marked, and
@@ -385,11 +386,13 @@ def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterab
         if not any(key[0] == figures.dataset and key[1] == figures.protocol for key in groups):
             groups.setdefault((figures.dataset, figures.protocol, "", "fixed", ""), [])
     qualifiers = _sample_set_qualifiers(groups)
+    homes = _reported_homes(groups)
     tables = []
     for key, members in sorted(groups.items(), key=lambda item: (*item[0][:4], qualifiers[item[0]])):
         name, protocol, protocol_options, selection, _ = key
         members = sorted(members, key=lambda c: -c.statistics()["estimate"][RANKING_METRIC])
-        own_reported = [(m, f) for m, f in reported if f.dataset == name and f.protocol == protocol]
+        own_reported = [(m, f) for m, f in reported
+                        if key in homes and f.dataset == name and f.protocol == protocol]
         scopes = sorted({s for c in members for s in c.scopes} - {ALL})
         scopes += sorted({s for _, f in own_reported for s in f.per_dataset} - set(scopes))
         scopes = [ALL] + scopes
@@ -422,10 +425,21 @@ def _sample_set_qualifiers(groups: dict[tuple, list[Configuration]]) -> dict[tup
         options = {key: groups[key][0].dataset_options if groups[key] else {} for key in keys}
         differing = sorted({name for o in options.values() for name in o
                             if len({repr(other.get(name)) for other in options.values()}) > 1})
+        texts = {key: ", ".join(f"{name}={options[key].get(name)}" for name in differing) for key in keys}
         for key in keys:
-            text = ", ".join(f"{name}={options[key].get(name)}" for name in differing)
-            qualifiers[key] = text if text else f"samples {key[4][:8]}"
+            repeated = sum(text == texts[key] for text in texts.values()) > 1
+            qualifiers[key] = ", ".join(filter(None, [texts[key], f"samples {key[4][:8]}" if repeated else ""]))
     return qualifiers
+
+
+def _reported_homes(groups: dict[tuple, list[Configuration]]) -> set[tuple]:
+    """The one table per (dataset, protocol) that shows the publications' figures: fixed selection,
+    no protocol options, the most samples — the closest to the full task they were reported on."""
+    homes: dict[tuple[str, str], tuple] = {}
+    for key in sorted(groups, key=lambda k: (k[3] != "fixed", k[2] != "",
+                                             -max((len(c.sample_ids) for c in groups[k]), default=0), k)):
+        homes.setdefault(key[:2], key)
+    return set(homes.values())
 
 
 def render_tables(tables: Sequence[LeaderboardTable], fmt: str = "markdown") -> str:

@@ -35,6 +35,11 @@ class ConfigError(OptionError):
     """A run that cannot start as configured; the message says what to change."""
 
 
+class WorkerReentryError(RuntimeError):
+    """mebench called again inside one of its own worker processes (a script without a main guard).
+    Not an ``OptionError``: a sweep, which reports bad options per run and goes on, must stop."""
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a run. Its hash (without the execution levers) names the results folder."""
@@ -192,7 +197,7 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         # A worker process re-imports the caller's script; without a main guard it reaches this call
         # again and would wait forever on the run's lock (or start workers of its own).
-        raise ConfigError("mebench was started again inside one of its own worker processes, which re-import "
+        raise WorkerReentryError("mebench was started again inside one of its own worker processes, which re-import "
                           "your script: put the code that calls mebench under `if __name__ == \"__main__\":`")
     registry = registry or default_registry()
     model_spec: ModelSpec = registry.models.get(config.model)
@@ -270,4 +275,4 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
                    device=device, settings=settings, fold_batch=fold_batch)
 
 
-__all__ = ["ConfigError", "RunConfig", "RunPlan", "plan_run", "DEFAULT_EPOCHS", "DEFAULT_BATCH_SIZE", "SELECTIONS", "UnknownNameError"]
+__all__ = ["ConfigError", "WorkerReentryError", "RunConfig", "RunPlan", "plan_run", "DEFAULT_EPOCHS", "DEFAULT_BATCH_SIZE", "SELECTIONS", "UnknownNameError"]

@@ -44,7 +44,7 @@ def reported_vs_measured(configurations: Sequence[Configuration], reported: Iter
     for model, figures in reported:
         candidates = [c for c in configurations
                       if c.model == model and c.dataset == figures.dataset and c.protocol == figures.protocol]
-        candidates.sort(key=lambda c: c.selection != "fixed")
+        candidates.sort(key=lambda c: (c.selection != "fixed", bool(c.protocol_options), -len(c.sample_ids)))
         measured = candidates[0] if candidates else None
         scopes = [(ALL, {m: getattr(figures, m) for m in METRIC_NAMES})]
         scopes += [(name, dict(values)) for name, values in figures.per_dataset.items()]

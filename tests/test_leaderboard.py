@@ -286,3 +286,18 @@ def test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own(tmp_p
     assert len({table.stem for table in tables}) == 4  # plot and report files do not overwrite each other
     quick = next(t for t in tables if "quick" in t.title).display.set_index("model")["mark"]
     assert quick["c"] == BEST_MARK
+
+    # the publication's figures sit in one table of the dataset: the one with the most samples
+    spec = ModelSpec(name="c", factory=lambda **_: None, input_spec=InputSpec(3, 28, 28), preprocessing=(),
+                     reported=(ReportedFigures(source="Doe 2020, Table 4", dataset="synthetic", uf1=0.66),))
+    tables = leaderboard_tables(load_configurations(tmp_path), reported_figures([spec]))
+    with_reported = [t.title for t in tables if t.display["source"].str.startswith("reported").any()]
+    assert with_reported == ["synthetic (preset=quick) — LOSO, fixed selection"]
+
+    # another quick sample set (another generator version, say): its qualifier names the samples too
+    other = task_samples({"synthetic": 5}, per_subject=8)
+    write_run(tmp_path, "d", predictions_with_accuracy(other, 0.7, 5), config={"dataset_options": {"preset": "quick"},
+                                                                               "generator": 2})
+    titles = [t.title for t in leaderboard_tables(load_configurations(tmp_path)) if t.dataset == "synthetic"]
+    assert len(titles) == len(set(titles)) == 3
+    assert sum(title.startswith("synthetic (preset=quick, samples ") for title in titles) == 2

@@ -226,13 +226,19 @@ def test_a_worker_that_dies_is_one_clear_error_naming_the_likely_causes(tmp_path
     assert 'if __name__ == "__main__":' in message
 
 
-def test_mebench_called_again_inside_its_own_worker_says_to_add_a_main_guard(registry, monkeypatch):
+def test_mebench_called_again_inside_its_own_worker_says_to_add_a_main_guard(registry, monkeypatch, tmp_path):
     """A script without a main guard is re-imported by each preprocessing worker; there its call
     to mebench must fail at once with the fix, not wait for the run's lock held by its parent."""
     import multiprocessing
 
-    from mebench.plan import ConfigError, RunConfig, plan_run
+    from mebench.plan import RunConfig, WorkerReentryError, plan_run
 
     monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
-    with pytest.raises(ConfigError, match='put the code that calls mebench under `if __name__ == "__main__":`'):
+    with pytest.raises(WorkerReentryError, match='put the code that calls mebench under `if __name__ == "__main__":`'):
         plan_run(RunConfig(model="tiny", dataset="synthetic"), registry)
+    # a sweep, which reports a run's bad options and goes on with the others, stops here too
+    from mebench.sweep import Sweep
+
+    with pytest.raises(WorkerReentryError):
+        Sweep([RunConfig(model="tiny", dataset="synthetic")], tmp_path, registry=registry, progress=False,
+              log=lambda _: None).run()

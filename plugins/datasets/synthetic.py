@@ -313,7 +313,7 @@ def mebench_register_datasets(register):
                                 f"{p['epochs']} epochs)" for name, p in PRESETS.items()) + ".",
         needs_data_root=False,
         default_options={"preset": DEFAULT_PRESET},
-        suggested_epochs=lambda options: PRESETS.get(options.get("preset", DEFAULT_PRESET), {}).get("epochs"),
-        suggested_batch_size=lambda options: PRESETS.get(options.get("preset", DEFAULT_PRESET), {}).get("batch_size"),
+        suggested_epochs=lambda options: PRESETS.get(options.get("preset") or DEFAULT_PRESET, {}).get("epochs"),
+        suggested_batch_size=lambda options: PRESETS.get(options.get("preset") or DEFAULT_PRESET, {}).get("batch_size"),
         describe_run=describe_run,
     ))
