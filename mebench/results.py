@@ -88,20 +88,25 @@ def git_commit() -> str | None:
 
 def environment(device_name: str, hardware: dict[str, Any] | None = None) -> dict[str, Any]:
     """Where a run ran: the device label, its full hardware description, Python, library versions, commit."""
-    import numpy
-    import sklearn
-    import timm
+    from importlib.metadata import PackageNotFoundError, version
+
     import torch
 
     import mebench
+
+    def installed(package: str) -> str | None:
+        try:  # the installed distribution's version, without importing it (timm alone takes seconds)
+            return version(package)
+        except PackageNotFoundError:
+            return None
 
     return {
         "device": device_name,
         "hardware": hardware,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": {"mebench": mebench.__version__, "torch": torch.__version__, "timm": timm.__version__,
-                     "numpy": numpy.__version__, "scikit-learn": sklearn.__version__},
+        "versions": {"mebench": mebench.__version__, "torch": torch.__version__, "timm": installed("timm"),
+                     "numpy": installed("numpy"), "scikit-learn": installed("scikit-learn")},
         "git_commit": git_commit(),
     }
 
