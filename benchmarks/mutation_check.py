@@ -248,6 +248,31 @@ MUTATIONS = [
              "if run.plan is None or run.complete or summarise_only:", "if run.plan is None or summarise_only:",
              ("tests/test_sweep.py::test_a_failing_run_does_not_stop_the_grid_and_a_rerun_is_a_no_op",)
              + guard("test_a_sweep_over_finished_runs_prepares_trains_and_writes_nothing"), "later issue"),
+    Mutation("inference timing stops after a few slow batches", "mebench/timing.py",
+             "enough = count >= repeats or (elapsed >= max_seconds and (count >= 2 or elapsed >= max_seconds * count))",
+             "enough = count >= repeats",
+             ("tests/test_training.py::test_inference_timing_is_time_boxed_for_slow_nets_and_extended_for_fast_ones",),
+             "later issue"),
+    Mutation("a dataset's suggested batch size is used", "mebench/plan.py",
+             "else suggested_batch_size(dataset_spec, dataset_options))", "else DEFAULT_BATCH_SIZE)",
+             ("tests/test_synthetic.py::test_the_default_preset_is_the_quick_starts_and_suggests_its_training_budget",),
+             "later issue"),
+    Mutation("a dying preprocessing worker is one clear error", "mebench/preprocessing.py",
+             "    except BrokenProcessPool:", "    except ZeroDivisionError:",
+             ("tests/test_preprocessing_cache.py::test_a_worker_that_dies_is_one_clear_error_naming_the_likely_causes",),
+             "later issue"),
+    Mutation("mebench re-entered in its own worker stops (runs and sweeps)", "mebench/plan.py",
+             "class WorkerReentryError(RuntimeError):", "class WorkerReentryError(OptionError):",
+             ("tests/test_preprocessing_cache.py::"
+              "test_mebench_called_again_inside_its_own_worker_says_to_add_a_main_guard",), "later issue"),
+    Mutation("runs on other samples are never ranked in one table", "mebench/leaderboard.py",
+             "configuration.selection, configuration.samples_key)", "configuration.selection, \"\")",
+             ("tests/test_leaderboard.py::test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own",),
+             "later issue"),
+    Mutation("a publication's figures sit in one table per dataset and protocol", "mebench/leaderboard.py",
+             "if key in homes and f.dataset == name", "if f.dataset == name",
+             ("tests/test_leaderboard.py::test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own",),
+             "later issue"),
 ]
 
 
