@@ -75,6 +75,11 @@ class OptionError(ValueError):
     or out of range; the message names the option, what was given and what is allowed. Exit code 2."""
 
 
+def options_text(options: Mapping[str, Any]) -> str:
+    """``k=10, seed=0``: options as a user writes them, in name order."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """What a model consumes: a (channels, height, width) tensor, possibly split into streams."""

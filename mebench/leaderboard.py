@@ -13,17 +13,17 @@ of ΔUF1, Holm-adjusted, α = 0.05).
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from mebench.data import DataError, ModelSpec, ReportedFigures
+from mebench.data import DataError, ModelSpec, ReportedFigures, options_text
+from mebench.preprocessing import config_hash as digest
 from mebench.results import load_results
 from mebench.statistics import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, METRIC_NAMES, EncodedPredictions, encode,
                                 holm_adjust, mcnemar_exact, paired_bootstrap, subject_bootstrap)
@@ -106,12 +106,12 @@ class Configuration:
     def dataset_options(self) -> dict[str, Any]:
         return dict(self.first["config"].get("dataset_options") or {})
 
-    @property
+    @cached_property
     def samples_key(self) -> str:
-        """What the rows of one table must share: the evaluated samples (ids, labels, subjects)."""
+        """A digest of the evaluated samples (ids, true labels, subjects): what the rows of one table,
+        and any two configurations compared, must share."""
         frame = self.predictions[0]
-        text = json.dumps([frame[c].astype(str).tolist() for c in ("sample_id", "true_label", "subject")])
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return digest([frame[column].tolist() for column in ("sample_id", "true_label", "subject")])
 
     @property
     def seeds(self) -> list[int]:
@@ -221,10 +221,7 @@ def significance_marks(configurations: Sequence[Configuration], alpha: float = A
 
 
 def _same_samples(first: Configuration, second: Configuration) -> bool:
-    return (np.array_equal(first.sample_ids, second.sample_ids)
-            and np.array_equal(first.predictions[0]["true_label"], second.predictions[0]["true_label"])
-            and np.array_equal(first.predictions[0]["subject"], second.predictions[0]["subject"])
-            and first.classes == second.classes)
+    return first.samples_key == second.samples_key and first.classes == second.classes
 
 
 # --- tables ---------------------------------------------------------------------------------------
@@ -369,27 +366,37 @@ def _footer(configurations: list[Configuration], protocol: str, selection: str, 
     return lines
 
 
+class TableKey(NamedTuple):
+    """What the rows of one table share."""
+
+    dataset: str
+    protocol: str
+    protocol_options: str  # options_text of the protocol's options
+    selection: str
+    samples: str  # Configuration.samples_key ("" for a table of reported figures only)
+
+
 def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterable[tuple[str, ReportedFigures]] = (),
                        metrics: Sequence[str] | None = None, dataset: str | None = None) -> list[LeaderboardTable]:
     """One table per (dataset and its samples, protocol and its options, selection) — rows of one
     table are scored on the same samples —, measured rows by UF1 then reported rows.
     ``metrics`` picks columns among accuracy, uf1, uar, per-dataset (default: the MEGC2019 layout
     — UF1, UAR, per-dataset UF1/UAR — for composites, accuracy/UF1/UAR otherwise); ``dataset`` filters."""
-    groups: dict[tuple[str, str, str, str, str], list[Configuration]] = {}
+    groups: dict[TableKey, list[Configuration]] = {}
     for configuration in configurations:
         if dataset is None or configuration.dataset == dataset:
-            key = (configuration.dataset, configuration.protocol, _options_text(configuration.protocol_options),
-                   configuration.selection, configuration.samples_key)
+            key = TableKey(configuration.dataset, configuration.protocol, options_text(configuration.protocol_options),
+                           configuration.selection, configuration.samples_key)
             groups.setdefault(key, []).append(configuration)
     reported = [(name, f) for name, f in reported if dataset is None or f.dataset == dataset]
     for _, figures in reported:
-        if not any(key[0] == figures.dataset and key[1] == figures.protocol for key in groups):
-            groups.setdefault((figures.dataset, figures.protocol, "", "fixed", ""), [])
+        if not any(key.dataset == figures.dataset and key.protocol == figures.protocol for key in groups):
+            groups.setdefault(TableKey(figures.dataset, figures.protocol, "", "fixed", ""), [])
     qualifiers = _sample_set_qualifiers(groups)
     homes = _reported_homes(groups)
     tables = []
     for key, members in sorted(groups.items(), key=lambda item: (*item[0][:4], qualifiers[item[0]])):
-        name, protocol, protocol_options, selection, _ = key
+        name, protocol, protocol_options, selection = key.dataset, key.protocol, key.protocol_options, key.selection
         members = sorted(members, key=lambda c: -c.statistics()["estimate"][RANKING_METRIC])
         own_reported = [(m, f) for m, f in reported
                         if key in homes and f.dataset == name and f.protocol == protocol]
@@ -408,17 +415,13 @@ def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterab
     return tables
 
 
-def _options_text(options: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
-
-
-def _sample_set_qualifiers(groups: dict[tuple, list[Configuration]]) -> dict[tuple, str]:
+def _sample_set_qualifiers(groups: dict[TableKey, list[Configuration]]) -> dict[TableKey, str]:
     """For tables of one (dataset, protocol, options, selection) on different samples: the dataset
     options that differ between them (else a digest of the samples); empty where there is one table."""
     qualifiers = {key: "" for key in groups}
-    siblings: dict[tuple, list[tuple]] = {}
+    siblings: dict[tuple, list[TableKey]] = {}
     for key in groups:
-        siblings.setdefault(key[:4], []).append(key)
+        siblings.setdefault(key[:4], []).append(key)  # all but the samples
     for keys in siblings.values():
         if len(keys) < 2:
             continue
@@ -428,17 +431,17 @@ def _sample_set_qualifiers(groups: dict[tuple, list[Configuration]]) -> dict[tup
         texts = {key: ", ".join(f"{name}={options[key].get(name)}" for name in differing) for key in keys}
         for key in keys:
             repeated = sum(text == texts[key] for text in texts.values()) > 1
-            qualifiers[key] = ", ".join(filter(None, [texts[key], f"samples {key[4][:8]}" if repeated else ""]))
+            qualifiers[key] = ", ".join(filter(None, [texts[key], f"samples {key.samples[:8]}" if repeated else ""]))
     return qualifiers
 
 
-def _reported_homes(groups: dict[tuple, list[Configuration]]) -> set[tuple]:
+def _reported_homes(groups: dict[TableKey, list[Configuration]]) -> set[TableKey]:
     """The one table per (dataset, protocol) that shows the publications' figures: fixed selection,
     no protocol options, the most samples — the closest to the full task they were reported on."""
-    homes: dict[tuple[str, str], tuple] = {}
-    for key in sorted(groups, key=lambda k: (k[3] != "fixed", k[2] != "",
+    homes: dict[tuple[str, str], TableKey] = {}
+    for key in sorted(groups, key=lambda k: (k.selection != "fixed", k.protocol_options != "",
                                              -max((len(c.sample_ids) for c in groups[k]), default=0), k)):
-        homes.setdefault(key[:2], key)
+        homes.setdefault((key.dataset, key.protocol), key)
     return set(homes.values())
 
 

@@ -15,7 +15,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from mebench.data import DataError, DatasetSpec, ModelSpec, OptionError, PreprocessingStep, ProtocolSpec, Sample
+from mebench.data import (DataError, DatasetSpec, ModelSpec, OptionError, PreprocessingStep, ProtocolSpec, Sample,
+                          options_text)
 from mebench.folds import Fold, SampleTable
 from mebench.hardware import describe_device, device_label
 from mebench.preprocessing import build_chain, chain_config, config_hash
@@ -94,17 +95,13 @@ class RunPlan:
 
     def describe(self) -> str:
         bf16, channels_last = self.settings.bf16, self.settings.channels_last
-        protocol = self.config.protocol + (f" ({_options_text(self.resolved['protocol_options'])})"
+        protocol = self.config.protocol + (f" ({options_text(self.resolved['protocol_options'])})"
                                            if self.resolved["protocol_options"] else "")
         return (f"{self.config.model} on {self.config.dataset}: {len(self.evaluated)} evaluated samples, "
                 f"{len(self.folds)} folds ({protocol}), selection {self.config.selection}"
                 f"{' — LEAKY: epochs chosen on the test fold' if self.leaky else ''}, "
                 f"{self.settings.epochs} epochs, batch {self.settings.batch_size}, {device_name(self.device)}, "
                 f"{'bf16 autocast' if bf16 else 'fp32'}{', channels-last' if channels_last else ''}")
-
-
-def _options_text(options: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in options.items())
 
 
 def device_name(device: torch.device) -> str:
@@ -197,8 +194,9 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         # A worker process re-imports the caller's script; without a main guard it reaches this call
         # again and would wait forever on the run's lock (or start workers of its own).
-        raise WorkerReentryError("mebench was started again inside one of its own worker processes, which re-import "
-                          "your script: put the code that calls mebench under `if __name__ == \"__main__\":`")
+        raise WorkerReentryError("mebench was started again inside one of its own worker processes, which "
+                                 "re-import your script: put the code that calls mebench under "
+                                 "`if __name__ == \"__main__\":`")
     registry = registry or default_registry()
     model_spec: ModelSpec = registry.models.get(config.model)
     dataset_spec: DatasetSpec = registry.datasets.get(config.dataset)
@@ -255,7 +253,8 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, dataset_options)
     batch_size = (config.batch_size if config.batch_size is not None
                   else suggested_batch_size(dataset_spec, dataset_options))
-    resolved = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "dataset_options": dataset_options, "fold_batch": fold_batch,
+    resolved = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "dataset_options": dataset_options,
+                "fold_batch": fold_batch,
                 "protocol_options": protocol_options, "precision": "bf16" if bf16 else "fp32",
                 "channels_last": channels_last, "device_type": device.type, "preprocessing": preprocessing,
                 "optimizer": "adam", "classes": list(classes), "tasks": task_names,

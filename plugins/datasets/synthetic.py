@@ -263,9 +263,14 @@ def load_synthetic(data_root=None, preset: str = DEFAULT_PRESET, subjects: int |
     return samples
 
 
+def preset_name(options) -> str:
+    """The preset these dataset options select (the default when none is given)."""
+    return options.get("preset") or DEFAULT_PRESET
+
+
 def synthetic_size(options) -> tuple[int, int]:
     """(subjects, clips per subject) a run with these options generates: the overrides, else the preset's."""
-    preset = PRESETS[options.get("preset") or DEFAULT_PRESET]
+    preset = PRESETS[preset_name(options)]
     subjects, clips = options.get("subjects"), options.get("clips_per_subject")
     return (int(subjects if subjects is not None else preset["subjects"]),
             int(clips if clips is not None else preset["clips_per_subject"]))
@@ -278,7 +283,7 @@ def describe_run(options, epochs: int | None = None) -> str:
     entry), the preset's class signal — and how they compare with the
     documented learnability configuration (the ``standard`` preset)."""
     epochs = epochs if epochs is not None else options.get("epochs")
-    preset = options.get("preset") or DEFAULT_PRESET
+    preset = preset_name(options)
     if preset not in PRESETS:
         raise OptionError(f"--dataset-opt preset={preset}: dataset 'synthetic' takes preset as "
                           f"{OPTION_RULES['preset'][1]}; got {preset!r}")
@@ -313,7 +318,7 @@ def mebench_register_datasets(register):
                                 f"{p['epochs']} epochs)" for name, p in PRESETS.items()) + ".",
         needs_data_root=False,
         default_options={"preset": DEFAULT_PRESET},
-        suggested_epochs=lambda options: PRESETS.get(options.get("preset") or DEFAULT_PRESET, {}).get("epochs"),
-        suggested_batch_size=lambda options: PRESETS.get(options.get("preset") or DEFAULT_PRESET, {}).get("batch_size"),
+        suggested_epochs=lambda options: PRESETS.get(preset_name(options), {}).get("epochs"),
+        suggested_batch_size=lambda options: PRESETS.get(preset_name(options), {}).get("batch_size"),
         describe_run=describe_run,
     ))
