@@ -19,6 +19,7 @@ With ``--parity`` it also runs the synthetic dataset in fp32 and in bf16 and pri
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 
 import numpy as np
@@ -26,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from mebench.data import CLASSES, InputSpec
+from mebench.data import MEGC2019_CLASSES as CLASSES
+from mebench.data import InputSpec
 from mebench.folds import loso_folds
 from mebench.model_card import count_macs
 from mebench.registry import default_registry
@@ -67,20 +69,21 @@ def parity(model: str, seeds: list[int], preset: str) -> None:
     """UF1/UAR of fp32 and bf16 training on the synthetic dataset, per seed."""
     import tempfile
 
-    from mebench.runner import RunConfig, run_loso
+    from mebench.plan import RunConfig
+    from mebench.runner import run
 
     print(f"\nprecision parity: {model} on synthetic ({preset} preset), seeds {seeds}")
     rows = {}
     with tempfile.TemporaryDirectory() as out:
         for precision in ("fp32", "bf16"):
             for seed in seeds:
-                outcome = run_loso(RunConfig(model=model, dataset="synthetic", seed=seed, precision=precision,
-                                             channels_last="auto", dataset_options={"preset": preset}),
-                                   output_dir=out, progress=False, log=lambda _: None)
-                pooled = outcome.metrics["pooled"]
-                rows.setdefault(precision, []).append((pooled["uf1"], pooled["uar"]))
-                print(f"  {precision} seed {seed}: UF1 {pooled['uf1']:.4f}  UAR {pooled['uar']:.4f}  "
-                      f"({outcome.run_info['timing']['train_seconds_total']:.0f} s training)")
+                outcome = run(RunConfig(model=model, dataset="synthetic", seed=seed, precision=precision,
+                                        channels_last="auto", dataset_options={"preset": preset}),
+                              output_dir=out, progress=False, log=lambda _: None)
+                pooled = outcome.record.metrics.pooled
+                rows.setdefault(precision, []).append((pooled.uf1, pooled.uar))
+                print(f"  {precision} seed {seed}: UF1 {pooled.uf1:.4f}  UAR {pooled.uar:.4f}  "
+                      f"({sum(outcome.record.timing.train_seconds_per_fold):.0f} s training)")
     for precision, values in rows.items():
         values = np.asarray(values)
         print(f"  {precision}: UF1 {values[:, 0].mean():.4f} ± {values[:, 0].std():.4f}   "
@@ -114,15 +117,14 @@ def main() -> None:
     torch.manual_seed(0)
     spec = default_registry().models.get(args.model)
     input_spec = InputSpec(spec.input_spec.channels, args.size, args.size)
-    build = lambda: spec.factory(num_classes=len(CLASSES), input_spec=input_spec)  # noqa: E731
+    sized = dataclasses.replace(spec, input_spec=input_spec)  # the model at the benchmark's input size
+    build = lambda: sized.build(len(CLASSES))  # noqa: E731
     x_cpu = torch.randn(args.samples, input_spec.channels, args.size, args.size)
     y_cpu = torch.randint(0, len(CLASSES), (args.samples,))
     subjects = [f"s/{i % args.subjects:03d}" for i in range(args.samples)]
     folds = loso_folds(subjects)[: args.folds or None]
     train_samples = sum(len(f.train) for f in folds) * epochs
-    from mebench.data import ModelSpec
-
-    flops_per_sample = 6 * count_macs(build(), ModelSpec("b", build, input_spec, ()))  # fwd + bwd ≈ 3× fwd, 2 FLOP/MAC
+    flops_per_sample = 6 * count_macs(build(), sized)  # fwd + bwd ≈ 3× fwd, 2 FLOP/MAC
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu {platform.processor() or platform.machine()}"
     print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"model {args.model} at {input_spec}, {args.samples} samples, {len(folds)} folds timed "

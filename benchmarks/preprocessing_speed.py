@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mebench.plan import load_task_samples
 from mebench.preprocessing import build_chain, prepare
 from mebench.registry import default_registry
 
@@ -26,7 +27,7 @@ def main() -> None:
     registry = default_registry()
     spec = registry.models.get(args.model)
     dataset = registry.datasets.get(args.dataset)
-    samples = dataset.load(args.data_root, **dataset.default_options)
+    samples, _ = load_task_samples(dataset, args.data_root, {})
     chain = build_chain(registry, spec.preprocessing)
 
     start = time.perf_counter()

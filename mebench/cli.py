@@ -1,4 +1,9 @@
-"""The ``mebench`` command line."""
+"""The ``mebench`` command line: each command parses its options, calls one function and prints.
+
+Every error a user can cause is a ``mebench.errors.MebenchError``; the group prints its message as
+one line and exits with its ``exit_code`` (2: change the command; 1: data or run time). An
+``OSError`` (a full disk, a vanished folder) is one line and exit code 1 too.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,34 @@ from typing import Any
 
 import click
 
-from mebench.registry import UnknownNameError, default_registry
+from mebench.errors import MebenchError, OptionError, UsageError, one_line
+from mebench.registry import default_registry
 
 ENV_DATA = "MEBENCH_DATA"
 
 
-class CliError(click.ClickException):
-    """A one-line error with exit code 2 and no traceback."""
+class OneLineError(click.ClickException):
+    """An error shown as ``Error: <one line>`` with its exit code, never a traceback."""
 
-    exit_code = 2
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
-def _parse_value(text: str) -> Any:
+class MebenchGroup(click.Group):
+    """Turns every ``MebenchError`` (and ``OSError``) raised by a command into one line and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MebenchError as error:
+            raise OneLineError(one_line(error), error.exit_code) from None
+        except OSError as error:
+            raise OneLineError(one_line(error), 1) from None
+
+
+def parse_value(text: str) -> Any:
+    """``3`` → 3, ``0.5`` → 0.5, ``true``/``false`` → booleans, anything else stays text."""
     for cast in (int, float):
         try:
             return cast(text)
@@ -29,17 +50,17 @@ def _parse_value(text: str) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def _parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
+def parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CliError(f"{flag} takes KEY=VALUE, got {pair!r}")
-        options[key.strip()] = _parse_value(value.strip())
+            raise OptionError(f"{flag} takes KEY=VALUE, got {pair!r}")
+        options[key.strip()] = parse_value(value.strip())
     return options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MebenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mebench")
 def main() -> None:
     """mebench: fair, fast, reproducible micro-expression recognition benchmarks.
@@ -48,74 +69,71 @@ def main() -> None:
     """
 
 
+#: The run options shared by ``run`` and ``sweep``: (flag, keyword for RunConfig/SweepSpec, click option).
+RUN_OPTIONS = [
+    click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_DATA,
+                 help=f"Folder holding your copy of the licensed datasets (default: ${ENV_DATA})."),
+    click.option("--epochs", type=click.IntRange(min=1), default=None,
+                 help="Fixed training epochs per fold (default: the dataset's documented budget, else 50)."),
+    click.option("--protocol", default="loso", show_default=True,
+                 help="Evaluation protocol: loso, lodo, kfold, cross (see `mebench list protocols`)."),
+    click.option("--protocol-opt", multiple=True, metavar="KEY=VALUE",
+                 help="Protocol option, e.g. k=10 (kfold) or target=smic (cross) (repeatable)."),
+    click.option("--selection", type=click.Choice(["fixed", "inner-val", "test-oracle"]), default="fixed",
+                 show_default=True,
+                 help="Model selection: fixed epoch budget; inner-val early stopping on training subjects; "
+                      "test-oracle best epoch on the test fold (LEAKY, for measuring inflation only)."),
+    click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, or cuda[:N]."),
+    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+                 help="bf16 autocast (auto: wherever the hardware supports it) or plain fp32."),
+    click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                 help="Channels-last memory format (auto: on with bf16 or CUDA)."),
+    click.option("--fold-batch", default="auto", show_default=True,
+                 help="Train this many folds at once (vectorised); auto: sized from free memory on CUDA, off on CPU."),
+    click.option("--compile", "compile", is_flag=True, help="torch.compile the model (sequential training)."),
+    click.option("--batch-size", type=click.IntRange(min=2), default=None,
+                 help="Training batch size (default: the dataset's suggestion, else 32)."),
+    click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
+                 help="Adam learning rate (> 0)."),
+    click.option("--model-opt", "model_options", multiple=True, metavar="KEY=VALUE",
+                 help="Option passed to the model factory, e.g. branches=5 (repeatable; `mebench info MODEL` lists them)."),
+    click.option("--dataset-opt", "dataset_options", multiple=True, metavar="KEY=VALUE",
+                 help="Option passed to the dataset loader, e.g. preset=standard (repeatable)."),
+    click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+                 show_default=True, help="Results folder; each run writes OUTPUT/<run-id>/."),
+    click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="Preprocessing cache (default: $MEBENCH_CACHE or ~/.cache/mebench)."),
+    click.option("--workers", type=click.IntRange(min=1), default=None,
+                 help="Processes for preprocessing (default: CPU count, at most 8)."),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+]
+OPTION_FLAGS = {"protocol_opt": "--protocol-opt", "model_options": "--model-opt", "dataset_options": "--dataset-opt"}
+NOT_RUN_SETTINGS = ("output", "cache_dir", "workers", "quiet")
+
+
 def run_options(function):
-    """The options shared by ``run`` and ``sweep``: everything that configures a run."""
-    options = [
-        click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_DATA,
-                     help=f"Folder holding your copy of the licensed datasets (default: ${ENV_DATA})."),
-        click.option("--epochs", type=click.IntRange(min=1), default=None,
-                     help="Fixed training epochs per fold (default: the dataset's documented budget, else 50)."),
-        click.option("--protocol", default="loso", show_default=True,
-                     help="Evaluation protocol: loso, lodo, kfold, cross (see `mebench list protocols`)."),
-        click.option("--protocol-opt", multiple=True, metavar="KEY=VALUE",
-                     help="Protocol option, e.g. k=10 (kfold) or target=smic (cross) (repeatable)."),
-        click.option("--selection", type=click.Choice(["fixed", "inner-val", "test-oracle"]), default="fixed",
-                     show_default=True,
-                     help="Model selection: fixed epoch budget; inner-val early stopping on training subjects; "
-                          "test-oracle best epoch on the test fold (LEAKY, for measuring inflation only)."),
-        click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, or cuda[:N]."),
-        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
-                     help="bf16 autocast (auto: wherever the hardware supports it) or plain fp32."),
-        click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-                     help="Channels-last memory format (auto: on with bf16 or CUDA)."),
-        click.option("--fold-batch", default="auto", show_default=True,
-                     help="Train this many folds at once (vectorised); auto: sized from free memory on CUDA, off on CPU."),
-        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model (sequential training)."),
-        click.option("--batch-size", type=click.IntRange(min=2), default=None,
-                     help="Training batch size (default: the dataset's suggestion, else 32)."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
-                     help="Adam learning rate (> 0)."),
-        click.option("--model-opt", multiple=True, metavar="KEY=VALUE",
-                     help="Option passed to the model factory, e.g. branches=5 (repeatable)."),
-        click.option("--dataset-opt", multiple=True, metavar="KEY=VALUE",
-                     help="Option passed to the dataset loader, e.g. preset=standard (repeatable)."),
-        click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
-                     show_default=True, help="Results folder; each run writes OUTPUT/<run-id>/."),
-        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Preprocessing cache (default: $MEBENCH_CACHE or ~/.cache/mebench)."),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
-                     help="Processes for preprocessing (default: CPU count, at most 8)."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
-    ]
-    for option in reversed(options):
+    for option in reversed(RUN_OPTIONS):
         function = option(function)
     return function
 
 
-def make_config(model: str, dataset: str, seed: int, settings: dict[str, Any]):
-    """A ``RunConfig`` from the shared run options."""
-    from mebench.plan import RunConfig
+def run_settings(settings: dict[str, Any], only_given: bool = False) -> dict[str, Any]:
+    """``RunConfig`` keywords from the shared run options (``only_given``: those set on the command line
+    or through the environment, not click's defaults — what overrides a sweep file)."""
+    context = click.get_current_context()
+    values = {}
+    for name, value in settings.items():
+        if name in NOT_RUN_SETTINGS or (only_given and context.get_parameter_source(name).name == "DEFAULT"):
+            continue
+        if name in OPTION_FLAGS:
+            value = parse_options(value, OPTION_FLAGS[name])
+            name = "protocol_options" if name == "protocol_opt" else name
+        values[name] = str(value) if name == "data_root" and value is not None else value
+    return values
 
-    data_root = settings["data_root"]
-    return RunConfig(model=model, dataset=dataset, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                     lr=settings["lr"], seed=seed, device=settings["device"], precision=settings["precision"],
-                     channels_last=settings["channels_last"], fold_batch=settings["fold_batch"],
-                     compile=settings["compile_model"], protocol=settings["protocol"],
-                     protocol_options=_parse_options(settings["protocol_opt"], "--protocol-opt"),
-                     selection=settings["selection"],
-                     model_options=_parse_options(settings["model_opt"], "--model-opt"),
-                     dataset_options=_parse_options(settings["dataset_opt"], "--dataset-opt"),
-                     data_root=str(data_root) if data_root else None)
 
-
-def usage_errors():
-    """Errors a user fixes by changing the command (exit 2) and errors of data or run time (exit 1),
-    each as one line."""
-    from mebench.data import DataError, OptionError
-    from mebench.preprocessing import PreprocessingError
-    from mebench.results import RunLockedError
-
-    return (UnknownNameError, OptionError), (DataError, PreprocessingError, RunLockedError, RuntimeError, OSError)
+def log_line(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @main.command()
@@ -132,30 +150,13 @@ def run(model, dataset, seed, force, no_wait, **settings):
     metrics table. An interrupted run resumes from its finished folds; a finished run is not
     repeated unless --force is given. Exit codes: 0 done, 1 data or run-time failure, 2 usage error.
     """
-    from mebench.leaderboard import metrics_report
+    from mebench.plan import RunConfig
     from mebench.runner import run as run_one
 
-    usage, failures = usage_errors()
-    try:
-        config = make_config(model, dataset, seed, settings)
-        outcome = run_one(config, output_dir=settings["output"], cache_dir=settings["cache_dir"], force=force,
-                          progress=not settings["quiet"], workers=settings["workers"],
-                          log=lambda line: click.echo(line, err=True), wait=not no_wait)
-    except usage as error:
-        raise CliError(_one_line(error))
-    except failures as error:
-        raise click.ClickException(_one_line(error))
-    click.echo(metrics_report(outcome.metrics))
-    timing = outcome.run_info["timing"]
-    click.echo(f"\nparameters: {outcome.run_info['parameters']:,}   train s/fold: "
-               f"{timing['train_seconds_per_fold_mean']:.1f}   inference: {timing['inference_fps']:.0f} fps "
-               f"(batch {timing['inference_batch_size']})")
-    click.echo(f"results: {outcome.run_dir}")
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error.args[0] if len(error.args) == 1 else error) if error.args else type(error).__name__
-    return " ".join(text.split()) if "\n" in text else text
+    config = RunConfig(model=model, dataset=dataset, seed=seed, **run_settings(settings))
+    outcome = run_one(config, output_dir=settings["output"], cache_dir=settings["cache_dir"], force=force,
+                      progress=not settings["quiet"], workers=settings["workers"], log=log_line, wait=not no_wait)
+    click.echo(outcome.summary())
 
 
 @main.command()
@@ -175,84 +176,41 @@ def _one_line(error: BaseException) -> str:
 @click.option("--summarise", "summarise_only", is_flag=True,
               help="Train nothing; write the summary of every run whose folds are all done.")
 @run_options
-def sweep(sweep_file, models, datasets, seeds, executor, ray_address, retries, shard, dry_run, summarise_only,
-          **settings):
+def sweep(sweep_file, dry_run, summarise_only, **settings):
     """Run a grid: every model × dataset × seed, skipping finished runs and resuming partial ones.
 
     The grid comes from --models/--datasets/--seeds plus any `mebench run` option, or from a TOML
-    SWEEP_FILE with the same keys (models, datasets, seeds, epochs, protocol, model_options, …).
-    One progress bar covers all fold tasks; a failing run does not stop the others (they are listed
-    at the end and the exit code is 1). Ends with the grid's leaderboard.
+    SWEEP_FILE with the same keys (models, datasets, seeds, epochs, protocol, model_options, …);
+    options given on the command line take precedence over the file. One progress bar covers all
+    fold tasks; a failing run does not stop the others (they are listed at the end and the exit
+    code is 1). Ends with the grid's leaderboard.
     """
-    from tabulate import tabulate
+    from mebench.sweep import SweepSpec, dry_run_report, run_sweep
 
-    from mebench.execute import InProcessExecutor
-    from mebench.plan import RunConfig
-    from mebench.sweep import Sweep, expand_names, grid_configs, parse_seeds, parse_shard, read_sweep_file
-
-    usage, failures = usage_errors()
-    log = lambda line: click.echo(line, err=True)  # noqa: E731
-    registry = default_registry()
-    try:
-        if sweep_file:
-            spec = read_sweep_file(sweep_file)
-            models, datasets, seeds = spec["models"], spec["datasets"], spec.get("seeds", seeds)
-            executor = spec.get("executor", executor)
-            shard = spec.get("shard", shard)
-            ray_address = spec.get("ray_address", ray_address)
-            retries = spec.get("retries", retries)
-            for key in ("output", "cache_dir", "data_root", "workers"):
-                if key in spec:
-                    settings[key] = Path(spec[key]) if key in ("output", "cache_dir", "data_root") else spec[key]
-        elif not models or not datasets:
-            raise CliError("give --models and --datasets, or a sweep file (mebench sweep FILE)")
-        base = make_config("?", "?", 0, settings)
-        if sweep_file:
-            fields = {k: v for k, v in spec.items() if k in RunConfig.__dataclass_fields__}
-            base = RunConfig(**{**base.__dict__, **fields})
-        model_names = expand_names(models, registry.models.names(), registry.models.get, "model")
-        dataset_names = expand_names(datasets, registry.datasets.names(), registry.datasets.get, "dataset")
-        grid = Sweep(grid_configs(model_names, dataset_names, parse_seeds(seeds), base), settings["output"],
-                     cache_dir=settings["cache_dir"], registry=registry, workers=settings["workers"],
-                     progress=not settings["quiet"], log=log)
-        shard_of = parse_shard(shard)
-        if dry_run:
-            rows = grid.dry_run_rows(shard_of)
-            headers = ["run", "folds", "done", f"shard {shard}" if shard else "tasks", "status"]
-            click.echo(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
-            complete = sum(r.complete for r in grid.runs)
-            click.echo(f"\n{len(grid.runs)} runs, {complete} complete, "
-                       f"{sum(len(r.plan.folds) - r.done_folds for r in grid.runs if r.plan)} fold tasks to do")
-            return
-        if executor == "ray":
-            from mebench.ray_executor import RayExecutor
-
-            runner = RayExecutor(address=ray_address, retries=retries, progress=not settings["quiet"], log=log)
-        else:
-            runner = InProcessExecutor(progress=not settings["quiet"], log=log, isolate_failures=True)
-        outcome = grid.run(runner, shard=shard_of, summarise_only=summarise_only)
-    except usage as error:
-        raise CliError(_one_line(error))
-    except failures as error:
-        raise click.ClickException(_one_line(error))
-    _print_grid_leaderboard(outcome, settings["output"])
-    problems = [(r.label, r.error) for r in outcome.runs if r.error] + [
-        (f"{f.run_id} fold {f.fold}", f.error) for f in outcome.failures]
-    complete = sum(r.complete for r in outcome.runs)
-    click.echo(f"\n{complete} of {len(outcome.runs)} runs complete", err=True)
-    if problems:
-        click.echo(f"{len(problems)} failed:", err=True)
-        for where, error in problems:
+    context = click.get_current_context()
+    own = {name: settings.pop(name) for name in ("models", "datasets", "seeds", "executor", "ray_address", "retries",
+                                                 "shard")}
+    quiet = settings["quiet"]
+    given = {name: value for name, value in {**own, **{k: settings[k] for k in ("output", "cache_dir", "workers")}}.items()
+             if context.get_parameter_source(name).name != "DEFAULT"}
+    if sweep_file:
+        spec = SweepSpec.from_file(sweep_file, {**given, **run_settings(settings, only_given=True)})
+    elif not own["models"] or not own["datasets"]:
+        raise UsageError("give --models and --datasets, or a sweep file (mebench sweep FILE)")
+    else:
+        spec = SweepSpec.from_mapping({**given, **run_settings(settings, only_given=True)}, where="mebench sweep")
+    if dry_run:
+        click.echo(dry_run_report(spec, progress=not quiet, log=log_line))
+        return
+    outcome = run_sweep(spec, summarise_only=summarise_only, progress=not quiet, log=log_line)
+    if outcome.leaderboard:
+        click.echo(outcome.leaderboard)
+    click.echo(f"\n{outcome.complete} of {len(outcome.runs)} runs complete", err=True)
+    if outcome.problems:
+        click.echo(f"{len(outcome.problems)} failed:", err=True)
+        for where, error in outcome.problems:
             click.echo(f"  {where}: {error}", err=True)
         sys.exit(1)
-
-
-def _print_grid_leaderboard(outcome, output: Path) -> None:
-    """The leaderboard of the results folder the grid wrote to."""
-    from mebench.leaderboard import results_leaderboard
-
-    if any(r.complete for r in outcome.runs):
-        click.echo(results_leaderboard(output))
 
 
 @main.command(name="list")
@@ -260,37 +218,17 @@ def _print_grid_leaderboard(outcome, output: Path) -> None:
 @click.option("--pattern", default="*", show_default=True, help="Wildcard filter on names, e.g. 'aspp-*'.")
 def list_(what, pattern):
     """List registered models, datasets, preprocessors, protocols, or the plugins that provide them."""
-    from tabulate import tabulate
-
     registry = default_registry()
-    sections = [what] if what else ["models", "datasets", "preprocessors", "protocols", "plugins"]
-    for section in sections:
+    for section in [what] if what else ["models", "datasets", "preprocessors", "protocols", "plugins"]:
         if what is None:
             click.echo(f"\n{section}:")
-        if section == "plugins":
-            rows = [[p.name, p.distribution, p.version, "BROKEN: " + p.error if p.error else
-                     f"ok ({len(p.registered)} entries)"] for p in registry.plugins]
-            click.echo(tabulate(rows, headers=["plugin", "package", "version", "status"], tablefmt="simple"))
-            continue
-        table = getattr(registry, section)
-        rows = []
-        for name in table.names(pattern):
-            spec = table.get(name)
-            if section == "models":
-                extra = [str(spec.input_spec)]
-            elif section == "datasets":
-                extra = ["your copy" if spec.needs_data_root else "built in", len(spec.classes)]
-            else:
-                extra = []
-            rows.append([name, *extra, table.owner(name), spec.description])
-        headers = ["name", *{"models": ["input"], "datasets": ["data", "classes"]}.get(section, []), "plugin", "description"]
-        click.echo(tabulate(rows, headers=headers, tablefmt="simple") if rows else "(none)")
+        click.echo(registry.listing(section, pattern))
     if registry.broken and what != "plugins":
         names = ", ".join(p.name for p in registry.broken)
         click.echo(f"\nwarning: broken plugins skipped: {names} (see `mebench list plugins`)", err=True)
 
 
-@main.group()
+@main.group(cls=MebenchGroup)
 def data() -> None:
     """Inspect and validate your copies of the datasets."""
 
@@ -310,74 +248,15 @@ def check(dataset, data_root, dataset_opt, list_all):
     cropped), every known annotation slip corrected, and every missing or extra sample and problem.
     Exits 0 when only corrections remain, 1 when anything blocks a run, 2 for a bad option.
     """
-    import pandas as pd
-    from tabulate import tabulate
+    from mebench.dataset_check import check_dataset
 
-    from mebench.data import DataError, OptionError
-
-    registry = default_registry()
-    try:
-        spec = registry.datasets.get(dataset)
-    except UnknownNameError as error:
-        raise CliError(str(error.args[0]))
-    if spec.check is None:
-        raise CliError(f"dataset {dataset!r} reads no files of yours, so there is nothing to check")
-    options = {**spec.default_options, **_parse_options(dataset_opt, "--dataset-opt")}
-    try:
-        report = spec.check(str(data_root) if data_root else None, **options)
-    except OptionError as error:
-        raise CliError(str(error))
-    except DataError as error:
-        raise click.ClickException(str(error))
-    found = pd.DataFrame({"subject": [s.subject for s in report.found], "class": [s.label for s in report.found],
-                          "dataset": [s.dataset for s in report.found],
-                          "cropped": [s.cropped for s in report.found]})
-    classes = list(spec.classes) + sorted({label for _, _, label in report.expected} - set(spec.classes))
-    if report.expected:
-        official = pd.DataFrame(report.expected, columns=["sample", "subject", "class"])
-        click.echo(f"{dataset}: {len(found)} of {len(official)} official samples found, "
-                   f"{found.subject.nunique()} of {official.subject.nunique()} subjects\n")
-        counts = pd.DataFrame({"official": official["class"].value_counts(), "found": found["class"].value_counts()})
-        counts = counts.reindex(classes).fillna(0).astype(int)
-        counts.loc["total"] = counts.sum()
-        click.echo(tabulate(counts.reset_index().values.tolist(), headers=["class", "official", "found"],
-                            tablefmt="github"))
-        by_subject = pd.DataFrame({"official": official.subject.value_counts(), "found": found.subject.value_counts()})
-        by_subject = by_subject.fillna(0).astype(int).sort_index()
-        click.echo("\n" + tabulate(by_subject.reset_index().values.tolist(), headers=["subject", "official", "found"],
-                                   tablefmt="github"))
-    else:
-        click.echo(f"{dataset}: no official sample list for this task (built from the dataset's own annotation); "
-                   f"{len(found)} samples, {found.subject.nunique()} subjects\n")
-        counts = found["class"].value_counts().reindex(classes, fill_value=0)
-        rows = [*counts.items(), ("total", int(counts.sum()))]
-        click.echo(tabulate(rows, headers=["class", "samples"], tablefmt="github"))
-        table = pd.crosstab(found.subject, found["class"]).reindex(columns=classes, fill_value=0)
-        table["total"] = table.sum(axis=1)
-        click.echo("\n" + tabulate(table.reset_index().values.tolist(), headers=["subject", *table.columns],
-                                   tablefmt="github"))
-    if len(found):
-        region = found.groupby("dataset")["cropped"].agg(
-            samples="size", already_cropped=lambda c: int((c == True).sum()),  # noqa: E712 (None is unknown)
-            to_be_cropped=lambda c: int((c == False).sum()))  # noqa: E712
-        click.echo("\nface region (a face_crop step in auto mode crops the samples whose frames are not cropped):")
-        click.echo(tabulate(region.reset_index().values.tolist(),
-                            headers=["dataset", "samples", "already cropped", "to be face-cropped"], tablefmt="github"))
-    corrections = [note for sample in report.found for note in sample.corrections]
-    limit = None if list_all else 20
-    for title, items in (("corrections (known annotation slips, corrected; they do not block a run; "
-                          "--dataset-opt strict=true refuses them)", corrections),
-                         ("missing", report.missing), ("extra (not in the official list; not used)", report.extra),
-                         ("problems", report.problems)):
-        if items:
-            click.echo(f"\n{title}: {len(items)}")
-            for item in items[:limit]:
-                click.echo(f"  {item}")
-            if limit and len(items) > limit:
-                click.echo(f"  … {len(items) - limit} more (--list-all)")
+    spec = default_registry().datasets.get(dataset)
+    report = check_dataset(spec, str(data_root) if data_root else None, parse_options(dataset_opt, "--dataset-opt"))
+    click.echo(report.render(spec.classes, list_all))
     if not report.ok:
         click.echo(f"\n{dataset}: NOT OK — fix the problems above and run the check again", err=True)
         sys.exit(1)
+    corrections = report.corrections
     click.echo(f"\n{dataset}: OK" + (f" ({len(corrections)} annotation slip(s) corrected)" if corrections else ""))
 
 
@@ -385,21 +264,20 @@ def check(dataset, data_root, dataset_opt, list_all):
 @click.argument("model")
 @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
 def info(model, as_json):
-    """Show MODEL's card: reference, input spec, parameters, MACs, paper figures and deviations."""
-    from mebench.model_card import model_card, render_card
+    """Show MODEL's card: source, code, fidelity, input chain, parameters, MACs, options, paper figures, deviations."""
+    from mebench.model_card import model_facts, render_card
 
     registry = default_registry()
-    try:
-        spec = registry.models.get(model)
-    except UnknownNameError as error:
-        raise CliError(str(error.args[0]))
-    card = model_card(spec, plugin=registry.models.owner(model))
-    click.echo(json.dumps(card, indent=2) if as_json else render_card(card))
+    facts = model_facts(registry.models.get(model), plugin=registry.models.owner(model))
+    click.echo(json.dumps(facts.as_json(), indent=2) if as_json else render_card(facts))
+
+
+RESULTS_OPTION = click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+                              default=Path("results"), show_default=True, help="Folder of saved runs.")
 
 
 @main.command()
-@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
-              show_default=True, help="Folder of saved runs.")
+@RESULTS_OPTION
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv"]), default="markdown", show_default=True,
               help="Output format.")
 @click.option("--reported/--no-reported", default=False, show_default=True,
@@ -420,7 +298,7 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
     every configuration not significantly different from it (paired bootstrap, Holm, alpha 0.05)
     are marked. Runs that cannot be read are listed as skipped.
     """
-    from mebench.leaderboard import leaderboard_tables, render_tables, reported_figures
+    from mebench.leaderboard import leaderboard_text
     from mebench.results import atomic_write_text
 
     registry = default_registry()
@@ -429,67 +307,58 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
 
         text = models_leaderboard(registry, fmt)
     else:
-        configurations = _load_configurations_or_fail(results_dir)
-        specs = [registry.models.get(n) for n in registry.models.names()] if reported else []
         metrics = [m.strip() for m in metric_list.split(",") if m.strip()] if metric_list else None
-        try:
-            tables = leaderboard_tables(configurations, reported_figures(specs), metrics, dataset)
-        except ValueError as error:
-            raise CliError(str(error))
-        if not tables:
-            raise click.ClickException(f"no runs of dataset {dataset!r} in {results_dir}")
-        text = render_tables(tables, fmt)
-        if plots_dir:
-            from mebench.plots import leaderboard_plots
-
-            for path in leaderboard_plots(tables, plots_dir):
-                click.echo(f"wrote {path}", err=True)
+        text, plots = leaderboard_text(load_saved_runs(results_dir), registry if reported else None, fmt, metrics,
+                                       dataset, plots_dir)
+        for path in plots:
+            click.echo(f"wrote {path}", err=True)
     click.echo(text)
     if write:
         atomic_write_text(write, text if text.endswith("\n") else text + "\n")
 
 
-def _load_configurations_or_fail(results_dir: Path):
-    from mebench.leaderboard import load_configurations
+def load_saved_runs(results_dir: Path):
+    """The configurations under ``results_dir``; each unusable run is named on stderr."""
+    from mebench.configurations import load_configurations
 
     if not results_dir.exists():
-        raise CliError(f"no results folder {results_dir}; run `mebench run` first or pass --results DIR")
+        raise UsageError(f"no results folder {results_dir}; run `mebench run` first or pass --results DIR")
     skipped: list[tuple[str, str]] = []
     configurations = load_configurations(results_dir, skipped)
     for folder, reason in skipped:
         click.echo(f"skipped {folder}: {reason}", err=True)
     if not configurations:
-        raise click.ClickException(f"no complete runs in {results_dir}" + (f" ({len(skipped)} skipped)" if skipped else ""))
+        raise MebenchError(f"no complete runs in {results_dir}" + (f" ({len(skipped)} skipped)" if skipped else ""))
     return configurations
 
 
 @main.command()
 @click.argument("first")
 @click.argument("second")
-@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
-              show_default=True, help="Folder of saved runs in which FIRST and SECOND are looked up.")
+@RESULTS_OPTION
 @click.option("--dataset", default=None, help="Dataset of the runs, where a model name has runs on several.")
 def compare(first, second, results_dir, dataset):
     """Paired comparison of two runs or configurations on the same samples.
 
-    FIRST and SECOND are run ids, run folders, or model names (all seeds of that model's
-    configuration). Prints accuracy, UF1 and UAR differences with paired subject-level bootstrap
-    intervals and p-values, and McNemar's exact test on per-sample correctness per seed pair.
+    FIRST and SECOND are run folders (anywhere), run ids or model names (all seeds of that model's
+    configuration; ids and names are looked up in --results). Prints accuracy, UF1 and UAR
+    differences with paired subject-level bootstrap intervals and p-values, and McNemar's exact
+    test on per-sample correctness per seed pair.
     """
-    from mebench.leaderboard import ResolveError, compare_configurations, render_comparison, resolve_configuration
+    from mebench.compare import compare_configurations, render_comparison
+    from mebench.configurations import load_run_folders, resolve_configuration
 
-    configurations = _load_configurations_or_fail(results_dir)
-    try:
-        pair = [resolve_configuration(reference, configurations, dataset) for reference in (first, second)]
-        comparison = compare_configurations(*pair)
-    except (ResolveError, ValueError) as error:
-        raise CliError(str(error))
-    click.echo(render_comparison(comparison))
+    references = (first, second)
+    if all((Path(reference) / "run.json").is_file() for reference in references):
+        pair = load_run_folders([Path(reference) for reference in references])
+    else:
+        configurations = load_saved_runs(results_dir)
+        pair = [resolve_configuration(reference, configurations, dataset) for reference in references]
+    click.echo(render_comparison(compare_configurations(*pair)))
 
 
 @main.command()
-@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
-              show_default=True, help="Folder of saved runs.")
+@RESULTS_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for report.html (self-contained), report.md and the PNG plots.")
 @click.option("--reported/--no-reported", default=True, show_default=True,
@@ -502,12 +371,9 @@ def report(results_dir, out_dir, reported):
     """
     from mebench.report import write_report
 
-    configurations = _load_configurations_or_fail(results_dir)
-    specs = []
-    if reported:
-        registry = default_registry()
-        specs = [registry.models.get(n) for n in registry.models.names()]
-    html_path, markdown_path = write_report(configurations, specs, out_dir)
+    registry = default_registry()
+    specs = [registry.models.get(n) for n in registry.models.names()] if reported else []
+    html_path, markdown_path = write_report(load_saved_runs(results_dir), specs, out_dir)
     click.echo(f"wrote {html_path}\nwrote {markdown_path}")
 
 

@@ -1,17 +1,24 @@
-"""Data types shared by datasets, preprocessors, models and the runner."""
+"""Data types shared by datasets, preprocessors, models, protocols and the runner: what a plugin
+declares (specs, model cards, options) and what flows between the layers (samples, prepared data)."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
+from mebench.errors import DataError
+from mebench.options import Option
+
+if TYPE_CHECKING:
+    from mebench.dataset_check import DatasetCheck
+
 #: The classes of the MEGC2019 3-class task, in label-index order: the default label set of a
 #: dataset task. A task with other classes declares them in ``DatasetSpec.classes``.
 MEGC2019_CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
-CLASSES = MEGC2019_CLASSES
 
 
 @dataclass(frozen=True)
@@ -58,21 +65,13 @@ class FrameSource:
         raise NotImplementedError
 
 
-class DataError(ValueError):
-    """Bad input data: names the file, the row or sample, what is wrong and how to fix it."""
-
-    def __init__(self, file: object, problem: str, fix: str = "", row: object = None):
-        self.file, self.problem, self.fix, self.row = file, problem, fix, row
-        where = f"{file}" + (f", row {row}" if row is not None else "")
-        super().__init__(f"{where}: {problem}" + (f" — {fix}" if fix else ""))
-
-    def __reduce__(self):  # keeps the error intact across preprocessing worker processes
-        return DataError, (self.file, self.problem, self.fix, self.row)
-
-
-class OptionError(ValueError):
-    """An option a user passed (``--dataset-opt``, ``--model-opt``, ``--protocol-opt``…) that is unknown
-    or out of range; the message names the option, what was given and what is allowed. Exit code 2."""
+def check_labels(samples: Sequence[Sample], classes: Sequence[str], task: str = "") -> None:
+    """Refuse (``DataError`` naming the sample) a sample whose label is not one of the task's classes."""
+    whose = f"task {task!r}'s" if task else "the task's"
+    for sample in samples:
+        if sample.label not in classes:
+            raise DataError(f"sample {sample.id}", f"label {sample.label!r} is not one of {whose} classes "
+                                                   f"({', '.join(classes)})", "fix the dataset plugin's label rules")
 
 
 def options_text(options: Mapping[str, Any]) -> str:
@@ -144,12 +143,61 @@ class ReportedFigures:
     note: str = ""
 
 
+class Fidelity(str, enum.Enum):
+    """How closely a net follows its source: a closed set, so a table can be filtered on it."""
+
+    #: follows the authors' code (or the reference definition named on the card) layer by layer
+    FAITHFUL = "faithful"
+    #: no authors' code: built from the paper (and any third-party source the card names)
+    RECONSTRUCTED = "reconstructed"
+    #: follows a reference definition with changes the card lists as deviations
+    ADAPTED = "adapted"
+
+
+@dataclass(frozen=True)
+class CodeLocation:
+    """Where a net's reference definition lives: ``repository`` (``christy1206/STSTNet``), ``path``
+    in it (``main.py``), the class or function, and the commit and licence where known."""
+
+    repository: str
+    path: str
+    symbol: str = ""
+    commit: str = ""
+    licence: str = ""
+    note: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.repository}, {self.path}" + (f" ({self.symbol})" if self.symbol else "")
+        extras = [f"commit {self.commit}" if self.commit else "", f"licence {self.licence}" if self.licence else ""]
+        extras = ", ".join(filter(None, extras))
+        return where + (f" [{extras}]" if extras else "") + (f"; {self.note}" if self.note else "")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The facts a reader needs to trust a net: its source, the code it follows, how faithfully, its
+    input chain, the reference parameter count and where that count comes from, what the
+    publications report, and every deviation with its reason. ``mebench info`` renders it."""
+
+    source: Reference
+    fidelity: Fidelity
+    fidelity_detail: str
+    code: tuple[CodeLocation, ...] = ()  # empty: the authors published none
+    input_chain: str = ""
+    reference_parameters: int | None = None
+    reference_parameters_source: str = ""
+    identification: str = ""  # how the configuration was identified where the source does not name it
+    deviations: tuple[str, ...] = ()
+    reported: tuple[ReportedFigures, ...] = ()
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered model: a factory plus the facts the runner and the model card need.
 
     ``factory(num_classes, input_spec, **options)`` returns an ``nn.Module`` mapping a
-    (N, C, H, W) float tensor to (N, num_classes) logits.
+    (N, C, H, W) float tensor to (N, num_classes) logits. ``options`` declares what
+    ``--model-opt`` may set (``None``: nothing declared; options are passed through as given).
     """
 
     name: str
@@ -157,18 +205,26 @@ class ModelSpec:
     input_spec: InputSpec
     preprocessing: tuple[StepRef, ...]
     description: str = ""
-    reference: Reference | None = None
-    reported: tuple[ReportedFigures, ...] = ()
-    notes: tuple[str, ...] = ()
+    card: ModelCard | None = None
+    options: tuple[Option, ...] | None = None
     family: str = ""
 
     def build(self, num_classes: int, **options: Any) -> torch.nn.Module:
-        return self.factory(num_classes=num_classes, input_spec=self.input_spec, **options)
+        """The net with ``num_classes`` outputs: the declared options' defaults, overridden by ``options``."""
+        defaults = {option.name: option.default for option in self.options or ()}
+        return self.factory(num_classes=num_classes, input_spec=self.input_spec, **{**defaults, **options})
+
+    @property
+    def reported(self) -> tuple[ReportedFigures, ...]:
+        return self.card.reported if self.card else ()
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered dataset: ``load(data_root, **options) -> list[Sample]``."""
+    """A registered dataset task: ``load(data_root, **options) -> list[Sample]``.
+
+    ``options`` declares what ``--dataset-opt`` may set; the loader gets every declared option
+    (the given value or the declared default)."""
 
     name: str
     load: Callable[..., list[Sample]]
@@ -177,7 +233,7 @@ class DatasetSpec:
     classes: tuple[str, ...] = MEGC2019_CLASSES
     reference: Reference | None = None
     needs_data_root: bool = True
-    default_options: Mapping[str, Any] = field(default_factory=dict)
+    options: tuple[Option, ...] | None = None
     #: ``suggested_epochs(options)``: the dataset's documented epoch budget, or None for the default.
     suggested_epochs: Callable[[Mapping[str, Any]], int | None] | None = None
     #: ``suggested_batch_size(options)``: the dataset's training batch size, or None for the default (32).
@@ -196,38 +252,24 @@ class ProtocolSpec:
     databases, labels and source task of every sample) and the run's dataset name; it must return
     folds checked with ``mebench.folds.check_folds``. ``tasks(dataset, options)`` names the tasks to
     load, the run's own dataset first (a cross-dataset protocol adds its target); default: the
-    run's dataset alone. ``selections`` are the model-selection rules the protocol supports."""
+    run's dataset alone. ``options`` declares what ``--protocol-opt`` may set."""
 
     name: str
     split: Callable[..., list]
     description: str = ""
-    default_options: Mapping[str, Any] = field(default_factory=dict)
+    options: tuple[Option, ...] | None = None
     tasks: Callable[[str, Mapping[str, Any]], Sequence[str]] | None = None
-
-
-@dataclass
-class DatasetCheck:
-    """A copy of a dataset compared with its official sample list."""
-
-    dataset: str
-    expected: list[tuple[str, str, str]]  # (sample id, subject, label) from the official list
-    found: list[Sample]
-    missing: list[str]
-    extra: list[str]
-    problems: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.missing and not self.problems
 
 
 @dataclass(frozen=True)
 class PreprocessorSpec:
-    """A registered preprocessing step: ``factory(**options)`` returns a ``PreprocessingStep``."""
+    """A registered preprocessing step: ``factory(**options)`` returns a ``PreprocessingStep``;
+    ``options`` declares what a model's chain may set on it."""
 
     name: str
     factory: Callable[..., "PreprocessingStep"]
     description: str = ""
+    options: tuple[Option, ...] | None = None
 
 
 class PreprocessingStep:

@@ -17,14 +17,16 @@ import torch
 from tqdm.auto import tqdm
 
 from mebench.data import PreparedData
+from mebench.errors import RunError
 from mebench.folds import Fold
 from mebench.plan import RunPlan
+from mebench.records import FoldRecord, Prediction
 from mebench.selection import selection_for
 from mebench.timing import Stopwatch
 from mebench.training import (TrainSettings, fold_batch_size, fold_batching_obstacle, predict, train_fold,
                               train_folds_batched)
 
-OnRecord = Callable[[RunPlan, dict], None]
+OnRecord = Callable[[RunPlan, FoldRecord], None]
 
 
 @dataclass
@@ -61,28 +63,26 @@ class FoldJob:
     @classmethod
     def of(cls, plan: RunPlan, data: PreparedData, fold: Fold) -> "FoldJob":
         subjects = list(data.subjects) if plan.config.selection == "inner-val" else None
-        return cls(plan.run_id, plan.config.model, dict(plan.config.model_options), len(plan.classes),
+        return cls(plan.run_id, plan.config.model, dict(plan.model_options), len(plan.classes),
                    plan.settings, fold, [data.sample_ids[i] for i in fold.test], plan.config.selection,
                    plan.config.compile, subjects)
 
 
 def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, together: int,
-                epoch_losses: list[float]) -> dict:
+                epoch_losses: list[float], extras: dict) -> FoldRecord:
     """The record of a trained fold: what summarise and resumption read."""
     fold = job.fold
-    return {
-        "fold": fold.index, "test_group": fold.name, "test_subject": fold.name,
-        "train_seconds": seconds, "folds_trained_together": together,
-        "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
-        "epoch_losses": [float(v) for v in epoch_losses],
-        "predictions": [{"sample_id": sample_id, "probabilities": probabilities[k].tolist()}
-                        for k, sample_id in enumerate(job.test_ids)],
-    }
+    n_train = int(len(fold.train)) - int(extras.get("n_validation", 0))  # inner-val: without the validation side
+    return FoldRecord(fold=fold.index, test_group=fold.name, train_seconds=seconds, folds_trained_together=together,
+                      n_train=n_train, n_test=int(len(fold.test)), epoch_losses=[float(v) for v in epoch_losses],
+                      predictions=[Prediction(sample_id, probabilities[k].tolist())
+                                   for k, sample_id in enumerate(job.test_ids)],
+                      extras=extras)
 
 
 def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
                on_epoch: Callable[[int, float], None] | None = None,
-               log: Callable[[str], None] | None = None) -> list[dict]:
+               log: Callable[[str], None] | None = None) -> list[FoldRecord]:
     """Train one fold, or several at once (fold-batched), and return their records."""
     settings = jobs[0].settings
     losses: list[list[float]] = [[] for _ in jobs]
@@ -110,15 +110,9 @@ def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: tor
             assert all(j.selection == "fixed" for j in jobs), "fold batching trains fixed-budget folds only"
             models = train_folds_batched(build, x, y, [j.fold for j in jobs], settings, on_epoch,
                                          on_fold_epoch=record_fold_loss, log=log)
-    records = []
-    for job, model, fold_losses, extra in zip(jobs, models, losses, extras):
-        probabilities = predict(model, x, job.fold.test, settings)
-        record = fold_record(job, probabilities, watch.seconds / len(jobs), len(jobs), fold_losses)
-        record.update(extra)
-        if extra.get("n_validation"):
-            record["n_train"] -= extra["n_validation"]
-        records.append(record)
-    return records
+    return [fold_record(job, predict(model, x, job.fold.test, settings), watch.seconds / len(jobs), len(jobs),
+                        fold_losses, extra)
+            for job, model, fold_losses, extra in zip(jobs, models, losses, extras)]
 
 
 #: ``--fold-batch auto`` batches folds on CUDA only for nets below this many forward MACs per sample.
@@ -206,7 +200,7 @@ class InProcessExecutor:
                     if device.type == "cuda":
                         torch.cuda.empty_cache()
                     continue
-                raise RuntimeError(f"model {plan.config.model} ({plan.run_id}): {error}") from error
+                raise RunError(f"model {plan.config.model} ({plan.run_id}): {error}") from error
             epoch_bar.close()
             for record in records:
                 on_record(plan, record)

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
-from mebench.data import OptionError
+from mebench.errors import OptionError
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,6 @@ class Fold:
     name: str  # what is held out: a subject (LOSO), a database (LODO), "k3/5" (k-fold), "casme2→smic" (cross)
     train: np.ndarray  # sample positions
     test: np.ndarray
-
-    @property
-    def test_subject(self) -> str:
-        """The held-out group's name (a subject under LOSO); kept for readers of older records."""
-        return self.name
 
 
 @dataclass(frozen=True)

@@ -12,24 +12,21 @@ of ΔUF1, Holm-adjusted, α = 0.05).
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from mebench.data import DataError, ModelSpec, ReportedFigures, options_text
-from mebench.preprocessing import config_hash as digest
-from mebench.results import load_results
-from mebench.statistics import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, METRIC_NAMES, EncodedPredictions, encode,
-                                holm_adjust, mcnemar_exact, paired_bootstrap, subject_bootstrap)
+from mebench.configurations import ALL, Configuration, load_configurations
+from mebench.data import ModelSpec, ReportedFigures, options_text
+from mebench.metrics import format_interval
+from mebench.errors import MebenchError, OptionError
+from mebench.statistics import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, METRIC_LABELS, METRIC_NAMES, SEEDS_RULE,
+                                holm_adjust, paired_bootstrap)
 
-ALL = "all"  #: scope name of the whole task (the composite, or the single dataset)
-METRIC_LABELS = {"accuracy": "accuracy", "uf1": "UF1", "uar": "UAR"}
 METRIC_CHOICES = ("accuracy", "uf1", "uar", "per-dataset")
 COMPOSITE_DEFAULT_METRICS = ("uf1", "uar", "per-dataset")  # the MEGC2019 layout
 SINGLE_DEFAULT_METRICS = ("accuracy", "uf1", "uar")
@@ -45,150 +42,6 @@ SELECTION_TEXT = {
 METRIC_DEFINITIONS = ("accuracy = correct / total; UF1 = mean per-class F1 over the classes present in truth or "
                       "predictions; UAR = mean per-class recall over the classes present in the truth; all pooled "
                       "over every fold's predictions")
-SEEDS_RULE = ("several seeds: every resample draws subjects once, applies that draw to each seed and averages the "
-              "seeds' metrics, so a figure is the mean over seeds and its interval is the subject-sampling "
-              "uncertainty of that mean (seed-to-seed spread: 'UF1 seed sd')")
-
-
-def _load_runs(results_dir: Path, skipped: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    found: list = []
-    runs = load_results(results_dir, skipped=found)
-    skipped.extend((str(folder), reason) for folder, reason in found)
-    return runs
-
-
-def read_predictions(run: dict[str, Any]) -> pd.DataFrame:
-    """A run's ``predictions.csv``, sorted by sample id; a missing file or column is a DataError."""
-    path = Path(run["path"]) / "predictions.csv"
-    try:
-        frame = pd.read_csv(path, dtype={"sample_id": str, "subject": str, "dataset": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataError(path, f"cannot be read ({error.__class__.__name__})", "re-run this configuration with --force")
-    missing = {"sample_id", "dataset", "subject", "true_label", "predicted_label"} - set(frame.columns)
-    if missing:
-        raise DataError(path, f"lacks the columns {sorted(missing)}", "re-run this configuration with --force")
-    return frame.sort_values("sample_id").reset_index(drop=True)
-
-
-@dataclass
-class Configuration:
-    """Every seed of one (model, dataset, config hash), predictions aligned by sample id."""
-
-    model: str
-    dataset: str
-    config_hash: str
-    runs: list[dict[str, Any]]
-    predictions: list[pd.DataFrame]
-    classes: tuple[str, ...]
-    _stats: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def first(self) -> dict[str, Any]:
-        return self.runs[0]
-
-    @property
-    def label(self) -> str:
-        return f"{self.model} ({self.first['run_id'].rsplit('__seed', 1)[0]})"
-
-    @property
-    def protocol(self) -> str:
-        return str(self.first["config"].get("protocol", "loso"))
-
-    @property
-    def selection(self) -> str:
-        return str(self.first["config"].get("selection", "fixed"))
-
-    @property
-    def protocol_options(self) -> dict[str, Any]:
-        return dict(self.first["config"].get("protocol_options") or {})
-
-    @property
-    def dataset_options(self) -> dict[str, Any]:
-        return dict(self.first["config"].get("dataset_options") or {})
-
-    @cached_property
-    def samples_key(self) -> str:
-        """A digest of the evaluated samples (ids, true labels, subjects): what the rows of one table,
-        and any two configurations compared, must share."""
-        frame = self.predictions[0]
-        return digest([frame[column].tolist() for column in ("sample_id", "true_label", "subject")])
-
-    @property
-    def seeds(self) -> list[int]:
-        return [int(run["seed"]) for run in self.runs]
-
-    @property
-    def sample_ids(self) -> np.ndarray:
-        return self.predictions[0]["sample_id"].to_numpy()
-
-    @property
-    def scopes(self) -> list[str]:
-        """``all``, then each source dataset of a composite."""
-        datasets = sorted(self.predictions[0]["dataset"].unique())
-        return [ALL] + (datasets if len(datasets) > 1 else [])
-
-    def encoded(self, scope: str = ALL) -> EncodedPredictions:
-        frame = self.predictions[0]
-        mask = np.ones(len(frame), bool) if scope == ALL else (frame["dataset"] == scope).to_numpy()
-        return encode(frame["true_label"][mask], np.stack([p["predicted_label"].to_numpy()[mask] for p in self.predictions]),
-                      frame["subject"][mask], self.classes)
-
-    def statistics(self, scope: str = ALL) -> dict[str, Any]:
-        """Seed-averaged figures with 95 % subject-level bootstrap intervals (cached)."""
-        if scope not in self._stats:
-            self._stats[scope] = subject_bootstrap(self.encoded(scope))
-        return self._stats[scope]
-
-    def seed_sd(self, metric: str, scope: str = ALL) -> float | None:
-        if len(self.runs) < 2:
-            return None
-        values = [run["metrics"]["pooled" if scope == ALL else "per_dataset"] for run in self.runs]
-        values = [(block if scope == ALL else block[scope])[metric] for block in values]
-        return float(np.std(values, ddof=1))
-
-
-def load_configurations(results_dir: Path, skipped: list[tuple[str, str]] | None = None) -> list[Configuration]:
-    """Complete runs under ``results_dir`` grouped into configurations. Runs that cannot be used
-    are appended to ``skipped`` as (folder, reason) and left out."""
-    skipped = [] if skipped is None else skipped
-    grouped: dict[tuple[str, str, str], list[tuple[dict, pd.DataFrame]]] = {}
-    for run in _load_runs(Path(results_dir), skipped):
-        try:
-            frame = read_predictions(run)
-        except DataError as error:
-            skipped.append((run["path"], str(error)))
-            continue
-        grouped.setdefault((run["model"], run["dataset"], run["config_hash"]), []).append((run, frame))
-    configurations = []
-    for (model, dataset, config_hash), members in grouped.items():
-        members.sort(key=lambda member: member[0]["seed"])
-        reference_run, reference = members[0]
-        kept = [members[0]]
-        for run, frame in members[1:]:
-            if not (np.array_equal(frame["sample_id"], reference["sample_id"])
-                    and np.array_equal(frame["true_label"], reference["true_label"])):
-                skipped.append((run["path"], f"its samples differ from {reference_run['path']} of the same configuration"))
-                continue
-            kept.append((run, frame))
-        classes = tuple(reference_run["metrics"].get("classes") or reference_run["config"].get("classes"))
-        configurations.append(Configuration(model, dataset, config_hash, [r for r, _ in kept], [f for _, f in kept],
-                                            classes))
-    return configurations
-
-
-def results_frame(runs: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run (seed) with its pooled figures, as recorded in metrics.json."""
-    rows = []
-    for run in runs:
-        pooled = run["metrics"]["pooled"]
-        rows.append({
-            "model": run["model"], "dataset": run["dataset"], "config_hash": run["config_hash"],
-            "seed": run["seed"], "accuracy": pooled["accuracy"], "uf1": pooled["uf1"], "uar": pooled["uar"],
-            "params": run["parameters"], "train_s_per_fold": run["timing"]["train_seconds_per_fold_mean"],
-            "fps": run["timing"]["inference_fps"], "device": run["environment"]["device"],
-            "epochs": run["config"]["epochs"],
-        })
-    return pd.DataFrame(rows)
 
 
 # --- significance ---------------------------------------------------------------------------------
@@ -210,7 +63,7 @@ def significance_marks(configurations: Sequence[Configuration], alpha: float = A
     scores = [c.statistics()["estimate"][RANKING_METRIC] for c in configurations]
     best = int(np.argmax(scores))
     verdicts = {best: Verdict(BEST_MARK, None)}
-    comparable = [i for i, c in enumerate(configurations) if i != best and _same_samples(c, configurations[best])]
+    comparable = [i for i, c in enumerate(configurations) if i != best and c.same_samples(configurations[best])]
     raw = [paired_bootstrap(configurations[best].encoded(), configurations[i].encoded())[RANKING_METRIC]["p"]
            for i in comparable]
     for i, p in zip(comparable, holm_adjust(raw)):
@@ -218,10 +71,6 @@ def significance_marks(configurations: Sequence[Configuration], alpha: float = A
     for i in range(len(configurations)):
         verdicts.setdefault(i, Verdict("", None, comparable=False))
     return verdicts
-
-
-def _same_samples(first: Configuration, second: Configuration) -> bool:
-    return first.samples_key == second.samples_key and first.classes == second.classes
 
 
 # --- tables ---------------------------------------------------------------------------------------
@@ -254,19 +103,12 @@ class LeaderboardTable:
                                        self.selection]))
 
 
-def format_interval(value: float | None, interval: Sequence[float] | None = None) -> str:
-    """``0.712 [0.664, 0.759]``; an empty string for a missing value."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval is not None else "")
-
-
 def resolve_metrics(metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], bool]:
     """(base metrics shown for the whole task, whether per-dataset columns are shown)."""
     chosen = list(metrics) if metrics else list(COMPOSITE_DEFAULT_METRICS if composite else SINGLE_DEFAULT_METRICS)
     unknown = [m for m in chosen if m not in METRIC_CHOICES]
     if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_CHOICES)}")
+        raise OptionError(f"--metrics: unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_CHOICES)}")
     base = [m for m in METRIC_NAMES if m in chosen] or ["uf1", "uar"]  # "per-dataset" alone: UF1/UAR as MEGC prints
     return base, "per-dataset" in chosen and composite
 
@@ -277,7 +119,7 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     leaky = configuration.selection in LEAKY_SELECTIONS
     mark = " ".join(part for part in (LEAKY_MARK if leaky else "", verdict.mark) if part)
     display = {"model": configuration.model, "mark": mark, "source": "measured", "seeds": len(configuration.runs),
-               "epochs": int(first["config"]["epochs"])}
+               "epochs": first.epochs}
     numbers = {"model": configuration.model, "dataset": configuration.dataset, "source": "measured",
                "seeds": len(configuration.runs)}
     for scope in scopes:
@@ -297,20 +139,14 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     display["UF1 seed sd"] = f"{seed_sd:.3f}" if seed_sd is not None else ""
     display["p vs best (Holm)"] = (f"{verdict.p:.3f}" if verdict.p is not None else
                                    "" if verdict.comparable else "— (other samples)")
-    timing = [run["timing"] for run in configuration.runs]
-    display.update({
-        "params": f"{int(first['parameters']):,}",
-        "train s/fold": f"{np.mean([t['train_seconds_per_fold_mean'] for t in timing]):.1f}",
-        "fps": f"{np.mean([t['inference_fps'] for t in timing]):.0f}",
-        "device": first["environment"]["device"],
-    })
+    train_seconds, fps = configuration.mean_timing()
+    display.update({"params": f"{first.parameters:,}", "train s/fold": f"{train_seconds:.1f}", "fps": f"{fps:.0f}",
+                    "device": first.device})
     numbers.update({
         "uf1_seed_sd": seed_sd, "mark": mark, "p_vs_best_holm": verdict.p, "protocol": configuration.protocol,
-        "selection": configuration.selection, "epochs": int(first["config"]["epochs"]),
-        "params": int(first["parameters"]),
-        "train_s_per_fold": float(np.mean([t["train_seconds_per_fold_mean"] for t in timing])),
-        "fps": float(np.mean([t["inference_fps"] for t in timing])), "device": first["environment"]["device"],
-        "run_ids": " ".join(run["run_id"] for run in configuration.runs),
+        "selection": configuration.selection, "epochs": first.epochs, "params": first.parameters,
+        "train_s_per_fold": train_seconds, "fps": fps, "device": first.device,
+        "run_ids": " ".join(run.run_id for run in configuration.runs),
     })
     return display, numbers
 
@@ -340,13 +176,13 @@ def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: 
 
 def reported_figures(specs: Iterable[ModelSpec]) -> list[tuple[str, ReportedFigures]]:
     """(model name, figures) for every publication figure on the given model cards."""
-    return [(spec.name, figures) for spec in specs for figures in spec.reported if isinstance(figures, ReportedFigures)]
+    return [(spec.name, figures) for spec in specs for figures in spec.reported]
 
 
 def _footer(configurations: list[Configuration], protocol: str, selection: str, has_reported: bool,
             per_dataset: bool) -> list[str]:
-    epochs = sorted({int(c.first["config"]["epochs"]) for c in configurations})
-    folds = sorted({int(c.first.get("n_folds", 0)) for c in configurations})
+    epochs = sorted({c.first.epochs for c in configurations})
+    folds = sorted({c.first.n_folds for c in configurations})
     subjects = sorted({c.statistics()["groups"] for c in configurations})
     lines = []
     if configurations:
@@ -470,128 +306,18 @@ def results_leaderboard(results_dir: Path, reported: Iterable[ModelSpec] = (), f
     return render_tables(leaderboard_tables(configurations, reported_figures(reported), metrics, dataset), fmt)
 
 
-# --- resolving and comparing ----------------------------------------------------------------------
+def leaderboard_text(configurations: Sequence[Configuration], registry=None, fmt: str = "markdown",
+                     metrics: Sequence[str] | None = None, dataset: str | None = None,
+                     plots_dir: Path | None = None) -> tuple[str, list[Path]]:
+    """(``mebench leaderboard``'s text, the plot files written): with a ``registry``, the published
+    figures of its model cards are added as reported rows; ``plots_dir`` also writes the plots."""
+    specs = [registry.models.get(name) for name in registry.models.names()] if registry is not None else []
+    tables = leaderboard_tables(configurations, reported_figures(specs), metrics, dataset)
+    if not tables:
+        raise MebenchError(f"no runs of dataset {dataset!r} in these results")
+    plots = []
+    if plots_dir:
+        from mebench.plots import leaderboard_plots
 
-class ResolveError(ValueError):
-    """A run reference that names nothing, or more than one configuration."""
-
-
-def resolve_configuration(reference: str, configurations: Sequence[Configuration], dataset: str | None = None
-                          ) -> Configuration:
-    """A run id, a run folder, or a model name (all its seeds; ``dataset`` narrows it down)."""
-    path = Path(reference).resolve()
-    for configuration in configurations:
-        for run, frame in zip(configuration.runs, configuration.predictions):
-            if reference == run["run_id"] or (path.is_dir() and Path(run["path"]).resolve() == path):
-                return Configuration(configuration.model, configuration.dataset, configuration.config_hash,
-                                     [run], [frame], configuration.classes)
-    matches = [c for c in configurations if c.model == reference and (dataset is None or c.dataset == dataset)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        options = ", ".join(c.first["run_id"] for c in matches)
-        raise ResolveError(f"{reference!r} names {len(matches)} configurations ({options}); "
-                           f"pass a run id or --dataset")
-    names = sorted({c.model for c in configurations} | {r["run_id"] for c in configurations for r in c.runs})
-    close = difflib.get_close_matches(reference, names, n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `mebench leaderboard` lists the runs"
-    raise ResolveError(f"no run, run folder or model {reference!r} in the results{hint}")
-
-
-def check_comparable(first: Configuration, second: Configuration) -> None:
-    """Refuse (ValueError, one line) two configurations that are not on the same task and samples."""
-    if first.dataset != second.dataset:
-        raise ValueError(f"different datasets: {first.label} is on {first.dataset!r}, {second.label} on "
-                         f"{second.dataset!r}; a paired comparison needs the same samples")
-    if not _same_samples(first, second):
-        only_first = len(set(first.sample_ids) - set(second.sample_ids))
-        only_second = len(set(second.sample_ids) - set(first.sample_ids))
-        raise ValueError(f"different sample sets: {only_first} samples only in {first.label}, {only_second} only in "
-                         f"{second.label} (or different labels/subjects); compare runs of the same dataset version")
-
-
-def compare_configurations(first: Configuration, second: Configuration) -> dict[str, Any]:
-    """Paired figures of first − second: per scope the paired bootstrap (Δ, CI, p per metric), and
-    McNemar's exact test per seed pair (seeds matched by number, else by order)."""
-    check_comparable(first, second)
-    scopes = {scope: paired_bootstrap(first.encoded(scope), second.encoded(scope)) for scope in first.scopes}
-    common = sorted(set(first.seeds) & set(second.seeds))
-    pairs = ([(first.seeds.index(s), second.seeds.index(s)) for s in common] if common
-             else list(zip(range(len(first.runs)), range(len(second.runs)))))
-    mcnemar = []
-    for i, j in pairs:
-        a, b = first.predictions[i], second.predictions[j]
-        test = mcnemar_exact(a["predicted_label"] == a["true_label"], b["predicted_label"] == b["true_label"])
-        mcnemar.append({"first_seed": first.seeds[i], "second_seed": second.seeds[j], "only_first": test.only_first,
-                        "only_second": test.only_second, "p": test.p})
-    return {"first": first, "second": second, "scopes": scopes, "mcnemar": mcnemar}
-
-
-def render_comparison(comparison: dict[str, Any]) -> str:
-    first, second = comparison["first"], comparison["second"]
-    rows = []
-    for scope, result in comparison["scopes"].items():
-        first_stats, second_stats = first.statistics(scope), second.statistics(scope)
-        for metric in METRIC_NAMES:
-            figures = result[metric]
-            rows.append([scope, METRIC_LABELS[metric], f"{first_stats['estimate'][metric]:.3f}",
-                         f"{second_stats['estimate'][metric]:.3f}", f"{figures['delta']:+.3f}",
-                         f"[{figures['ci'][0]:+.3f}, {figures['ci'][1]:+.3f}]", f"{figures['p']:.3f}"])
-    table = tabulate(rows, headers=["scope", "metric", "A", "B", "Δ (A − B)", "95 % CI", "p"], tablefmt="github",
-                     disable_numparse=True)
-    n = len(first.sample_ids)
-    lines = [f"A: {first.label}, seeds {first.seeds}", f"B: {second.label}, seeds {second.seeds}",
-             f"{first.dataset}: {n} samples, {first.statistics()['groups']} subjects (paired by sample id)", "", table, ""]
-    for test in comparison["mcnemar"]:
-        lines.append(f"McNemar exact (seed {test['first_seed']} vs {test['second_seed']}): A right & B wrong "
-                     f"{test['only_first']}, A wrong & B right {test['only_second']}, p = {test['p']:.3f}")
-    lines.append(f"Δ, CI, p: paired subject-level cluster bootstrap, {DEFAULT_RESAMPLES:,} resamples (seed 0), both "
-                 f"configurations scored on each draw, p from the centred bootstrap distribution, uncorrected for the "
-                 f"several rows; {SEEDS_RULE.split(':', 1)[1].strip()}. McNemar: two-sided exact binomial on the "
-                 f"discordant samples.")
-    return "\n".join(lines)
-
-
-def metrics_report(metrics: dict[str, Any]) -> str:
-    """The table printed at the end of a run: pooled and per-dataset figures with their 95 %
-    subject-level intervals where recorded, then per class."""
-    sections = [("all (pooled)", metrics["pooled"])] + list(metrics.get("per_dataset", {}).items())
-
-    def cell(block: dict, metric: str) -> str:
-        ci = block.get("ci", {}).get(metric)
-        return format_interval(block[metric], ci)
-
-    summary = tabulate(
-        [[name, m["n"], cell(m, "accuracy"), cell(m, "uf1"), cell(m, "uar")] for name, m in sections],
-        headers=["subset", "samples", "accuracy", "UF1", "UAR"], tablefmt="github", disable_numparse=True)
-    per_class = tabulate(
-        [[name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"]]
-         for name, c in metrics["pooled"]["per_class"].items()],
-        headers=["class", "precision", "recall", "F1", "support"], tablefmt="github", disable_numparse=True)
-    classes = metrics["classes"]
-    confusion = tabulate([[f"true {c}"] + row for c, row in zip(classes, metrics["pooled"]["confusion_matrix"])],
-                         headers=[""] + [f"pred {c}" for c in classes], tablefmt="github")
-    fold = metrics["fold_mean"]
-    ci = metrics["pooled"].get("ci")
-    note = (f"\n[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
-            f"{ci['groups']} subjects" if ci else "")
-    return (f"{summary}{note}\n{chance_line(metrics['pooled'])}\n\n{per_class}\n\n{confusion}\n\n"
-            f"fold-mean accuracy (not pooled): {100 * fold['accuracy']:.2f} ± {100 * fold['accuracy_std']:.2f} "
-            f"over {fold['folds']} folds")
-
-
-def chance_level(pooled: dict[str, Any]) -> dict[str, float]:
-    """What guessing scores on these samples: the accuracy of always answering the most frequent
-    class, and the expected UF1 and UAR of answering uniformly at random (UAR = 1/K; a class of
-    prevalence p gets expected F1 2p(1/K)/(p + 1/K))."""
-    support = np.array([c["support"] for c in pooled["per_class"].values()], dtype=float)
-    present = support[support > 0]
-    prevalence, k = present / present.sum(), len(present)
-    return {"accuracy": float(prevalence.max()), "uf1": float(np.mean(2 * prevalence / k / (prevalence + 1 / k))),
-            "uar": 1.0 / k}
-
-
-def chance_line(pooled: dict[str, Any]) -> str:
-    chance = chance_level(pooled)
-    return (f"chance: accuracy {chance['accuracy']:.3f} (always the most frequent class), "
-            f"UF1 {chance['uf1']:.3f} and UAR {chance['uar']:.3f} (uniform guessing)")
+        plots = leaderboard_plots(tables, plots_dir)
+    return render_tables(tables, fmt), plots

@@ -19,7 +19,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from tabulate import tabulate
 
+from mebench.records import MetricBlock, Metrics
 from mebench.statistics import encode, subject_bootstrap
 
 
@@ -81,3 +83,55 @@ def pooled_metrics(predictions: pd.DataFrame, classes: Sequence[str]) -> dict[st
                            "folds": int(fold_accuracy.size),
                            "note": "mean of per-fold accuracies; not comparable with pooled figures"}
     return result
+
+
+# --- the summary printed at the end of a run --------------------------------------------------------------
+
+def format_interval(value: float | None, interval: Sequence[float] | None = None) -> str:
+    """``0.712 [0.664, 0.759]``; an empty string for a missing value."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval is not None else "")
+
+
+def chance_level(pooled: MetricBlock) -> dict[str, float]:
+    """What guessing scores on these samples: the accuracy of always answering the most frequent
+    class, and the expected UF1 and UAR of answering uniformly at random (UAR = 1/K; a class of
+    prevalence p gets expected F1 2p(1/K)/(p + 1/K))."""
+    support = np.array([c["support"] for c in pooled.per_class.values()], dtype=float)
+    present = support[support > 0]
+    prevalence, k = present / present.sum(), len(present)
+    return {"accuracy": float(prevalence.max()), "uf1": float(np.mean(2 * prevalence / k / (prevalence + 1 / k))),
+            "uar": 1.0 / k}
+
+
+def chance_line(pooled: MetricBlock) -> str:
+    chance = chance_level(pooled)
+    return (f"chance: accuracy {chance['accuracy']:.3f} (always the most frequent class), "
+            f"UF1 {chance['uf1']:.3f} and UAR {chance['uar']:.3f} (uniform guessing)")
+
+
+def metrics_report(metrics: Metrics) -> str:
+    """The table printed at the end of a run: pooled and per-dataset figures with their 95 %
+    subject-level intervals where recorded, the chance level, then per class and the confusion matrix."""
+    sections = [("all (pooled)", metrics.pooled)] + list(metrics.per_dataset.items())
+
+    def cell(block: MetricBlock, metric: str) -> str:
+        return format_interval(block.value(metric), block.interval(metric))
+
+    summary = tabulate(
+        [[name, block.n, cell(block, "accuracy"), cell(block, "uf1"), cell(block, "uar")] for name, block in sections],
+        headers=["subset", "samples", "accuracy", "UF1", "UAR"], tablefmt="github", disable_numparse=True)
+    per_class = tabulate(
+        [[name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"]]
+         for name, c in metrics.pooled.per_class.items()],
+        headers=["class", "precision", "recall", "F1", "support"], tablefmt="github", disable_numparse=True)
+    confusion = tabulate([[f"true {c}"] + row for c, row in zip(metrics.classes, metrics.pooled.confusion_matrix)],
+                         headers=[""] + [f"pred {c}" for c in metrics.classes], tablefmt="github")
+    fold = metrics.fold_mean
+    ci = metrics.pooled.ci
+    note = (f"\n[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
+            f"{ci['groups']} subjects" if ci else "")
+    return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n\n{per_class}\n\n{confusion}\n\n"
+            f"fold-mean accuracy (not pooled): {100 * fold['accuracy']:.2f} ± {100 * fold['accuracy_std']:.2f} "
+            f"over {fold['folds']} folds")

@@ -1,26 +1,20 @@
-"""Model cards: source, fidelity, input chain, our parameter count next to the reference count,
-MACs, every published figure with its source, and every deviation.
-
-A model plugin states the card's facts in ``ModelSpec.notes``: a note that starts with ``code:``,
-``fidelity:``, ``input chain:``, ``reference parameter count:`` or ``identification:`` fills that
-row of the card; every other note is listed under "deviations and notes".
-"""
+"""What ``mebench info`` shows: a model's declared card (``ModelCard``) next to the facts measured
+here — our parameter count and MACs — and the table of every model (``leaderboards/models.md``)."""
 
 from __future__ import annotations
 
 import dataclasses
 import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from tabulate import tabulate
 from torch.utils.flop_counter import FlopCounterMode
 
-from mebench.data import MEGC2019_CLASSES, ModelSpec, ReportedFigures, StepRef
+from mebench.data import MEGC2019_CLASSES, ModelCard, ModelSpec, ReportedFigures, StepRef
+from mebench.options import describe_options
 from mebench.registry import Registry
-
-#: Note prefixes that become rows of the card, in display order.
-CARD_FIELDS = ("code", "fidelity", "input chain", "reference parameter count", "identification")
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -45,87 +39,104 @@ def describe_step(step: StepRef) -> str:
     return f"{name}({', '.join(f'{key}={value}' for key, value in options.items())})" if options else name
 
 
-def split_notes(notes: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
-    """(card fields found among ``notes`` by prefix, the remaining notes)."""
-    fields: dict[str, str] = {}
-    rest: list[str] = []
-    for note in notes:
-        key, _, value = note.partition(":")
-        if key in CARD_FIELDS and value:
-            fields[key] = value.strip()
-        else:
-            rest.append(note.removeprefix("deviation: "))
-    return fields, rest
+@dataclass(frozen=True)
+class ModelFacts:
+    """A model's declared card and what is measured here (3-class head, default options)."""
+
+    spec: ModelSpec
+    plugin: str
+    parameters: int
+    macs: int
+
+    @property
+    def card(self) -> ModelCard | None:
+        return self.spec.card
+
+    def as_json(self) -> dict[str, Any]:
+        card = self.card
+        return {
+            "name": self.spec.name, "description": self.spec.description, "plugin": self.plugin,
+            "family": self.spec.family, "input_spec": str(self.spec.input_spec),
+            "preprocessing": [describe_step(step) for step in self.spec.preprocessing],
+            "options": describe_options(self.spec.options),
+            "parameters": self.parameters, "macs": self.macs,
+            "card": _plain(dataclasses.asdict(card)) if card else None,
+        }
 
 
-def _reported(figures: ReportedFigures) -> dict[str, Any]:
-    return {key: value for key, value in dataclasses.asdict(figures).items() if value not in (None, "", {})}
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` output made JSON-ready (enums as their values, empty fields dropped)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item not in (None, "", (), [], {})}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value.value if hasattr(value, "value") and not isinstance(value, (int, float, str)) else value
 
 
-def model_card(spec: ModelSpec, plugin: str = "") -> dict[str, Any]:
+def model_facts(spec: ModelSpec, plugin: str = "") -> ModelFacts:
     torch.manual_seed(0)
     model = spec.build(len(MEGC2019_CLASSES))
-    fields, notes = split_notes(tuple(spec.notes))
-    return {
-        "name": spec.name,
-        "description": spec.description,
-        "plugin": plugin,
-        "family": spec.family,
-        "reference": str(spec.reference) if spec.reference else None,
-        "url": spec.reference.url if spec.reference else None,
-        **{key.replace(" ", "_"): fields.get(key) for key in CARD_FIELDS},
-        "input_spec": str(spec.input_spec),
-        "preprocessing": [describe_step(step) for step in spec.preprocessing],
-        "parameters": count_parameters(model),
-        "macs": count_macs(model, spec),
-        "reported": [_reported(figures) for figures in spec.reported],
-        "notes": notes,
-    }
+    return ModelFacts(spec, plugin, count_parameters(model), count_macs(model, spec))
 
 
 def _percent_or_rate(key: str, value: float) -> str:
     return f"{100 * value:.2f} %" if key == "accuracy" else f"{value:.4f}"
 
 
-def _figures_line(figures: dict[str, Any]) -> str:
-    parts = [f"{key} {_percent_or_rate(key, figures[key])}" for key in ("accuracy", "uf1", "uar") if key in figures]
-    for name, values in figures.get("per_dataset", {}).items():
+def figures_line(figures: ReportedFigures) -> str:
+    """``accuracy 77.48 %; uf1 0.6621; casme2: …; 8,117,794 parameters (combined, loso)``."""
+    parts = [f"{key} {_percent_or_rate(key, getattr(figures, key))}" for key in ("accuracy", "uf1", "uar")
+             if getattr(figures, key) is not None]
+    for name, values in figures.per_dataset.items():
         parts.append(f"{name}: " + ", ".join(f"{key} {_percent_or_rate(key, v)}" for key, v in values.items()))
-    if "parameters" in figures:
-        parts.append(f"{figures['parameters']:,} parameters")
-    if "train_s_per_subject" in figures:
-        parts.append(f"{figures['train_s_per_subject']:g} s training per subject")
-    if "fps" in figures:
-        parts.append(f"{figures['fps']:g} frames/s")
-    if "device" in figures:
-        parts.append(f"on {figures['device']}")
-    where = f"{figures.get('dataset', 'combined')}, {figures.get('protocol', 'loso')}"
-    return f"{'; '.join(parts)} ({where})"
+    if figures.parameters:
+        parts.append(f"{figures.parameters:,} parameters")
+    if figures.train_s_per_subject:
+        parts.append(f"{figures.train_s_per_subject:g} s training per subject")
+    if figures.fps:
+        parts.append(f"{figures.fps:g} frames/s")
+    if figures.device:
+        parts.append(f"on {figures.device}")
+    return f"{'; '.join(parts)} ({figures.dataset}, {figures.protocol})"
 
 
-def render_card(card: dict[str, Any]) -> str:
-    lines = [f"{card['name']}: {card['description']}", ""]
-    rows = [["source", card["reference"] or "—"]]
-    for key in CARD_FIELDS:
-        value = card.get(key.replace(" ", "_"))
-        if value and key != "reference parameter count":
-            rows.append([key, value])
-    rows += [
-        ["input", f"{card['input_spec']} via {' → '.join(card['preprocessing'])}"],
-        ["parameters (ours)", f"{card['parameters']:,}"],
-        ["parameters (reference)", card.get("reference_parameter_count") or "—"],
-        ["MACs per sample (ours)", f"{card['macs'] / 1e6:,.2f} M"],
-    ]
-    wrapped = [[key, textwrap.fill(str(value), 100)] for key, value in rows]
+def _card_rows(facts: ModelFacts) -> list[list[str]]:
+    spec, card = facts.spec, facts.card
+    if card is None:
+        return [["source", "— (the plugin declares no model card)"],
+                ["input", f"{spec.input_spec} via {' → '.join(describe_step(s) for s in spec.preprocessing)}"],
+                ["parameters (ours)", f"{facts.parameters:,}"],
+                ["MACs per sample (ours)", f"{facts.macs / 1e6:,.2f} M"]]
+    reference = (f"{card.reference_parameters:,}" + (f" ({card.reference_parameters_source})"
+                                                     if card.reference_parameters_source else "")
+                 if card.reference_parameters else "—")
+    rows = [["source", str(card.source)],
+            ["code", "; ".join(map(str, card.code)) or "none published by the authors"],
+            ["fidelity", f"{card.fidelity.value}: {card.fidelity_detail}"]]
+    if card.identification:
+        rows.append(["identification", card.identification])
+    rows += [["input chain", card.input_chain],
+             ["input", f"{spec.input_spec} via {' → '.join(describe_step(s) for s in spec.preprocessing)}"],
+             ["parameters (ours)", f"{facts.parameters:,}"],
+             ["parameters (reference)", reference],
+             ["MACs per sample (ours)", f"{facts.macs / 1e6:,.2f} M"]]
+    return [row for row in rows if row[1]]
+
+
+def render_card(facts: ModelFacts) -> str:
+    spec, card = facts.spec, facts.card
+    lines = [f"{spec.name}: {spec.description}", ""]
+    wrapped = [[key, textwrap.fill(str(value), 100)] for key, value in _card_rows(facts)]
     lines.append(tabulate(wrapped, tablefmt="plain", disable_numparse=True))
-    if card["reported"]:
+    lines += ["", "options (--model-opt):"] + [f"  - {line}" for line in describe_options(spec.options)]
+    if card and card.reported:
         lines += ["", "reported figures:"]
-        for figures in card["reported"]:
-            lines.append(f"  - {figures['source']}: {_figures_line(figures)}")
-            if figures.get("note"):
-                lines.append(f"      note: {figures['note']}")
-    if card["notes"]:
-        lines += ["", "deviations and notes:"] + [f"  - {note}" for note in card["notes"]]
+        for figures in card.reported:
+            lines.append(f"  - {figures.source}: {figures_line(figures)}")
+            if figures.note:
+                lines.append(f"      note: {figures.note}")
+    if card and card.deviations:
+        lines += ["", "deviations and notes:"] + [f"  - {note}" for note in card.deviations]
     return "\n".join(lines)
 
 
@@ -136,14 +147,14 @@ def models_leaderboard(registry: Registry, fmt: str = "markdown") -> str:
     rows = []
     for name in registry.models.names():
         spec = registry.models.get(name)
-        card = model_card(spec, registry.models.owner(name))
+        facts = model_facts(spec, registry.models.owner(name))
+        card = spec.card
         reported = next((f.parameters for f in spec.reported if f.parameters), None)
-        fidelity = (card.get("fidelity") or "").split(" ")[0].split(":")[0].lower()
-        rows.append({"model": name, "params": f"{card['parameters']:,}",
+        rows.append({"model": name, "params": f"{facts.parameters:,}",
                      "reported params": f"{reported:,}" if reported else "",
-                     "MMACs": f"{card['macs'] / 1e6:,.1f}", "input": card["input_spec"],
-                     "fidelity": fidelity,
-                     "reference": spec.reference.short if spec.reference else ""})
+                     "MMACs": f"{facts.macs / 1e6:,.1f}", "input": str(spec.input_spec),
+                     "fidelity": card.fidelity.value if card else "",
+                     "reference": card.source.short if card else ""})
     frame = pd.DataFrame(rows)
     if fmt == "csv":
         return frame.to_csv(index=False)

@@ -2,26 +2,26 @@
 
 Planning has no side effects: it reads the dataset's annotation files and validates every option,
 but writes nothing, trains nothing and preprocesses nothing. Anything wrong with the configuration
-is found here, before a results folder exists.
+is found here, before a results folder exists. ``plan_run`` is four named stages: the specs and
+their options, the execution levers, the task's samples and folds, and the run's identity.
 """
 
 from __future__ import annotations
 
-import inspect
-import multiprocessing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from mebench.data import (DataError, DatasetSpec, ModelSpec, OptionError, PreprocessingStep, ProtocolSpec, Sample,
-                          options_text)
+from mebench.data import DatasetSpec, ModelSpec, PreprocessingStep, ProtocolSpec, Sample, check_labels, options_text
+from mebench.errors import ConfigError, DataError, OptionError
 from mebench.folds import Fold, SampleTable
 from mebench.hardware import describe_device, device_label
-from mebench.preprocessing import build_chain, chain_config, config_hash
-from mebench.registry import Registry, UnknownNameError, default_registry
-from mebench.results import make_run_id
+from mebench.options import resolve_options
+from mebench.preprocessing import build_chain, chain_config
+from mebench.registry import Registry, default_registry
+from mebench.results import config_hash, make_run_id
 from mebench.training import TrainSettings, bf16_supported, resolve_device
 
 DEFAULT_EPOCHS = 50
@@ -30,15 +30,6 @@ SELECTIONS = ("fixed", "inner-val", "test-oracle")
 #: Execution levers: where and how folds are trained. They do not change what is computed, so they
 #: stay out of the run's identity and a run resumes across them.
 EXECUTION_LEVERS = ("seed", "data_root", "device", "fold_batch", "compile")
-
-
-class ConfigError(OptionError):
-    """A run that cannot start as configured; the message says what to change."""
-
-
-class WorkerReentryError(RuntimeError):
-    """mebench called again inside one of its own worker processes (a script without a main guard).
-    Not an ``OptionError``: a sweep, which reports bad options per run and goes on, must stop."""
 
 
 @dataclass
@@ -64,6 +55,16 @@ class RunConfig:
     data_root: str | None = None
 
 
+@dataclass(frozen=True)
+class Levers:
+    """How folds are trained: device, precision, memory format, fold batching (none changes a result)."""
+
+    device: torch.device
+    bf16: bool
+    channels_last: bool
+    fold_batch: str
+
+
 @dataclass
 class RunPlan:
     """A resolved run: what to train on which samples, in which folds, with which levers."""
@@ -85,13 +86,14 @@ class RunPlan:
     device: torch.device
     settings: TrainSettings
     fold_batch: str
+    model_options: dict[str, Any] = field(default_factory=dict)  # every declared model option, for the factory
 
     @property
     def leaky(self) -> bool:
         return self.config.selection == "test-oracle"
 
     def build_model(self) -> torch.nn.Module:
-        return self.model_spec.build(len(self.classes), **self.config.model_options)
+        return self.model_spec.build(len(self.classes), **self.model_options)
 
     def describe(self) -> str:
         bf16, channels_last = self.settings.bf16, self.settings.channels_last
@@ -132,81 +134,17 @@ def resolve_precision(requested: str, device: torch.device) -> bool:
     return requested == "bf16" or (requested == "auto" and bf16_supported(device))
 
 
-def check_factory_options(factory: Callable, options: dict[str, Any], flag: str, owner: str,
-                          reserved: tuple[str, ...] = ()) -> None:
-    """Unknown option names are refused with the valid ones listed (from the factory's signature)."""
-    if not options:
-        return
-    parameters = inspect.signature(factory).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return  # the factory validates its own names
-    valid = [name for name, p in parameters.items()
-             if name not in reserved and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    for name in options:
-        if name not in valid:
-            listed = ", ".join(valid) if valid else "none"
-            raise OptionError(f"{flag} {name}: {owner} has no option {name!r}; valid options: {listed}")
-
-
-def check_model_options(spec: ModelSpec, options: dict[str, Any], n_classes: int) -> None:
-    """Names from the factory's signature; values by building the model on the meta device
-    (no memory, no time), so ``branches=9`` fails here with the factory's own message."""
-    check_factory_options(spec.factory, options, "--model-opt", f"model {spec.name!r}",
-                          reserved=("num_classes", "input_spec"))
-    if not options:
-        return
-    try:
-        with torch.device("meta"):
-            spec.build(n_classes, **options)
-    except Exception as error:  # the factory's own complaint about a value
-        given = " ".join(f"{k}={v}" for k, v in options.items())
-        raise OptionError(f"--model-opt {given}: model {spec.name!r} refused it: {error}") from None
-
-
-def load_task_samples(spec: DatasetSpec, config: RunConfig, options: dict[str, Any]) -> list[Sample]:
-    check_factory_options(spec.load, options, "--dataset-opt", f"dataset {spec.name!r}", reserved=("data_root",))
-    try:
-        samples = spec.load(config.data_root, **options)
-    except TypeError as error:  # a loader that does not validate its own options
-        raise OptionError(f"--dataset-opt: dataset {spec.name!r}: {error}") from None
-    if not samples:
-        raise DataError(spec.name, "no samples", "check --data-root and the dataset options")
-    for sample in samples:
-        if sample.label not in spec.classes:
-            raise DataError(sample.id, f"label {sample.label!r} is not one of task {spec.name!r}'s classes "
-                                       f"{', '.join(spec.classes)}", "fix the dataset plugin's label rules")
-    return samples
-
-
-def resolve_protocol(registry: Registry, config: RunConfig) -> tuple[ProtocolSpec, dict[str, Any]]:
-    spec = registry.protocols.get(config.protocol)
-    check_factory_options(spec.split, config.protocol_options, "--protocol-opt", f"protocol {spec.name!r}",
-                          reserved=("table", "dataset"))
-    unknown = set(config.protocol_options) - set(spec.default_options)
-    if unknown and spec.default_options:
-        raise OptionError(f"--protocol-opt {sorted(unknown)[0]}: protocol {spec.name!r} has no such option; "
-                          f"valid options: {', '.join(spec.default_options)}")
-    return spec, {**spec.default_options, **config.protocol_options}
-
-
-def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
-    """Resolve and validate ``config``; load the task's samples and make its folds. No side effects."""
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
-        # A worker process re-imports the caller's script; without a main guard it reaches this call
-        # again and would wait forever on the run's lock (or start workers of its own).
-        raise WorkerReentryError("mebench was started again inside one of its own worker processes, which "
-                                 "re-import your script: put the code that calls mebench under "
-                                 "`if __name__ == \"__main__\":`")
-    registry = registry or default_registry()
-    model_spec: ModelSpec = registry.models.get(config.model)
-    dataset_spec: DatasetSpec = registry.datasets.get(config.dataset)
-    protocol_spec, protocol_options = resolve_protocol(registry, config)
+def resolve_levers(config: RunConfig) -> Levers:
+    """The execution levers, and the training settings checked before anything is read."""
     if config.selection not in SELECTIONS:
         raise ConfigError(f"selection must be one of {', '.join(SELECTIONS)}, got {config.selection!r}")
-    try:
-        device = resolve_device(config.device)
-    except (ValueError, RuntimeError) as error:
-        raise ConfigError(str(error)) from None
+    if not (isinstance(config.lr, (int, float)) and config.lr > 0 and np.isfinite(config.lr)):
+        raise ConfigError(f"learning rate must be a positive number, got {config.lr!r}")
+    if config.batch_size is not None and not (isinstance(config.batch_size, int) and config.batch_size >= 2):
+        raise ConfigError(f"batch size must be an integer of at least 2, got {config.batch_size!r}")
+    if config.epochs is not None and (not isinstance(config.epochs, int) or config.epochs < 1):
+        raise ConfigError(f"epochs must be at least 1, got {config.epochs}")
+    device = resolve_device(config.device)
     bf16 = resolve_precision(config.precision, device)
     if config.channels_last not in ("auto", "on", "off"):
         raise ConfigError(f"channels_last must be auto, on or off, got {config.channels_last!r}")
@@ -216,62 +154,128 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
         raise ConfigError(f"fold_batch must be auto, off or a positive number of folds, got {fold_batch!r}")
     if fold_batch == "auto" and (device.type != "cuda" or config.compile):
         fold_batch = "off"  # on CPU fold batching measured slower than sequential (benchmarks/README.md)
-    if not (isinstance(config.lr, (int, float)) and config.lr > 0 and np.isfinite(config.lr)):
-        raise ConfigError(f"learning rate must be a positive number, got {config.lr!r}")
-    if config.batch_size is not None and not (isinstance(config.batch_size, int) and config.batch_size >= 2):
-        raise ConfigError(f"batch size must be an integer of at least 2, got {config.batch_size!r}")
-    if config.epochs is not None and (not isinstance(config.epochs, int) or config.epochs < 1):
-        raise ConfigError(f"epochs must be at least 1, got {config.epochs}")
+    return Levers(device, bf16, channels_last, fold_batch)
 
+
+def resolve_model_options(spec: ModelSpec, options: dict[str, Any], n_classes: int) -> dict[str, Any]:
+    """The factory's options: declared ones checked by the one validator; undeclared ones by building the
+    model on the meta device (no memory, no time), so a value the factory refuses fails here."""
+    values, _ = resolve_options(options, spec.options, "--model-opt", f"model {spec.name!r}")
+    if spec.options is None and values:
+        try:
+            with torch.device("meta"):
+                spec.build(n_classes, **values)
+        except Exception as error:  # the factory's own complaint about an option
+            given = " ".join(f"{k}={v}" for k, v in values.items())
+            raise OptionError(f"--model-opt {given}: model {spec.name!r} refused it: {error}") from None
+    return values
+
+
+def load_task_samples(spec: DatasetSpec, data_root: str | None, given: dict[str, Any]
+                      ) -> tuple[list[Sample], dict[str, Any]]:
+    """The task's samples and the dataset options the run records, every option checked first."""
+    values, recorded = resolve_options(given, spec.options, "--dataset-opt", f"dataset {spec.name!r}")
+    try:
+        samples = spec.load(data_root, **values)
+    except TypeError as error:  # a loader that declares no options and does not take one given
+        if spec.options is not None:
+            raise
+        raise OptionError(f"--dataset-opt: dataset {spec.name!r}: {error}") from None
+    if not samples:
+        raise DataError(spec.name, "no samples", "check --data-root and the dataset options")
+    check_labels(samples, spec.classes, spec.name)
+    return samples, recorded
+
+
+@dataclass
+class Task:
+    """What a run evaluates: its samples (from one or more tasks), their table and the protocol's folds."""
+
+    names: list[str]
+    classes: tuple[str, ...]
+    samples: list[Sample]
+    table: SampleTable
+    folds: list[Fold]
+    dataset_options: dict[str, Any]
+    protocol_options: dict[str, Any]
+
+
+def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpec, protocol_spec: ProtocolSpec
+                 ) -> Task:
+    """Load the tasks the protocol needs (the run's own first), check they fit together, make the folds."""
+    protocol_options, recorded_protocol = resolve_options(config.protocol_options, protocol_spec.options,
+                                                          "--protocol-opt", f"protocol {protocol_spec.name!r}")
     classes = tuple(dataset_spec.classes)
-    check_model_options(model_spec, config.model_options, len(classes))
-    chain = build_chain(registry, model_spec.preprocessing)
-    preprocessing = chain_config(chain, model_spec.input_spec)
-
-    dataset_options = {**dataset_spec.default_options, **config.dataset_options}
-    task_names = list(protocol_spec.tasks(config.dataset, protocol_options)) if protocol_spec.tasks else [config.dataset]
-    samples, task_of = [], []
-    for task in task_names:
-        spec = dataset_spec if task == config.dataset else registry.datasets.get(task)
+    names = (list(protocol_spec.tasks(config.dataset, protocol_options)) if protocol_spec.tasks
+             else [config.dataset])
+    samples, task_of, dataset_options = [], [], {}
+    for name in names:
+        spec = dataset_spec if name == config.dataset else registry.datasets.get(name)
         if tuple(spec.classes) != classes:
-            raise OptionError(f"protocol {protocol_spec.name}: task {task!r} has classes {', '.join(spec.classes)} "
+            raise OptionError(f"protocol {protocol_spec.name}: task {name!r} has classes {', '.join(spec.classes)} "
                               f"but {config.dataset!r} has {', '.join(classes)}; pick tasks with the same classes")
-        options = dataset_options if task == config.dataset else dict(spec.default_options)
-        loaded = load_task_samples(spec, config, options)
+        loaded, recorded = load_task_samples(spec, config.data_root,
+                                             config.dataset_options if name == config.dataset else {})
+        if name == config.dataset:
+            dataset_options = recorded
         samples += loaded
-        task_of += [task] * len(loaded)
+        task_of += [name] * len(loaded)
     ids = [s.id for s in samples]
     if len(set(ids)) != len(ids):
         shared = sorted({i for i in ids if ids.count(i) > 1})
-        raise OptionError(f"tasks {', '.join(task_names)} share samples ({shared[0]}, …): a protocol cannot train "
+        raise OptionError(f"tasks {', '.join(names)} share samples ({shared[0]}, …): a protocol cannot train "
                           f"and test on the same clips; pick disjoint tasks")
     table = SampleTable.build(ids, [s.subject for s in samples], [s.dataset for s in samples],
                               [classes.index(s.label) for s in samples], task_of)
-    folds = protocol_spec.split(table, config.dataset, **protocol_options)
-    evaluated = np.sort(np.concatenate([f.test for f in folds]))
+    try:
+        folds = protocol_spec.split(table, config.dataset, **protocol_options)
+    except TypeError as error:  # a split that declares no options and does not take one given
+        if protocol_spec.options is not None:
+            raise
+        raise OptionError(f"--protocol-opt: protocol {protocol_spec.name!r}: {error}") from None
+    return Task(names, classes, samples, table, folds, dataset_options, recorded_protocol)
 
-    epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, dataset_options)
-    batch_size = (config.batch_size if config.batch_size is not None
-                  else suggested_batch_size(dataset_spec, dataset_options))
-    resolved = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "dataset_options": dataset_options,
-                "fold_batch": fold_batch,
-                "protocol_options": protocol_options, "precision": "bf16" if bf16 else "fp32",
-                "channels_last": channels_last, "device_type": device.type, "preprocessing": preprocessing,
-                "optimizer": "adam", "classes": list(classes), "tasks": task_names,
+
+def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, batch_size: int,
+                 preprocessing: list[dict[str, Any]]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(run id, identity, resolved configuration): the resolved configuration is what ``run.json``
+    records; its identity (without the execution levers) is hashed into the run id."""
+    resolved = {**asdict(config), "epochs": epochs, "batch_size": batch_size,
+                "dataset_options": task.dataset_options, "fold_batch": levers.fold_batch,
+                "protocol_options": task.protocol_options, "precision": "bf16" if levers.bf16 else "fp32",
+                "channels_last": levers.channels_last, "device_type": levers.device.type,
+                "preprocessing": preprocessing, "optimizer": "adam", "classes": list(task.classes),
+                "tasks": task.names,
                 # the samples themselves (ids, labels, annotated frames): another copy, errata or generator
                 # version that changes them is another run
-                "samples_digest": config_hash([(s.id, s.label, s.onset, s.apex, s.offset) for s in samples])}
+                "samples_digest": config_hash([(s.id, s.label, s.onset, s.apex, s.offset) for s in task.samples])}
     identity = {k: v for k, v in resolved.items() if k not in EXECUTION_LEVERS}
     tag = config.protocol if config.protocol != "loso" else ""
     if config.selection != "fixed":
         tag = "-".join(filter(None, [tag, "LEAKY-test-oracle" if config.selection == "test-oracle" else config.selection]))
-    run_id = make_run_id(config.model, config.dataset, config_hash(identity), config.seed, tag=tag)
+    return make_run_id(config.model, config.dataset, config_hash(identity), config.seed, tag=tag), identity, resolved
+
+
+def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
+    """Resolve and validate ``config``; load the task's samples and make its folds. No side effects."""
+    registry = registry or default_registry()
+    model_spec: ModelSpec = registry.models.get(config.model)
+    dataset_spec: DatasetSpec = registry.datasets.get(config.dataset)
+    protocol_spec: ProtocolSpec = registry.protocols.get(config.protocol)
+    levers = resolve_levers(config)
+    model_options = resolve_model_options(model_spec, config.model_options, len(dataset_spec.classes))
+    chain = build_chain(registry, model_spec.preprocessing, f"model {model_spec.name!r}")
+    preprocessing = chain_config(chain, model_spec.input_spec)
+    task = resolve_task(registry, config, dataset_spec, protocol_spec)
+    evaluated = np.sort(np.concatenate([f.test for f in task.folds]))
+    epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, task.dataset_options)
+    batch_size = (config.batch_size if config.batch_size is not None
+                  else suggested_batch_size(dataset_spec, task.dataset_options))
+    run_id, identity, resolved = run_identity(config, task, levers, epochs, batch_size, preprocessing)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(config.lr), seed=config.seed,
-                             device=device, bf16=bf16, channels_last=channels_last)
+                             device=levers.device, bf16=levers.bf16, channels_last=levers.channels_last)
     return RunPlan(config=config, run_id=run_id, identity=identity, resolved=resolved, model_spec=model_spec,
-                   dataset_spec=dataset_spec, protocol_spec=protocol_spec, classes=classes, samples=samples,
-                   table=table, folds=folds, evaluated=evaluated, chain=chain, preprocessing=preprocessing,
-                   device=device, settings=settings, fold_batch=fold_batch)
-
-
-__all__ = ["ConfigError", "WorkerReentryError", "RunConfig", "RunPlan", "plan_run", "DEFAULT_EPOCHS", "DEFAULT_BATCH_SIZE", "SELECTIONS", "UnknownNameError"]
+                   dataset_spec=dataset_spec, protocol_spec=protocol_spec, classes=task.classes,
+                   samples=task.samples, table=task.table, folds=task.folds, evaluated=evaluated, chain=chain,
+                   preprocessing=preprocessing, device=levers.device, settings=settings,
+                   fold_batch=levers.fold_batch, model_options=model_options)

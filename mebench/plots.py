@@ -10,7 +10,6 @@ parameters and against inference speed with the Pareto front marked.
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -25,6 +24,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
+from mebench.records import FoldRecord, RecordError, read_json  # noqa: E402
 from mebench.results import atomic_write_bytes  # noqa: E402
 
 DPI = 110
@@ -91,11 +91,11 @@ def fold_losses(run_folder: Path) -> list[list[float]]:
     losses = []
     for record_path in sorted(Path(run_folder).glob("folds/fold_*.json")):
         try:
-            record = json.loads(record_path.read_text())
-        except (OSError, json.JSONDecodeError):
+            record = FoldRecord.from_json(read_json(record_path))
+        except RecordError:
             continue
-        if record.get("epoch_losses"):
-            losses.append([float(v) for v in record["epoch_losses"]])
+        if record.epoch_losses:
+            losses.append(record.epoch_losses)
     return losses
 
 
@@ -185,9 +185,9 @@ def configuration_plots(configuration, out_dir: Path) -> dict[str, Path]:
     """Confusion matrix, accuracy per subject and (where recorded) training loss of one
     configuration (a :class:`mebench.leaderboard.Configuration`); name → PNG path."""
     seeds = len(configuration.runs)
-    stem = safe_name(configuration.first["run_id"].rsplit("__seed", 1)[0])
+    stem = safe_name(configuration.first.configuration_id)
     title = f"{configuration.model} on {configuration.dataset}" + (f" ({seeds} seeds)" if seeds > 1 else "")
-    confusion = np.sum([run["metrics"]["pooled"]["confusion_matrix"] for run in configuration.runs], axis=0)
+    confusion = np.sum([run.metrics.pooled.confusion_matrix for run in configuration.runs], axis=0)
     plots = {
         "confusion": confusion_plot(confusion, configuration.classes,
                                     title + (" — counts summed over seeds" if seeds > 1 else ""),
@@ -195,7 +195,7 @@ def configuration_plots(configuration, out_dir: Path) -> dict[str, Path]:
         "subjects": subject_accuracy_plot(configuration.predictions, f"{title}: accuracy per subject",
                                           Path(out_dir) / f"{stem}__subjects.png"),
     }
-    loss = training_loss_plot([Path(run["path"]) for run in configuration.runs], f"{title}: training loss",
+    loss = training_loss_plot([Path(run.path) for run in configuration.runs], f"{title}: training loss",
                               Path(out_dir) / f"{stem}__loss.png")
     if loss is not None:
         plots["loss"] = loss

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import hashlib
 import io
 import json
 import multiprocessing
@@ -29,13 +28,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mebench.data import MEGC2019_CLASSES, DataError, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef
+from mebench.data import MEGC2019_CLASSES, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef, check_labels
+from mebench.errors import DataError, OptionError, PreprocessingError
+from mebench.options import resolve_options
 from mebench.registry import Registry
-from mebench.results import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
-
-
-class PreprocessingError(RuntimeError):
-    """A sample could not be preprocessed; the message names the sample and the step."""
+from mebench.results import atomic_write_bytes, atomic_write_text, config_hash, remove_stale_temp_files
 
 
 def default_cache_dir() -> Path:
@@ -46,11 +43,18 @@ def default_cache_dir() -> Path:
     return Path(base) / "mebench"
 
 
-def build_chain(registry: Registry, steps: Sequence[StepRef]) -> list[PreprocessingStep]:
+def build_chain(registry: Registry, steps: Sequence[StepRef], owner: str = "the chain") -> list[PreprocessingStep]:
+    """The steps of a chain as a model declares them, each with its options checked against the
+    step's declaration (``owner`` names who declared the chain, e.g. ``model 'ststnet'``)."""
     chain = []
     for ref in steps:
-        name, options = (ref, {}) if isinstance(ref, str) else (ref[0], dict(ref[1]))
-        chain.append(registry.preprocessors.get(name).factory(**options))
+        name, given = (ref, {}) if isinstance(ref, str) else (ref[0], dict(ref[1]))
+        spec = registry.preprocessors.get(name)
+        values, _ = resolve_options(given, spec.options, f"{owner}: step {name}", f"preprocessing step {name!r}")
+        try:
+            chain.append(spec.factory(**values))
+        except (TypeError, ValueError) as error:  # an undeclared step's own complaint, or a value it refuses
+            raise OptionError(f"{owner}: preprocessing step {name!r} refused its options: {error}") from None
     return chain
 
 
@@ -59,10 +63,6 @@ def chain_config(chain: Sequence[PreprocessingStep], input_spec: InputSpec) -> l
     steps = [{"step": step.name, **step.config} for step in chain]
     steps.append({"step": "resize", "height": input_spec.height, "width": input_spec.width})
     return steps
-
-
-def config_hash(config: Any) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def resize_image(image: np.ndarray, input_spec: InputSpec) -> np.ndarray:
@@ -182,13 +182,6 @@ def _load_cached(path: Path, input_spec: InputSpec) -> tuple[np.ndarray | None, 
     return None, problem
 
 
-def _check_labels(samples: Sequence[Sample], classes: Sequence[str]) -> None:
-    for sample in samples:
-        if sample.label not in classes:
-            raise DataError(f"sample {sample.id}", f"label {sample.label!r} is not one of the task's classes "
-                            f"({', '.join(classes)})", "fix the dataset's label mapping or its declared classes")
-
-
 def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input_spec: InputSpec,
             cache_dir: Path | None = None, workers: int | None = None, progress: bool = True, *,
             classes: Sequence[str] = MEGC2019_CLASSES, log: Callable[[str], None] | None = None) -> PreparedData:
@@ -209,7 +202,7 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
         seen: set[str] = set()
         duplicates = {s.id for s in samples if s.id in seen or seen.add(s.id)}
         raise PreprocessingError(f"duplicate sample ids: {sorted(duplicates)[:5]}")
-    _check_labels(samples, classes)
+    check_labels(samples, classes)
     report = log if log is not None else (lambda message: warnings.warn(message, stacklevel=3))
     cache_root = Path(cache_dir) / config_hash(chain_config(chain, input_spec)) if cache_dir else None
     if cache_root is not None and cache_root.is_dir():

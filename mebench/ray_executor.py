@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from mebench.data import OptionError
+from mebench.errors import OptionError
 from mebench.execute import FoldFailure, FoldJob, OnRecord, WorkUnit, train_jobs
 
 
@@ -34,7 +34,8 @@ def train_job_on_worker(job: FoldJob, data: tuple[np.ndarray, np.ndarray], plugi
     """Runs on a Ray worker: rebuild the model from the worker's own plugins, train the fold, return its record."""
     import ray
 
-    from mebench.registry import UnknownNameError, default_registry
+    from mebench.errors import UnknownNameError
+    from mebench.registry import default_registry
 
     try:
         spec = default_registry().models.get(job.model)

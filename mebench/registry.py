@@ -13,24 +13,17 @@ import functools
 import importlib.metadata
 import traceback
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 import pluggy
 
 from mebench import hookspecs
 from mebench.data import DatasetSpec, ModelSpec, PreprocessorSpec, ProtocolSpec
+from mebench.errors import RegistrationError, UnknownNameError
 
 ENTRY_POINT_GROUP = "mebench"
 
 Spec = TypeVar("Spec", DatasetSpec, PreprocessorSpec, ModelSpec, ProtocolSpec)
-
-
-class UnknownNameError(LookupError):
-    """A name that is not registered; the message lists close matches."""
-
-
-class RegistrationError(ValueError):
-    """A plugin registered something malformed or a duplicate name."""
 
 
 @dataclass
@@ -50,8 +43,9 @@ class Table(Generic[Spec]):
         self.kind = kind
         self._specs: dict[str, Spec] = {}
         self._owner: dict[str, str] = {}
-        #: (plugin, resolve(name) -> spec | None) for names made on demand, e.g. ``timm:resnet18``
-        self.resolvers: list[tuple[str, object]] = []
+        #: (plugin, its hook caller ``resolve(name=…) -> spec | None``) for names made on demand, e.g.
+        #: ``timm:resnet18``; asked in plugin order, the first spec wins (the hook is ``firstresult``)
+        self.resolvers: list[tuple[str, Callable[..., Spec | None]]] = []
 
     def add(self, spec: Spec, plugin: str) -> None:
         if not isinstance(spec.name, str) or not spec.name:
@@ -68,7 +62,7 @@ class Table(Generic[Spec]):
         if name in self._specs:
             return self._specs[name]
         for plugin, resolve in self.resolvers:
-            spec = resolve(name)
+            spec = resolve(name=name)
             if spec is not None:
                 self.add(spec, plugin)
                 return spec
@@ -102,6 +96,28 @@ class Registry:
     @property
     def broken(self) -> list[PluginInfo]:
         return [p for p in self.plugins if p.error]
+
+    def listing(self, section: str, pattern: str = "*") -> str:
+        """The table ``mebench list SECTION`` prints: names (matching ``pattern``) with what they are and
+        which plugin provides them; for ``plugins``, each plugin's package, version and status."""
+        from tabulate import tabulate
+
+        if section == "plugins":
+            rows = [[p.name, p.distribution, p.version, "BROKEN: " + p.error if p.error else
+                     f"ok ({len(p.registered)} entries)"] for p in self.plugins]
+            return tabulate(rows, headers=["plugin", "package", "version", "status"], tablefmt="simple")
+        table: Table = getattr(self, section)
+        extra_headers = {"models": ["input"], "datasets": ["data", "classes"]}.get(section, [])
+        rows = []
+        for name in table.names(pattern):
+            spec = table.get(name)
+            extra = ([str(spec.input_spec)] if section == "models" else
+                     ["your copy" if spec.needs_data_root else "built in", len(spec.classes)]
+                     if section == "datasets" else [])
+            rows.append([name, *extra, table.owner(name), spec.description])
+        if not rows:
+            return "(none)"
+        return tabulate(rows, headers=["name", *extra_headers, "plugin", "description"], tablefmt="simple")
 
     def load_module(self, module: object, info: PluginInfo) -> None:
         """Register one plugin module; any failure is recorded on ``info``, never raised."""
@@ -142,9 +158,8 @@ class Registry:
             for table, spec in staged:
                 table.add(spec, info.name)
                 info.registered.append(f"{table.kind}:{spec.name}")
-            resolve = getattr(module, "mebench_resolve_model", None)
-            if resolve is not None:
-                self.models.resolvers.append((info.name, resolve))
+            if manager.hook.mebench_resolve_model.get_hookimpls():
+                self.models.resolvers.append((info.name, manager.hook.mebench_resolve_model))
                 info.registered.append("model resolver")
         self.plugins.append(info)
 

@@ -20,11 +20,12 @@ import pandas as pd
 from tabulate import tabulate
 
 from mebench.data import ModelSpec, ReportedFigures
-from mebench.leaderboard import (ALL, METRIC_LABELS, Configuration, LeaderboardTable, format_interval,
-                                 leaderboard_tables, reported_figures)
+from mebench.configurations import ALL, Configuration
+from mebench.leaderboard import LeaderboardTable, leaderboard_tables, reported_figures
+from mebench.metrics import format_interval
 from mebench.plots import configuration_plots, leaderboard_plots, safe_name
 from mebench.results import atomic_write_text
-from mebench.statistics import METRIC_NAMES
+from mebench.statistics import METRIC_LABELS, METRIC_NAMES
 
 
 @dataclass(frozen=True)
@@ -69,20 +70,20 @@ def reported_vs_measured(configurations: Sequence[Configuration], reported: Iter
 
 def _protocol_rows(configuration: Configuration) -> list[str]:
     first = configuration.first
-    config, environment = first["config"], first["environment"]
+    config, environment = first.config, first.environment
     versions = ", ".join(f"{name} {version}" for name, version in environment.get("versions", {}).items())
     return [
-        f"runs: {', '.join(run['run_id'] for run in configuration.runs)}",
-        f"protocol: {configuration.protocol.upper()} {config.get('protocol_options') or ''}".rstrip()
-        + f", {first.get('n_folds', '?')} folds, {config.get('epochs')} epochs per fold, selection "
+        f"runs: {', '.join(run.run_id for run in configuration.runs)}",
+        f"protocol: {configuration.protocol.upper()} {first.protocol_options or ''}".rstrip()
+        + f", {first.n_folds or '?'} folds, {first.epochs} epochs per fold, selection "
           f"{configuration.selection}, seeds {configuration.seeds}",
-        f"samples: {first.get('n_samples', len(configuration.sample_ids))}, classes: {', '.join(configuration.classes)}",
-        f"model: {first.get('parameters', 0):,} parameters, input {first.get('input_spec', '?')}, "
+        f"samples: {first.n_samples or len(configuration.sample_ids)}, classes: {', '.join(configuration.classes)}",
+        f"model: {first.parameters:,} parameters, input {first.input_spec or '?'}, "
         f"precision {config.get('precision', '?')}, batch {config.get('batch_size', '?')}, lr {config.get('lr', '?')}",
         f"preprocessing: {config.get('preprocessing', '?')}",
-        f"device: {environment.get('device')}; python {environment.get('python')} on {environment.get('platform')}",
+        f"device: {first.device}; python {environment.get('python')} on {environment.get('platform')}",
         f"libraries: {versions or '?'}",
-        f"commit: {environment.get('git_commit') or 'unknown'}; finished {first.get('finished', '?')}",
+        f"commit: {environment.get('git_commit') or 'unknown'}; finished {first.finished or '?'}",
     ]
 
 

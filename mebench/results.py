@@ -1,7 +1,9 @@
-"""The one results writer: run ids, atomic writes, per-fold checkpoints for resuming."""
+"""The one results writer: run ids, atomic writes, the run folder and its lock, per-fold
+checkpoints for resuming. What the files hold is defined in :mod:`mebench.records`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -11,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from mebench.errors import RunError, RunLockedError
+from mebench.records import FoldRecord, RecordError, RunRecord, read_json
 
 
 TEMP_SUFFIX = ".tmp"
@@ -68,6 +73,11 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def config_hash(config: Any) -> str:
+    """A short digest of any JSON-able value (dict keys sorted): run identities, cache keys, sample sets."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def make_run_id(model: str, dataset: str, config_hash: str, seed: int, tag: str = "") -> str:
     """``model__dataset[__tag]__hash__seedN``; ``tag`` names a non-default protocol or selection
     (``lodo``, ``LEAKY-test-oracle``) so a folder listing shows it."""
@@ -109,10 +119,6 @@ def environment(device_name: str, hardware: dict[str, Any] | None = None) -> dic
                      "numpy": installed("numpy"), "scikit-learn": installed("scikit-learn")},
         "git_commit": git_commit(),
     }
-
-
-class RunLockedError(RuntimeError):
-    """Another process holds a run's lock; the message says which."""
 
 
 class RunLock:
@@ -182,9 +188,15 @@ class RunDirectory:
         ``config.json`` is replaced (the fold records are checked one by one anyway)."""
         config_path = self.path / "config.json"
         expected = json.loads(json.dumps(config, default=str))
-        previous = _read_json(config_path, log) if config_path.exists() else None
+        previous = None
+        if config_path.exists():
+            try:
+                previous = read_json(config_path)
+            except RecordError as error:
+                if log:
+                    log(f"warning: {config_path}: {error}; discarded")
         if previous is not None and previous != expected:
-            raise RuntimeError(f"{config_path} holds a different configuration; use --force to start over")
+            raise RunError(f"{config_path} holds a different configuration; use --force to start over")
         if previous is None:
             atomic_write_json(config_path, config)
         remove_stale_temp_files(self.path)
@@ -192,108 +204,33 @@ class RunDirectory:
     def fold_path(self, index: int) -> Path:
         return self.path / "folds" / f"fold_{index:03d}.json"
 
-    def save_fold(self, index: int, record: dict[str, Any]) -> None:
-        atomic_write_json(self.fold_path(index), record)
+    def save_fold(self, record: FoldRecord) -> None:
+        atomic_write_json(self.fold_path(record.fold), record.to_json())
 
     def load_fold(self, index: int, name: str | None = None, test_ids: list[str] | None = None,
-                  n_classes: int | None = None, log=None) -> dict[str, Any] | None:
+                  n_classes: int | None = None, log=None) -> FoldRecord | None:
         """A finished fold's record, or None. A record that is unreadable, malformed, written for
         another fold (test group or test samples differ) or holds bad probabilities is named in one
         warning line and deleted, so the fold is trained again."""
         path = self.fold_path(index)
         if not path.exists():
             return None
-        record = _read_json(path, log)
-        problem = None if record is not None else "unreadable"
-        if problem is None:
-            problem = fold_record_problem(record, name, test_ids, n_classes)
-        if problem is None:
-            return record
-        if record is not None and log:
-            log(f"warning: {path}: {problem}; discarded, the fold is trained again")
-        path.unlink(missing_ok=True)
-        return None
+        try:
+            return FoldRecord.from_json(read_json(path), name, test_ids, n_classes)
+        except RecordError as error:
+            if log:
+                log(f"warning: {path}: {error}; discarded, the fold is trained again")
+            path.unlink(missing_ok=True)
+            return None
 
-    def clear(self) -> None:
+    def clear(self, keep_locks: bool = False) -> None:
+        """Delete the run's files (all but its lock files, held by this process, with ``keep_locks``)."""
         for path in sorted(self.path.rglob("*"), reverse=True):
+            if keep_locks and path.name.startswith(".run.lock"):
+                continue
             path.unlink() if path.is_file() else path.rmdir()
 
-    def write_outputs(self, run_info: dict[str, Any], predictions: pd.DataFrame, metrics: dict[str, Any]) -> None:
+    def write_outputs(self, record: RunRecord, predictions: pd.DataFrame) -> None:
         atomic_write_text(self.path / "predictions.csv", predictions.to_csv(index=False))
-        atomic_write_json(self.path / "metrics.json", metrics)
-        atomic_write_json(self.path / "run.json", run_info)  # last: its presence marks completion
-
-
-def fold_record_problem(record: Any, name: str | None, test_ids: list[str] | None,
-                        n_classes: int | None) -> str | None:
-    """What is wrong with a fold record, or None when it can be used."""
-    import math
-
-    if not isinstance(record, dict):
-        return f"holds a JSON {type(record).__name__}, not a fold record"
-    for key in ("fold", "predictions", "train_seconds"):
-        if key not in record:
-            return f"has no {key!r}"
-    held_out = record.get("test_group", record.get("test_subject"))
-    if name is not None and held_out != name:
-        return f"was written for test group {held_out!r}, not {name!r}"
-    predictions = record["predictions"]
-    if not isinstance(predictions, list) or not all(isinstance(p, dict) for p in predictions):
-        return "has malformed predictions"
-    ids = [p.get("sample_id") for p in predictions]
-    if test_ids is not None and sorted(map(str, ids)) != sorted(test_ids):
-        return f"holds predictions for {len(ids)} samples, the fold tests {len(test_ids)} others"
-    for p in predictions:
-        probabilities = p.get("probabilities")
-        if (not isinstance(probabilities, list) or (n_classes is not None and len(probabilities) != n_classes)
-                or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in probabilities)):
-            return f"has bad probabilities for {p.get('sample_id')}"
-    return None
-
-
-def _read_json(path: Path, log=None) -> Any:
-    """Parsed JSON, or None (with one warning line) when the file is unreadable."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        if log:
-            log(f"warning: {path}: unreadable ({type(error).__name__}); discarded")
-        return None
-
-
-def load_run(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """One complete, readable run: ``(run.json merged with metrics.json, None)``, else ``(None, reason)``
-    (``reason`` is None for a folder that holds no run at all)."""
-    folder = Path(folder)
-    run_json, metrics_path = folder / "run.json", folder / "metrics.json"
-    if not run_json.exists():
-        if (folder / "config.json").exists():
-            return None, "incomplete (no run.json): not finished, or still running"
-        return None, None
-    run, metrics = _read_json(run_json), _read_json(metrics_path) if metrics_path.exists() else None
-    if not isinstance(run, dict):
-        return None, "run.json is unreadable"
-    if not isinstance(metrics, dict):
-        return None, "metrics.json is missing or unreadable"
-    if not isinstance(metrics.get("pooled"), dict):
-        return None, "metrics.json has no pooled metrics"
-    if not all(key in run for key in ("model", "dataset", "seed", "config", "config_hash")):
-        return None, "run.json lacks model, dataset, seed, config or config_hash"
-    run["metrics"] = metrics
-    run["path"] = str(folder)
-    return run, None
-
-
-def load_results(root: Path, skipped: list | None = None) -> list[dict[str, Any]]:
-    """Every complete, readable run under ``root``: ``run.json`` merged with ``metrics.json``.
-
-    A folder whose run is unfinished or whose files cannot be read is left out; when ``skipped``
-    is a list, ``(folder, reason)`` is appended to it for each such folder."""
-    runs = []
-    for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []:
-        run, reason = load_run(folder)
-        if run is not None:
-            runs.append(run)
-        elif reason and skipped is not None:
-            skipped.append((folder, reason))
-    return runs
+        atomic_write_json(self.path / "metrics.json", record.metrics.to_json())
+        atomic_write_json(self.path / "run.json", record.to_json())  # last: its presence marks completion

@@ -14,14 +14,16 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.model_selection import GroupShuffleSplit
 
-from mebench.data import OptionError
+from mebench.errors import OptionError
 from mebench.folds import Fold
+from mebench.records import FoldRecord, Prediction
 from mebench.training import TrainSettings, normalise, predict
 
 PATIENCE = 10
@@ -93,18 +95,18 @@ class EpochSelector:
         return model, {}
 
 
-def oracle_records(records: dict[int, dict], true_labels: dict[str, int]) -> dict[int, dict]:
+def oracle_records(records: dict[int, FoldRecord], true_labels: dict[str, int]) -> dict[int, FoldRecord]:
     """Each fold's record with the predictions of its best test-accuracy epoch (the LEAKY rule);
     ties go to the earliest epoch."""
     chosen = {}
     for index, record in records.items():
-        ids = [p["sample_id"] for p in record["predictions"]]
+        ids = [p.sample_id for p in record.predictions]
         truth = np.array([true_labels[i] for i in ids])
-        epochs = np.asarray(record["epoch_test_probabilities"])  # (epochs, n_test, classes)
+        epochs = np.asarray(record.extras["epoch_test_probabilities"])  # (epochs, n_test, classes)
         accuracy = (epochs.argmax(axis=2) == truth).mean(axis=1)
         best = int(np.argmax(accuracy))
-        predictions = [{"sample_id": i, "probabilities": epochs[best, k].tolist()} for k, i in enumerate(ids)]
-        chosen[index] = {**record, "predictions": predictions, "selected_epoch": best}
+        predictions = [Prediction(i, epochs[best, k].tolist()) for k, i in enumerate(ids)]
+        chosen[index] = replace(record, predictions=predictions, extras={**record.extras, "selected_epoch": best})
     return chosen
 
 

@@ -31,9 +31,13 @@ import numpy as np
 from scipy.stats import binomtest
 
 METRIC_NAMES = ("accuracy", "uf1", "uar")
+METRIC_LABELS = {"accuracy": "accuracy", "uf1": "UF1", "uar": "UAR"}
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
 BOOTSTRAP_METHOD = "subject-level cluster bootstrap, percentile interval"
+SEEDS_RULE = ("several seeds: every resample draws subjects once, applies that draw to each seed and averages the "
+              "seeds' metrics, so a figure is the mean over seeds and its interval is the subject-sampling "
+              "uncertainty of that mean (seed-to-seed spread: 'UF1 seed sd')")
 PAIRED_METHOD = ("paired subject-level cluster bootstrap: percentile interval of the difference, two-sided p-value "
                  "from the bootstrap distribution centred on the null (Hall & Wilson 1991)")
 

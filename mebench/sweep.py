@@ -13,24 +13,20 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from mebench.data import DataError, OptionError, PreparedData
+from mebench.errors import DataError, OptionError, PreprocessingError, RunError, RunLockedError, UnknownNameError
 from mebench.execute import FoldFailure, InProcessExecutor, WorkUnit, execute
 from mebench.plan import RunConfig, RunPlan, plan_run
-from mebench.preprocessing import PreprocessingError, config_hash
-from mebench.registry import Registry, UnknownNameError, default_registry
-from mebench.results import RunDirectory, RunLockedError
-from mebench.runner import check_writable, completed_run, load_records, prepare_plan
-from mebench.summarise import write_summary
+from mebench.records import FoldRecord
+from mebench.registry import Registry, default_registry
+from mebench.runner import Preparer, RunSession, check_writable, refuse_worker_reentry
 
-#: Keys a sweep file may hold besides models, datasets and seeds: the options of ``mebench run``.
-SWEEP_FILE_KEYS = {"models", "datasets", "seeds", "epochs", "batch_size", "lr", "device", "precision",
-                   "channels_last", "fold_batch", "compile", "protocol", "protocol_options", "selection",
-                   "model_options", "dataset_options", "data_root", "output", "cache_dir", "workers",
-                   "executor", "shard", "ray_address", "retries"}
+#: The options of ``mebench run`` a sweep shares between its runs (every RunConfig field but the grid's axes).
+RUN_KEYS = tuple(f.name for f in fields(RunConfig) if f.name not in ("model", "dataset", "seed"))
 
 
 def parse_seeds(text: str | int | list) -> list[int]:
@@ -77,33 +73,79 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def read_sweep_file(path: Path) -> dict[str, Any]:
-    """A TOML sweep file: the keys of ``mebench sweep`` (models, datasets, seeds, epochs, …)."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise OptionError(f"{path}: cannot read the sweep file ({error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise OptionError(f"{path}: not valid TOML: {error}") from None
-    unknown = sorted(set(data) - SWEEP_FILE_KEYS)
-    if unknown:
-        raise OptionError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(SWEEP_FILE_KEYS))}")
-    for key in ("models", "datasets"):
-        if key not in data:
-            raise OptionError(f"{path}: the sweep file needs {key!r} (a list of names or wildcards)")
-    return data
+@dataclass
+class SweepSpec:
+    """A grid: every model × dataset × seed, with the run options they share (``run``: ``RunConfig``
+    fields such as epochs, protocol, model_options) and where the results and the work go."""
+
+    models: str | list[str]
+    datasets: str | list[str]
+    seeds: str | int | list = "0"
+    run: dict[str, Any] = field(default_factory=dict)
+    output: Path = Path("results")
+    cache_dir: Path | None = None
+    workers: int | None = None
+    executor: str = "in-process"
+    shard: str | None = None
+    ray_address: str | None = None
+    retries: int = 2
+
+    @classmethod
+    def keys(cls) -> set[str]:
+        """The keys a sweep file (or the command line) may set."""
+        return {f.name for f in fields(cls) if f.name != "run"} | set(RUN_KEYS)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "the sweep") -> "SweepSpec":
+        unknown = sorted(set(values) - cls.keys())
+        if unknown:
+            raise OptionError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(cls.keys()))}")
+        for key in ("models", "datasets"):
+            if not values.get(key):
+                raise OptionError(f"{where}: the sweep needs {key!r} (a list of names or wildcards)")
+        own = {key: value for key, value in values.items() if key not in RUN_KEYS}
+        for key in ("output", "cache_dir"):
+            if own.get(key) is not None:
+                own[key] = Path(own[key])
+        return cls(**own, run={key: value for key, value in values.items() if key in RUN_KEYS})
+
+    @classmethod
+    def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> "SweepSpec":
+        """A TOML sweep file with the keys of ``mebench sweep`` (models, datasets, seeds, epochs, …);
+        ``overrides`` (the options given on the command line) take precedence over the file."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise OptionError(f"{path}: cannot read the sweep file ({error})") from None
+        except tomllib.TOMLDecodeError as error:
+            raise OptionError(f"{path}: not valid TOML: {error}") from None
+        return cls.from_mapping({**data, **(overrides or {})}, where=str(path))
+
+    def configs(self, registry: Registry) -> list[RunConfig]:
+        """The grid's run configurations: datasets, then models, then seeds."""
+        models = expand_names(self.models, registry.models.names(), registry.models.get, "model")
+        datasets = expand_names(self.datasets, registry.datasets.names(), registry.datasets.get, "dataset")
+        base = RunConfig(model="", dataset="", **{k: str(v) if k == "data_root" else v for k, v in self.run.items()})
+        return grid_configs(models, datasets, parse_seeds(self.seeds), base)
 
 
 @dataclass
 class GridRun:
-    """One run of the grid: its configuration, and its plan or the error that stopped planning."""
+    """One run of the grid: its configuration, and its session or the error that stopped planning."""
 
     config: RunConfig
-    plan: RunPlan | None = None
+    session: RunSession | None = None
     error: str | None = None
-    run_dir: RunDirectory | None = None
     done_folds: int = 0
     complete: bool = False
+
+    @property
+    def plan(self) -> RunPlan | None:
+        return self.session.plan if self.session else None
+
+    @property
+    def run_dir(self):
+        return self.session.run_dir if self.session else None
 
     @property
     def label(self) -> str:
@@ -114,29 +156,40 @@ class GridRun:
 class SweepOutcome:
     runs: list[GridRun]
     failures: list[FoldFailure] = field(default_factory=list)
+    leaderboard: str = ""  # the leaderboard of the results folder, once a run is complete
 
     @property
     def ok(self) -> bool:
         return not self.failures and all(r.error is None for r in self.runs)
+
+    @property
+    def complete(self) -> int:
+        return sum(r.complete for r in self.runs)
+
+    @property
+    def problems(self) -> list[tuple[str, str]]:
+        """(where, error) of every run that could not be planned and every failed fold task or summary."""
+        return ([(r.label, r.error) for r in self.runs if r.error]
+                + [(f"{f.run_id} fold {f.fold}", f.error) for f in self.failures])
 
 
 def grid_configs(models: list[str], datasets: list[str], seeds: list[int], base: RunConfig) -> list[RunConfig]:
     return [replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
 
 
-def plan_grid(configs: list[RunConfig], registry: Registry, output_dir: Path) -> list[GridRun]:
+def plan_grid(configs: list[RunConfig], registry: Registry, output_dir: Path, preparer: Preparer,
+              log: Callable[[str], None]) -> list[GridRun]:
     runs = []
     for config in configs:
         run = GridRun(config)
         try:
-            run.plan = plan_run(config, registry)
+            run.session = RunSession(plan_run(config, registry), output_dir, preparer, log)
         except (UnknownNameError, OptionError, DataError) as error:
             run.error = f"{type(error).__name__}: {error}"
-        if run.plan is not None:
-            run.run_dir = RunDirectory(output_dir, run.plan.run_id)
-            run.complete = completed_run(run.run_dir) is not None
+        if run.session is not None:
+            run.complete = run.session.completed() is not None
             run.done_folds = len(run.plan.folds) if run.complete else sum(
-                run.run_dir.fold_path(f.index).exists() for f in run.plan.folds)
+                run.session.run_dir.fold_path(f.index).exists() for f in run.plan.folds)
         runs.append(run)
     return runs
 
@@ -157,16 +210,15 @@ def shard_tasks(runs: list[GridRun], shard: tuple[int, int] | None) -> dict[str,
 
 
 class Sweep:
-    """Expand, plan, execute and summarise a grid of runs."""
+    """Plan, execute and summarise a grid of runs, each through its ``RunSession``."""
 
     def __init__(self, configs: list[RunConfig], output_dir: Path, cache_dir: Path | None = None,
                  registry: Registry | None = None, workers: int | None = None, progress: bool = True,
                  log: Callable[[str], None] = print):
+        refuse_worker_reentry()
         self.registry = registry or default_registry()
-        self.output_dir, self.cache_dir, self.workers = Path(output_dir), cache_dir, workers
-        self.progress, self.log = progress, log
-        self.runs = plan_grid(configs, self.registry, self.output_dir)
-        self._prepared: dict[str, tuple[PreparedData, float]] = {}
+        self.output_dir, self.progress, self.log = Path(output_dir), progress, log
+        self.runs = plan_grid(configs, self.registry, self.output_dir, Preparer(cache_dir, workers, progress, log), log)
 
     def dry_run_rows(self, shard: tuple[int, int] | None = None) -> list[list[Any]]:
         mine = shard_tasks(self.runs, shard)
@@ -180,68 +232,57 @@ class Sweep:
             rows.append([run.plan.run_id, n, run.done_folds, len(mine.get(run.plan.run_id, ())) if shard else n, status])
         return rows
 
-    def data_for(self, plan: RunPlan) -> tuple[PreparedData, float]:
-        """Prepared data, computed once per distinct (samples, preprocessing, input size) in this sweep."""
-        key = config_hash([[s.id, s.fingerprint] for s in plan.samples] + [plan.preprocessing, str(plan.model_spec.input_spec),
-                                                                           list(plan.classes)])
-        if key not in self._prepared:
-            self._prepared[key] = prepare_plan(plan, self.cache_dir, self.workers, self.progress, self.log)
-        return self._prepared[key]
-
     def summarise_if_complete(self, run: GridRun) -> bool:
         """Write the run's summary if all its fold records exist; under a lock, once."""
-        plan = run.plan
-        with run.run_dir.lock(name="summary", wait=True):
-            if completed_run(run.run_dir) is not None:
+        session = run.session
+        with session.claimed(wait=True, name="summary"):
+            if session.completed() is not None:
                 run.complete = True
                 return True
-            if not all(run.run_dir.fold_path(f.index).exists() for f in plan.folds):
+            if not session.all_folds_written:
                 return False  # folds still to train (here or in another shard): nothing to prepare yet
-            data, seconds = self.data_for(plan)
-            records = load_records(plan, data, run.run_dir, self.log)
-            if len(records) < len(plan.folds):
+            if len(session.load_records()) < len(run.plan.folds):
                 return False
-            write_summary(plan, data, run.run_dir, records, seconds)
+            session.summarise()
             run.complete = True
             return True
+
+    def claim(self, run: GridRun, wanted: set[int], whole_run: bool, locks: ExitStack) -> WorkUnit:
+        """The run's pending folds of this shard, its lock held in ``locks`` when the whole run is ours
+        (against a second sweep or a ``mebench run`` of it)."""
+        if whole_run:
+            locks.enter_context(run.session.claimed(wait=False))
+        run.session.start()
+        run.session.load_records()
+        return run.session.pending(wanted)
 
     def run(self, executor=None, shard: tuple[int, int] | None = None, summarise_only: bool = False) -> SweepOutcome:
         check_writable(self.output_dir, "results folder")
         outcome = SweepOutcome(self.runs)
         mine = shard_tasks(self.runs, shard)
-        units, locks, by_id = [], [], {}
+        units, by_id = [], {}
         total = done = 0
-        try:
+        with ExitStack() as locks:
             for run in self.runs:
-                if run.plan is None or run.complete or summarise_only:
-                    continue
-                plan = run.plan
-                wanted = mine.get(plan.run_id, set())
-                if not wanted:
+                wanted = mine.get(run.plan.run_id, set()) if run.plan else set()
+                if run.plan is None or run.complete or summarise_only or not wanted:
                     continue
                 try:
-                    if shard is None:  # a whole run is ours: lock it against a second sweep or `mebench run`
-                        lock = run.run_dir.lock(wait=False)
-                        lock.__enter__()
-                        locks.append(lock)
-                    run.run_dir.start(plan.identity, log=self.log)
-                    data, _ = self.data_for(plan)
-                    records = load_records(plan, data, run.run_dir, self.log)
+                    unit = self.claim(run, wanted, shard is None, locks)
                 except RunLockedError as error:
                     self.log(f"skipped: {error}")
                     continue
-                except (DataError, PreprocessingError, RuntimeError, OSError) as error:
-                    outcome.failures.append(FoldFailure(plan.run_id, "-", f"{type(error).__name__}: {error}"))
+                except (DataError, PreprocessingError, RunError, OSError) as error:
+                    outcome.failures.append(FoldFailure(run.plan.run_id, "-", f"{type(error).__name__}: {error}"))
                     continue
-                pending = [f for f in plan.folds if f.index in wanted and f.index not in records]
                 total += len(wanted)
-                done += len(wanted) - len(pending)
-                by_id[plan.run_id] = run
-                units.append(WorkUnit(plan, data, pending))
+                done += len(wanted) - len(unit.folds)
+                by_id[run.plan.run_id] = run
+                units.append(unit)
 
-            def on_record(plan: RunPlan, record: dict) -> None:
+            def on_record(plan: RunPlan, record: FoldRecord) -> None:
                 run = by_id[plan.run_id]
-                run.run_dir.save_fold(record["fold"], record)
+                run.session.save(record)
                 run.done_folds += 1
                 if run.done_folds >= len(plan.folds):
                     self._summarise(run, outcome)
@@ -253,9 +294,6 @@ class Sweep:
             for run in self.runs:  # runs finished by other shards, or resumed complete
                 if run.plan is not None and not run.complete:
                     self._summarise(run, outcome)
-        finally:
-            for lock in locks:
-                lock.__exit__(None, None, None)
         return outcome
 
     def _summarise(self, run: GridRun, outcome: SweepOutcome) -> None:
@@ -263,3 +301,47 @@ class Sweep:
             self.summarise_if_complete(run)
         except Exception as error:  # a run that cannot be summarised is reported, the grid goes on
             outcome.failures.append(FoldFailure(run.plan.run_id, "summary", f"{type(error).__name__}: {error}"))
+
+
+def make_executor(spec: SweepSpec, progress: bool, log: Callable[[str], None]):
+    """The sweep's executor: in this process (a failing run does not stop the others), or on Ray."""
+    if spec.executor == "ray":
+        from mebench.ray_executor import RayExecutor
+
+        return RayExecutor(address=spec.ray_address, retries=spec.retries, progress=progress, log=log)
+    if spec.executor != "in-process":
+        raise OptionError(f"executor must be in-process or ray, got {spec.executor!r}")
+    return InProcessExecutor(progress=progress, log=log, isolate_failures=True)
+
+
+def plan_sweep(spec: SweepSpec, progress: bool = True, log: Callable[[str], None] = print,
+               registry: Registry | None = None) -> Sweep:
+    registry = registry or default_registry()
+    return Sweep(spec.configs(registry), spec.output, cache_dir=spec.cache_dir, registry=registry,
+                 workers=spec.workers, progress=progress, log=log)
+
+
+def dry_run_report(spec: SweepSpec, progress: bool = True, log: Callable[[str], None] = print) -> str:
+    """The runs of the grid, their folds, what is done and what this shard would do; nothing is trained."""
+    from tabulate import tabulate
+
+    grid = plan_sweep(spec, progress, log)
+    shard = parse_shard(spec.shard)
+    headers = ["run", "folds", "done", f"shard {spec.shard}" if shard else "tasks", "status"]
+    table = tabulate(grid.dry_run_rows(shard), headers=headers, tablefmt="github", disable_numparse=True)
+    complete = sum(r.complete for r in grid.runs)
+    to_do = sum(len(r.plan.folds) - r.done_folds for r in grid.runs if r.plan)
+    return f"{table}\n\n{len(grid.runs)} runs, {complete} complete, {to_do} fold tasks to do"
+
+
+def run_sweep(spec: SweepSpec, summarise_only: bool = False, progress: bool = True,
+              log: Callable[[str], None] = print) -> SweepOutcome:
+    """Plan and run the grid on its executor; the outcome carries the leaderboard of its results folder."""
+    from mebench.leaderboard import results_leaderboard
+
+    shard = parse_shard(spec.shard)
+    outcome = plan_sweep(spec, progress, log).run(make_executor(spec, progress, log), shard=shard,
+                                                  summarise_only=summarise_only)
+    if outcome.complete:
+        outcome.leaderboard = results_leaderboard(spec.output)
+    return outcome

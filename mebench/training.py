@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mebench.errors import ConfigError, NonFiniteLossError
 from mebench.folds import Fold
 
 
@@ -48,22 +49,13 @@ class TrainSettings:
         return int(np.random.SeedSequence([self.seed, fold_index, 1]).generate_state(1, dtype=np.uint64)[0])
 
 
-class NonFiniteLossError(RuntimeError):
-    """A fold's training loss became NaN or infinite; the message names the fold, the epoch and
-    what usually helps. Raised once per epoch at most (the loss is checked at the end of each)."""
-
-
-def _fold_name(fold: Fold) -> str:
-    return str(getattr(fold, "name", getattr(fold, "test_subject", fold.index)))
-
-
 def check_epoch_loss(loss: float, fold: Fold, epoch: int, settings: TrainSettings) -> None:
     """Raise ``NonFiniteLossError`` if ``loss`` (a fold's mean loss over ``epoch``, 0-based) is not finite."""
     if math.isfinite(loss):
         return
     fixes = ["train in full precision (--precision fp32)"] if settings.bf16 else []
     fixes.append(f"lower the learning rate (--lr, now {settings.lr:g})")
-    raise NonFiniteLossError(f"fold {fold.index} (test {_fold_name(fold)}): the training loss became {loss} "
+    raise NonFiniteLossError(f"fold {fold.index} (test {fold.name}): the training loss became {loss} "
                              f"in epoch {epoch + 1} of {settings.epochs}; {' or '.join(fixes)}")
 
 
@@ -119,9 +111,9 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but PyTorch sees no CUDA device; use --device cpu or auto")
+        raise ConfigError("--device cuda was requested but PyTorch sees no CUDA device; use --device cpu or auto")
     if requested != "cpu" and not requested.startswith("cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda[:N], got {requested!r}")
+        raise ConfigError(f"device must be auto, cpu or cuda[:N], got {requested!r}")
     return torch.device(requested)
 
 
@@ -286,12 +278,8 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
     """Train several folds' models at once; gives the models ``train_fold`` gives for each.
 
     Every fold keeps its own parameters, Adam state, seed, batch order and dropout masks, exactly
-    as in sequential training. At each step the folds whose current batch has the same size are
-    run as one vectorised call (``torch.func.vmap`` over ``functional_call`` with stacked
-    parameters and buffers), so small per-fold models fill the device together. Batch
-    normalisation sees exactly the fold's own batch (no padding), and each fold's dropout masks
-    are drawn from its own generator in the order sequential training draws them, so the result
-    matches sequential training up to floating-point reordering.
+    as in sequential training (see ``BatchedFolds``), so the result matches sequential training up
+    to floating-point reordering.
 
     A model that draws random numbers any other way (see ``fold_batching_obstacle``) is trained
     fold after fold with ``train_fold`` instead, after one ``log`` line saying why (default:
@@ -299,90 +287,114 @@ def train_folds_batched(build_model: Callable[[], torch.nn.Module], x: torch.Ten
     ``on_fold_epoch(fold, epoch, loss)`` each fold's own. A fold whose loss is not finite stops
     training with ``NonFiniteLossError``.
     """
-    from torch.func import functional_call, vmap
-
     obstacle = fold_batching_obstacle(build_model, x)
     if obstacle is not None:
         message = (f"fold-batched training would not match sequential training ({obstacle}); "
                    f"training these {len(folds)} folds one after another")
         log(message) if log is not None else warnings.warn(message, stacklevel=2)
-        models = []
-        for fold in folds:
-            fold_callback = (lambda epoch, loss, fold=fold: on_fold_epoch(fold, epoch, loss)) if on_fold_epoch else None
-            models.append(train_fold(build_model, x, y, fold, settings, fold_callback))
-        return models
-
-    device = settings.device
-    models, optimizers, generators, trains = [], [], [], []
-    for fold in folds:
-        model, train, optimizer, generator = start_fold(build_model, x, fold, settings, channels_last=False)
-        models.append(model)
-        optimizers.append(optimizer)
-        generators.append(generator)
-        trains.append(train)
-    dropout_generators = [next((m.generator for m in model.modules() if isinstance(m, FoldDropout)), None)
-                          for model in models]
-    template = copy.deepcopy(models[0]).to("meta")
-    use_fold_dropout(template, None)
-    if settings.bf16:
-        # Under vmap, batch norm's batching rule does not take bf16 activations with fp32 running
-        # statistics (CUDA: "Expected running_mean to have type BFloat16"); normalise in fp32.
-        for module in template.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.register_forward_pre_hook(lambda _module, args: (args[0].float(), *args[1:]))
-    dropout_calls = _dropout_calls(template, x.shape[1:])
-    assert not isinstance(dropout_calls, str), dropout_calls  # ruled out by fold_batching_obstacle
-    params = [dict(m.named_parameters()) for m in models]
-    buffers = [{n: b for n, b in m.named_buffers() if n not in ("input_mean", "input_std")} for m in models]
-
-    def fold_loss(p, b, inputs, targets):
-        return F.cross_entropy(functional_call(template, (p, b), (inputs,)), targets)
-
-    # "error": every random number must come from the pre-drawn per-fold noise, never from vmap
-    batched_loss = vmap(fold_loss, randomness="error")
+        return [train_fold(build_model, x, y, fold, settings,
+                           (lambda epoch, loss, fold=fold: on_fold_epoch(fold, epoch, loss)) if on_fold_epoch else None)
+                for fold in folds]
+    group = BatchedFolds(build_model, x, y, folds, settings)
     for epoch in range(settings.epochs):
-        schedules = [epoch_batches(len(t), settings.batch_size, g) for t, g in zip(trains, generators)]
-        totals = torch.zeros(len(folds), device=device)
-        counts = [0] * len(folds)
+        fold_losses, mean_loss = group.train_epoch()
+        for fold, loss in zip(folds, fold_losses):
+            check_epoch_loss(loss, fold, epoch, settings)
+            if on_fold_epoch is not None:
+                on_fold_epoch(fold, epoch, loss)
+        if on_epoch is not None:
+            on_epoch(epoch, mean_loss)
+    return group.models
+
+
+class BatchedFolds:
+    """Several folds' models trained in lockstep, one vectorised call per step.
+
+    At each step the folds whose current batch has the same size run as one call
+    (``torch.func.vmap`` over ``functional_call`` with stacked parameters and buffers), so small
+    per-fold models fill the device together. Batch normalisation sees exactly the fold's own batch
+    (no padding), and each fold's dropout masks are drawn from its own generator in the order
+    sequential training draws them. Needs a model without other randomness (``fold_batching_obstacle``).
+    """
+
+    def __init__(self, build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
+                 folds: list[Fold], settings: TrainSettings):
+        from torch.func import functional_call, vmap
+
+        self.x, self.y, self.folds, self.settings = x, y, folds, settings
+        started = [start_fold(build_model, x, fold, settings, channels_last=False) for fold in folds]
+        self.models = [model for model, _, _, _ in started]
+        self.trains = [train for _, train, _, _ in started]
+        self.optimizers = [optimizer for _, _, optimizer, _ in started]
+        self.generators = [generator for _, _, _, generator in started]
+        self.dropout_generators = [next((m.generator for m in model.modules() if isinstance(m, FoldDropout)), None)
+                                   for model in self.models]
+        template = copy.deepcopy(self.models[0]).to("meta")
+        use_fold_dropout(template, None)
+        if settings.bf16:
+            # Under vmap, batch norm's batching rule does not take bf16 activations with fp32 running
+            # statistics (CUDA: "Expected running_mean to have type BFloat16"); normalise in fp32.
+            for module in template.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.register_forward_pre_hook(lambda _module, args: (args[0].float(), *args[1:]))
+        calls = _dropout_calls(template, x.shape[1:])
+        assert not isinstance(calls, str), calls  # ruled out by fold_batching_obstacle
+        self.dropout_calls = calls
+        self.params = [dict(m.named_parameters()) for m in self.models]
+        self.buffers = [{n: b for n, b in m.named_buffers() if n not in ("input_mean", "input_std")}
+                        for m in self.models]
+
+        def fold_loss(p, b, inputs, targets):
+            return F.cross_entropy(functional_call(template, (p, b), (inputs,)), targets)
+
+        # "error": every random number must come from the pre-drawn per-fold noise, never from vmap
+        self.batched_loss = vmap(fold_loss, randomness="error")
+
+    def train_epoch(self) -> tuple[list[float], float]:
+        """One epoch of every fold: (each fold's mean loss, the mean over all their samples)."""
+        device = self.settings.device
+        schedules = [epoch_batches(len(t), self.settings.batch_size, g) for t, g in zip(self.trains, self.generators)]
+        totals = torch.zeros(len(self.folds), device=device)
+        counts = [0] * len(self.folds)
         for step in range(max(len(s) for s in schedules)):
             groups: dict[int, list[int]] = defaultdict(list)
             for k, schedule in enumerate(schedules):
                 if step < len(schedule):
                     groups[len(schedule[step])].append(k)
             for size, members in groups.items():
-                index = torch.stack([trains[k][schedules[k][step].to(device)] for k in members])
-                mean = torch.stack([models[k].input_mean for k in members]).unsqueeze(1)
-                std = torch.stack([models[k].input_std for k in members]).unsqueeze(1)
-                inputs = (x[index] - mean) / std
-                stacked_params = {n: torch.stack([params[k][n] for k in members]) for n in params[0]}
-                stacked_buffers = {n: torch.stack([buffers[k][n] for k in members]) for n in buffers[0]}
-                # Each fold draws its masks from its own generator, layer by layer in call order:
-                # the draws FoldDropout makes inside the forward pass in sequential training.
-                for name, shape in dropout_calls:
-                    stacked_buffers[f"{name}.noise"] = torch.stack([
-                        torch.rand((size, *shape), generator=dropout_generators[k], device=device,
-                                   dtype=torch.float32)
-                        for k in members])
-                with settings.autocast():
-                    losses = batched_loss(stacked_params, stacked_buffers, inputs, y[index])
-                for k in members:
-                    optimizers[k].zero_grad(set_to_none=True)
-                losses.sum().backward()
-                with torch.no_grad():
-                    for j, k in enumerate(members):
-                        optimizers[k].step()
-                        for n, buffer in buffers[k].items():
-                            buffer.copy_(stacked_buffers[n][j])
-                        totals[k] += losses[j].detach().float() * size
-                        counts[k] += size
+                losses = self.step(members, [schedules[k][step] for k in members])
+                for j, k in enumerate(members):
+                    totals[k] += losses[j].detach().float() * size
+                    counts[k] += size
         fold_losses = (totals / torch.tensor(counts, device=device).clamp_min(1)).tolist()  # one sync per epoch
-        for fold, loss in zip(folds, fold_losses):
-            check_epoch_loss(loss, fold, epoch, settings)
-            if on_fold_epoch is not None:
-                on_fold_epoch(fold, epoch, loss)
-        if on_epoch is not None:
-            on_epoch(epoch, float(totals.sum()) / max(sum(counts), 1))
-    return models
+        return fold_losses, float(totals.sum()) / max(sum(counts), 1)
+
+    def step(self, members: list[int], batches: list[torch.Tensor]) -> torch.Tensor:
+        """One optimiser step of the folds ``members`` on their batches (all of one size); their losses."""
+        device, size = self.settings.device, len(batches[0])
+        index = torch.stack([self.trains[k][batch.to(device)] for k, batch in zip(members, batches)])
+        mean = torch.stack([self.models[k].input_mean for k in members]).unsqueeze(1)
+        std = torch.stack([self.models[k].input_std for k in members]).unsqueeze(1)
+        inputs = (self.x[index] - mean) / std
+        params = {n: torch.stack([self.params[k][n] for k in members]) for n in self.params[0]}
+        buffers = {n: torch.stack([self.buffers[k][n] for k in members]) for n in self.buffers[0]}
+        # Each fold draws its masks from its own generator, layer by layer in call order:
+        # the draws FoldDropout makes inside the forward pass in sequential training.
+        for name, shape in self.dropout_calls:
+            buffers[f"{name}.noise"] = torch.stack([
+                torch.rand((size, *shape), generator=self.dropout_generators[k], device=device, dtype=torch.float32)
+                for k in members])
+        with self.settings.autocast():
+            losses = self.batched_loss(params, buffers, inputs, self.y[index])
+        for k in members:
+            self.optimizers[k].zero_grad(set_to_none=True)
+        losses.sum().backward()
+        with torch.no_grad():
+            for j, k in enumerate(members):
+                self.optimizers[k].step()
+                for n, buffer in self.buffers[k].items():
+                    buffer.copy_(buffers[n][j])
+        return losses
 
 
 def fold_peak_memory(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,

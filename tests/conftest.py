@@ -1,16 +1,24 @@
-"""Shared fixtures: a tiny model plugin and a tiny synthetic configuration, so that end-to-end
-tests exercise the real runner in seconds on 2 CPU cores."""
+"""The shared test kit: a tiny model plugin and a tiny synthetic run configuration, so that
+end-to-end tests exercise the real runner in seconds on 2 CPU cores; the session's MEGC fixtures
+in the datasets' distributed layouts; and a CLI runner.
+
+Tests marked ``slow`` (several seconds each: many folds, subprocesses, pip installs, Ray) are left
+out of the quick inner loop, ``pytest -m "not slow"``; CI runs everything.
+"""
 
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 from torch import nn
 
 from mebench import hookimpl
 from mebench.data import InputSpec, ModelSpec
+from mebench.plan import RunConfig
 from mebench.registry import PluginInfo, discover
 
 TINY_INPUT = InputSpec(channels=3, height=16, width=16)
@@ -18,6 +26,28 @@ TINY_DATASET = {"subjects": 3, "clips_per_subject": 4, "size": 48}
 #: Flow at the frames' own size: the tests' frames are small, and the common pre-flow size (128) would
 #: only make the suite slower without testing anything more.
 TINY_CHAIN = ("apex_frame", ("tvl1_flow", {"size": 0}), "optical_strain", "flow_stack")
+
+
+def quiet(_line: str) -> None:
+    """A log that prints nothing."""
+
+
+#: Keywords of ``mebench.runner.run`` for a test: no progress bars, preprocessing in this process, no log.
+QUIET = {"progress": False, "workers": 1, "log": quiet}
+
+
+def tiny_config(**overrides) -> RunConfig:
+    """One epoch of the tiny net on the tiny synthetic dataset (3 subjects × 4 clips), fp32 on the CPU."""
+    values = dict(model="tiny", dataset="synthetic", epochs=1, batch_size=8, device="cpu", precision="fp32",
+                  dataset_options=dict(TINY_DATASET))
+    return RunConfig(**{**values, **overrides})
+
+
+def tiny_run(registry, output_dir: Path, **overrides):
+    """``mebench.runner.run`` of ``tiny_config(**overrides)`` into ``output_dir``, quietly."""
+    from mebench.runner import run
+
+    return run(tiny_config(**overrides), registry, output_dir=output_dir, **QUIET)
 
 
 class TinyNet(nn.Module):
@@ -60,6 +90,19 @@ def registry():
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Each test session uses its own preprocessing cache, never the user's."""
     monkeypatch.setenv("MEBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def mebench_cli(*args):
+    """``mebench ARGS`` in this process: click's result (exit code, stdout and stderr apart)."""
+    from mebench.cli import main
+
+    return CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+@pytest.fixture
+def cli():
+    """``mebench_cli`` as a fixture."""
+    return mebench_cli
 
 
 @pytest.fixture(scope="session")

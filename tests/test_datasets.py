@@ -7,14 +7,13 @@ from collections import Counter
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 
-from mebench.cli import main
-from mebench.data import DataError, OptionError
+from mebench.errors import DataError, OptionError
+from mebench.plan import load_task_samples
 from mebench.registry import default_registry
-from mebench.runner import RunConfig, run_loso
 from mebench_plugins.datasets.formats import EMOTIONS, FIVE_CLASS_TASKS
 from mebench_plugins.datasets.megc2019 import check_task, read_official
+from tests.conftest import mebench_cli, tiny_run
 from tests.megc_fixtures import FIVE_CLASS_COUNTS, FIVE_CLASS_SUBJECTS, SLIPS
 
 OFFICIAL_COUNTS = {"casme2": (145, 24, {"negative": 88, "positive": 32, "surprise": 25}),
@@ -23,8 +22,9 @@ OFFICIAL_COUNTS = {"casme2": (145, 24, {"negative": 88, "positive": 32, "surpris
 
 
 def load_task(task, data_root, **options):
-    """The registered task's loader, as a run calls it."""
-    return default_registry().datasets.get(task).load(str(data_root) if data_root else None, **options)
+    """The registered task's samples, as a run loads them (options checked by the one validator)."""
+    spec = default_registry().datasets.get(task)
+    return load_task_samples(spec, str(data_root) if data_root else None, options)[0]
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_single_dataset_tasks(pristine, task):
 
 
 def test_data_check_cli_reports_the_official_table(pristine):
-    result = CliRunner().invoke(main, ["data", "check", "combined", "--data-root", str(pristine)])
+    result = mebench_cli("data", "check", "combined", "--data-root", str(pristine))
     assert result.exit_code == 0, result.output
     assert "442 of 442 official samples found, 68 of 68 subjects" in result.output
     assert "| negative |        250 |     250 |" in result.output
@@ -83,7 +83,7 @@ def test_data_check_lists_missing_and_extra_samples(data_root):
     shutil.rmtree(data_root / "SMIC" / "HS" / "s1" / "micro" / "negative" / "s1_ne_01")
     extra = data_root / "SMIC" / "HS" / "s1" / "micro" / "positive" / "s1_po_99"
     shutil.copytree(data_root / "SMIC" / "HS" / "s1" / "micro" / "positive" / "s1_po_01", extra)
-    result = CliRunner().invoke(main, ["data", "check", "smic", "--data-root", str(data_root)])
+    result = mebench_cli("data", "check", "smic", "--data-root", str(data_root))
     assert result.exit_code == 1
     assert "missing: 1" in result.output and "smic/s01/s01_ne_01" in result.output
     assert "smic/s01/s01_po_99" in result.output
@@ -169,15 +169,15 @@ def test_strict_refuses_known_slips(pristine):
 
 
 def test_data_check_lists_corrections_and_exits_by_what_blocks(data_root):
-    result = CliRunner().invoke(main, ["data", "check", "casme2", "--data-root", str(data_root)])
+    result = mebench_cli("data", "check", "casme2", "--data-root", str(data_root))
     assert result.exit_code == 0, result.output
     assert "corrections (known annotation slips" in result.output and "casme2/sub05/EP02_07" in result.output
     assert "casme2: OK (3 annotation slip(s) corrected)" in result.output
-    result = CliRunner().invoke(main, ["data", "check", "casme2", "--data-root", str(data_root),
-                                       "--dataset-opt", "strict=true"])
+    result = mebench_cli("data", "check", "casme2", "--data-root", str(data_root),
+                                       "--dataset-opt", "strict=true")
     assert result.exit_code == 1 and "problems: 3" in result.output
     _edit_sheet(data_root / "CASME2" / "CASME2-coding-20140508.xlsx", "EP02_01f", "Estimated Emotion", "hapiness")
-    result = CliRunner().invoke(main, ["data", "check", "casme2", "--data-root", str(data_root)])
+    result = mebench_cli("data", "check", "casme2", "--data-root", str(data_root))
     assert result.exit_code == 1 and "unknown emotion label 'hapiness'" in result.output
 
 
@@ -211,12 +211,10 @@ def test_unreadable_image_names_the_file(data_root, registry, tmp_path):
     clip = data_root / "SAMM" / "SAMM" / "006" / "006_1_2"
     broken = sorted(clip.iterdir())[0]
     broken.write_bytes(b"not a jpeg")
-    config = RunConfig(model="tiny", dataset="samm", epochs=1, device="cpu", precision="fp32",
-                       data_root=str(data_root))
     with pytest.raises(DataError, match=f"{broken}: unreadable image"):
-        run_loso(config, registry, output_dir=tmp_path, progress=False, workers=1, log=lambda _: None)
-    result = CliRunner().invoke(main, ["run", "--model", "base", "--dataset", "samm", "--data-root", str(data_root),
-                                       "--epochs", "1", "--output", str(tmp_path), "--quiet"])
+        tiny_run(registry, tmp_path, dataset="samm", batch_size=None, dataset_options={}, data_root=str(data_root))
+    result = mebench_cli("run", "--model", "base", "--dataset", "samm", "--data-root", data_root, "--epochs", "1",
+                         "--output", tmp_path, "--quiet")
     assert result.exit_code == 1 and "unreadable image" in result.output and "Traceback" not in result.output
 
 
@@ -247,10 +245,9 @@ def test_no_data_root_is_a_clear_error(monkeypatch):
 
 
 def test_combined_runs_all_68_folds_with_composite_and_per_dataset_metrics(pristine, registry, tmp_path):
-    config = RunConfig(model="tiny", dataset="combined", epochs=1, batch_size=32, device="cpu", precision="fp32",
+    outcome = tiny_run(registry, tmp_path, dataset="combined", batch_size=32, dataset_options={},
                        data_root=str(pristine))
-    outcome = run_loso(config, registry, output_dir=tmp_path, progress=False, log=lambda _: None)
-    assert outcome.run_info["n_folds"] == 68 and outcome.run_info["n_samples"] == 442
+    assert outcome.record.n_folds == 68 and outcome.record.n_samples == 442
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
     assert set(metrics["per_dataset"]) == {"casme2", "samm", "smic"}
     assert sum(m["n"] for m in metrics["per_dataset"].values()) == 442
@@ -291,7 +288,7 @@ def test_five_class_unknown_emotion_is_an_error(data_root):
 
 
 def test_data_check_shows_five_class_counts_per_class_and_subject(pristine):
-    result = CliRunner().invoke(main, ["data", "check", "samm-5class", "--data-root", str(pristine)])
+    result = mebench_cli("data", "check", "samm-5class", "--data-root", str(pristine))
     assert result.exit_code == 0, result.output
     assert "no official sample list for this task" in result.output
     assert "82 samples, 27 subjects" in result.output
@@ -307,7 +304,7 @@ def test_each_sample_records_whether_its_layout_is_face_cropped(data_root):
     (data_root / "SMIC" / "HS").rename(data_root / "SMIC" / "SMIC_all_cropped" / "HS")
     found = check_task("combined", data_root).found
     assert {s.dataset: s.cropped for s in found} == {"casme2": True, "samm": False, "smic": True}
-    result = CliRunner().invoke(main, ["data", "check", "combined", "--data-root", str(data_root)])
+    result = mebench_cli("data", "check", "combined", "--data-root", str(data_root))
     assert "| casme2    |       145 |               145 |                    0 |" in result.output
     assert "| samm      |       133 |                 0 |                  133 |" in result.output
 
@@ -323,6 +320,6 @@ def test_megc_options_are_validated_before_reading(options, message, tmp_path):
     with pytest.raises(OptionError) as error:
         load_task("samm", tmp_path / "nothing here", **options)  # refused before the missing folder is noticed
     assert str(error.value) == message or message in str(error.value)
-    result = CliRunner().invoke(main, ["data", "check", "samm", "--data-root", str(tmp_path),
-                                       *[f"--dataset-opt={k}={v}" for k, v in options.items()]])
+    result = mebench_cli("data", "check", "samm", "--data-root", tmp_path,
+                         *[f"--dataset-opt={k}={v}" for k, v in options.items()])
     assert result.exit_code == 2 and message.split(";")[0] in result.output and "Traceback" not in result.output

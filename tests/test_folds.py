@@ -7,12 +7,12 @@ from mebench.folds import loso_folds
 def test_one_fold_per_subject_disjoint_and_covering():
     subjects = ["b/2", "a/1", "b/2", "c/1", "a/1", "a/1"]
     folds = loso_folds(subjects)
-    assert [f.test_subject for f in folds] == ["a/1", "b/2", "c/1"]
+    assert [f.name for f in folds] == ["a/1", "b/2", "c/1"]
     tested = np.concatenate([f.test for f in folds])
     assert sorted(tested.tolist()) == list(range(len(subjects)))
     for fold in folds:
-        assert {subjects[i] for i in fold.test} == {fold.test_subject}
-        assert fold.test_subject not in {subjects[i] for i in fold.train}
+        assert {subjects[i] for i in fold.test} == {fold.name}
+        assert fold.name not in {subjects[i] for i in fold.train}
         assert len(fold.train) + len(fold.test) == len(subjects)
 
 

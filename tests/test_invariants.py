@@ -19,28 +19,21 @@ import pytest
 import torch
 
 from mebench import hookimpl
-from mebench.data import DataError, DatasetSpec, InputSpec, ModelSpec, PreprocessingStep
+from mebench.data import DatasetSpec, InputSpec, ModelSpec, PreprocessingStep
+from mebench.errors import DataError
 from mebench.folds import Fold, SampleTable, check_folds
 from mebench.plan import RunConfig, plan_run
-from mebench.preprocessing import config_hash, prepare
+from mebench.preprocessing import prepare
+from mebench.records import FoldRecord, Prediction
 from mebench.registry import PluginInfo, discover
-from mebench.results import RunDirectory, atomic_write_bytes
+from mebench.results import RunDirectory, atomic_write_bytes, config_hash
 from mebench.runner import run
 from mebench.training import (TrainSettings, bf16_supported, epoch_batches, fold_normalisation, predict, start_fold,
                               train_fold)
 from mebench_plugins.datasets.megc2019 import check_task, read_official
 from mebench_plugins.datasets.synthetic import load_synthetic
-from tests.conftest import TINY_DATASET, TINY_INPUT, TinyNet
+from tests.conftest import QUIET, TINY_DATASET, TINY_INPUT, TinyNet, quiet, tiny_config
 from tests.megc_fixtures import write_megc_fixture
-
-QUIET = dict(progress=False, workers=1, log=lambda _: None)
-
-
-def tiny_config(**overrides) -> RunConfig:
-    values = dict(model="tiny", dataset="synthetic", epochs=1, batch_size=8, device="cpu", precision="fp32",
-                  dataset_options=dict(TINY_DATASET))
-    values.update(overrides)
-    return RunConfig(**values)
 
 
 def tiny_net() -> TinyNet:
@@ -170,10 +163,9 @@ def test_predictions_stay_attached_to_their_sample(registry, tmp_path, monkeypat
 
 # --- a fold file written for another fold is not reused --------------------------------------------
 
-def _record(name: str, sample_ids: list[str]) -> dict:
-    return {"fold": 0, "test_subject": name, "test_group": name, "train_seconds": 1.0, "n_train": 8,
-            "n_test": len(sample_ids), "folds_trained_together": 1, "epoch_losses": [1.0],
-            "predictions": [{"sample_id": i, "probabilities": [0.2, 0.3, 0.5]} for i in sample_ids]}
+def _record(name: str, sample_ids: list[str]) -> FoldRecord:
+    return FoldRecord(fold=0, test_group=name, train_seconds=1.0, n_train=8, n_test=len(sample_ids),
+                      epoch_losses=[1.0], predictions=[Prediction(i, [0.2, 0.3, 0.5]) for i in sample_ids])
 
 
 @pytest.mark.parametrize("written_for, sample_ids", [
@@ -182,11 +174,11 @@ def _record(name: str, sample_ids: list[str]) -> dict:
 ], ids=["other-subject", "other-samples"])
 def test_a_fold_record_written_for_another_fold_is_discarded(tmp_path, written_for, sample_ids):
     run_dir = RunDirectory(tmp_path, "run")
-    run_dir.save_fold(0, _record(written_for, sample_ids))
+    run_dir.save_fold(_record(written_for, sample_ids))
     lines = []
     assert run_dir.load_fold(0, name="s/1", test_ids=["s/1/a", "s/1/b"], n_classes=3, log=lines.append) is None
     assert not run_dir.fold_path(0).exists() and len(lines) == 1 and "fold_000.json" in lines[0]
-    run_dir.save_fold(0, _record("s/1", ["s/1/a", "s/1/b"]))
+    run_dir.save_fold(_record("s/1", ["s/1/a", "s/1/b"]))
     assert run_dir.load_fold(0, name="s/1", test_ids=["s/1/b", "s/1/a"], n_classes=3) is not None
 
 
@@ -438,13 +430,14 @@ def test_run_json_is_written_last_so_an_interrupted_summary_is_not_complete(regi
 
 def test_a_sweep_over_finished_runs_prepares_trains_and_writes_nothing(registry, tmp_path, monkeypatch):
     import mebench.execute
-    import mebench.sweep
+    import mebench.runner
+    from mebench.sweep import Sweep
 
     configs = [tiny_config(seed=0)]
-    assert mebench.sweep.Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None).run().ok
+    assert Sweep(configs, tmp_path, registry=registry, progress=False, log=quiet).run().ok
     run_json = next(tmp_path.glob("*/run.json"))
     written = run_json.read_bytes()
-    monkeypatch.setattr(mebench.sweep, "prepare_plan", lambda *a, **k: pytest.fail("a finished run was prepared"))
+    monkeypatch.setattr(mebench.runner, "prepare", lambda *a, **k: pytest.fail("a finished run was prepared"))
     monkeypatch.setattr(mebench.execute, "train_jobs", lambda *a, **k: pytest.fail("a finished run was trained"))
-    assert mebench.sweep.Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None).run().ok
+    assert Sweep(configs, tmp_path, registry=registry, progress=False, log=quiet).run().ok
     assert run_json.read_bytes() == written

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from mebench.cli import main
-from mebench.data import InputSpec, ModelSpec, ReportedFigures
-from mebench.leaderboard import (BEST_MARK, TIED_MARK, leaderboard_tables, load_configurations, render_tables,
-                                 reported_figures)
+from mebench.configurations import load_configurations
+from mebench.data import Fidelity, InputSpec, ModelCard, ModelSpec, Reference, ReportedFigures
+from mebench.leaderboard import BEST_MARK, TIED_MARK, leaderboard_tables, render_tables, reported_figures
 from mebench.metrics import pooled_metrics
+from mebench.records import FoldRecord, Metrics, Prediction, RunRecord, Timing
+from mebench.results import RunDirectory
 
 CLASSES = ("negative", "positive", "surprise")
 COMPOSITE = {"casme2": 6, "samm": 5, "smic": 4}  # subjects per source dataset
@@ -51,45 +51,42 @@ def predictions_with_accuracy(truth: pd.DataFrame, accuracy: float, seed: int) -
 def write_run(root: Path, model: str, predictions: pd.DataFrame, seed: int = 0, dataset: str | None = None,
               config: dict | None = None, with_ci: bool = True, epoch_losses: bool = True, parameters: int = 1000,
               fps: float = 100.0, with_folds: bool = True) -> Path:
-    """A complete run folder as the runner writes it: run.json, predictions.csv, metrics.json, folds/."""
+    """A complete run folder as the runner writes it (through the same writer): run.json,
+    predictions.csv, metrics.json, folds/."""
     dataset = dataset or ("combined" if predictions["dataset"].nunique() > 1 else predictions["dataset"].iloc[0])
     config = {"epochs": 3, "protocol": "loso", "selection": "fixed", "classes": list(CLASSES), **(config or {})}
     config_hash = f"{abs(hash(json.dumps(config, sort_keys=True))):010d}"[:10]
     run_id = f"{model}__{dataset}__{config_hash}__seed{seed}"
-    folder = root / run_id
-    (folder / "folds").mkdir(parents=True)
+    run_dir = RunDirectory(root, run_id)
     metrics = pooled_metrics(predictions, CLASSES)
     if not with_ci:
-        metrics["pooled"].pop("ci")
-        for block in metrics.get("per_dataset", {}).values():
+        for block in [metrics["pooled"], *metrics.get("per_dataset", {}).values()]:
             block.pop("ci")
-    predictions.to_csv(folder / "predictions.csv", index=False)
-    (folder / "metrics.json").write_text(json.dumps(metrics))
     folds = sorted(predictions["fold"].unique())
     for fold in folds if with_folds else ():
         test = predictions[predictions["fold"] == fold]
-        record = {"fold": int(fold), "test_subject": test["subject"].iloc[0], "n_train": len(predictions) - len(test),
-                  "n_test": len(test), "train_seconds": 1.0, "folds_trained_together": 1,
-                  "predictions": [{"sample_id": s, "probabilities": [1.0, 0.0, 0.0]} for s in test["sample_id"]]}
-        if epoch_losses:
-            record["epoch_losses"] = [1.1 / (1 + e + 0.1 * fold) for e in range(config["epochs"])]
-        (folder / "folds" / f"fold_{fold:03d}.json").write_text(json.dumps(record))
-    run = {"run_id": run_id, "model": model, "dataset": dataset, "seed": seed, "config": config,
-           "config_hash": config_hash, "n_samples": len(predictions), "n_folds": len(folds), "parameters": parameters,
-           "input_spec": "3x28x28",
-           "timing": {"train_seconds_per_fold": [1.0] * len(folds), "train_seconds_per_fold_mean": 1.0,
-                      "train_seconds_total": float(len(folds)), "preprocess_seconds": 0.5, "inference_fps": fps,
-                      "inference_batch_size": 32, "peak_memory_bytes": 1},
-           "environment": {"device": "cpu (test)", "python": "3.11", "platform": "linux",
-                           "versions": {"torch": "2.x", "numpy": "1.x"}, "git_commit": "abc123"},
-           "finished": "2024-01-01T00:00:00"}
-    (folder / "run.json").write_text(json.dumps(run))
-    return folder
+        losses = [1.1 / (1 + e + 0.1 * fold) for e in range(config["epochs"])] if epoch_losses else []
+        run_dir.save_fold(FoldRecord(fold=int(fold), test_group=test["subject"].iloc[0], train_seconds=1.0,
+                                     n_train=len(predictions) - len(test), n_test=len(test), epoch_losses=losses,
+                                     predictions=[Prediction(s, [1.0, 0.0, 0.0]) for s in test["sample_id"]]))
+    record = RunRecord(
+        run_id=run_id, model=model, dataset=dataset, seed=seed, config=config, config_hash=config_hash,
+        metrics=Metrics.from_json(metrics), parameters=parameters, protocol=config["protocol"],
+        selection=config["selection"], classes=list(CLASSES), n_samples=len(predictions), n_folds=len(folds),
+        input_spec="3x28x28", finished="2024-01-01T00:00:00",
+        timing=Timing(train_seconds_per_fold=[1.0] * len(folds), inference_fps=fps, inference_batch_size=32,
+                      preprocess_seconds=0.5, peak_memory_bytes=1),
+        environment={"device": "cpu (test)", "python": "3.11", "platform": "linux",
+                     "versions": {"torch": "2.x", "numpy": "1.x"}, "git_commit": "abc123"})
+    run_dir.write_outputs(record, predictions)
+    return run_dir.path
 
 
-@pytest.fixture
-def cli():
-    return CliRunner()
+def reported_spec(name: str, *figures: ReportedFigures) -> ModelSpec:
+    """A model whose card carries only the given published figures."""
+    card = ModelCard(source=Reference("Doe, J.", "A net", "Venue", 2020), fidelity=Fidelity.RECONSTRUCTED,
+                     fidelity_detail="test", reported=figures)
+    return ModelSpec(name=name, factory=lambda **_: None, input_spec=InputSpec(3, 28, 28), preprocessing=(), card=card)
 
 
 def perturb(predictions: pd.DataFrame, spoiled: int, repaired: int, seed: int) -> pd.DataFrame:
@@ -141,7 +138,7 @@ def test_composite_table_has_megc_layout_intervals_and_significance_marks(three_
 
 def test_seed_averaged_estimate_is_the_mean_of_recorded_pooled_figures(three_models):
     configuration = next(c for c in load_configurations(three_models) if c.model == "weak")
-    recorded = [run["metrics"]["pooled"]["uf1"] for run in configuration.runs]
+    recorded = [run.metrics.pooled.uf1 for run in configuration.runs]
     assert configuration.statistics()["estimate"]["uf1"] == pytest.approx(np.mean(recorded))
     assert configuration.statistics()["seeds"] == 3
     assert configuration.seed_sd("uf1") == pytest.approx(np.std(recorded, ddof=1))
@@ -170,8 +167,8 @@ def test_old_runs_without_intervals_get_them_from_predictions(tmp_path):
     write_run(tmp_path / "new", "old", predictions_with_accuracy(truth, 0.7, seed=3))
     old = load_configurations(tmp_path)[0]
     new = load_configurations(tmp_path / "new")[0]
-    assert "ci" not in old.first["metrics"]["pooled"]
-    assert old.statistics()["uf1"] == new.first["metrics"]["pooled"]["ci"]["uf1"]
+    assert old.first.metrics.pooled.ci is None
+    assert old.statistics()["uf1"] == new.first.metrics.pooled.interval("uf1")
 
 
 def test_test_oracle_selection_is_its_own_leaky_table(tmp_path):
@@ -185,10 +182,10 @@ def test_test_oracle_selection_is_its_own_leaky_table(tmp_path):
 
 
 def test_reported_rows_carry_their_source_and_sit_in_their_dataset_table(three_models):
-    spec = ModelSpec(name="strong", factory=lambda **_: None, input_spec=InputSpec(3, 28, 28), preprocessing=(),
-                     reported=(ReportedFigures(source="Doe 2020, Table 4", dataset="combined", accuracy=0.75, uf1=0.66,
-                                               per_dataset={"casme2": {"uf1": 0.7, "uar": 0.71}}, parameters=123),
-                               ReportedFigures(source="Doe 2020, Table 5", dataset="casme2", uf1=0.8)))
+    spec = reported_spec("strong", ReportedFigures(source="Doe 2020, Table 4", dataset="combined", accuracy=0.75,
+                                                   uf1=0.66, per_dataset={"casme2": {"uf1": 0.7, "uar": 0.71}},
+                                                   parameters=123),
+                         ReportedFigures(source="Doe 2020, Table 5", dataset="casme2", uf1=0.8))
     tables = leaderboard_tables(load_configurations(three_models), reported_figures([spec]))
     assert [t.dataset for t in tables] == ["casme2", "combined"]  # a reported-only dataset gets its own table
     combined = tables[1].display.set_index("source")
@@ -204,43 +201,43 @@ def test_leaderboard_cli_lists_skipped_runs_and_refuses_empty_folders(cli, three
     broken = three_models / "strong__combined__0123456789__seed9"
     broken.mkdir()
     (broken / "config.json").write_text("{}")
-    result = cli.invoke(main, ["leaderboard", "--results", str(three_models)])
+    result = cli("leaderboard", "--results", str(three_models))
     assert result.exit_code == 0, result.output
     assert "★ best" in result.output and "≈ best" in result.output and "[0." in result.output
     skipped_lines = [line for line in result.output.splitlines() if line.startswith("skipped")]
     assert len(skipped_lines) == 1 and str(broken) in skipped_lines[0]
     empty = tmp_path_factory.mktemp("empty")
-    result = cli.invoke(main, ["leaderboard", "--results", str(empty)])
+    result = cli("leaderboard", "--results", str(empty))
     assert result.exit_code == 1 and "no complete runs" in result.output and "Traceback" not in result.output
-    result = cli.invoke(main, ["leaderboard", "--results", str(three_models), "--metrics", "f1"])
+    result = cli("leaderboard", "--results", str(three_models), "--metrics", "f1")
     assert result.exit_code == 2 and "unknown metric 'f1'" in result.output
 
 
 def test_compare_prints_paired_figures_and_mcnemar_per_seed(cli, three_models):
-    result = cli.invoke(main, ["compare", "strong", "weak", "--results", str(three_models)])
+    result = cli("compare", "strong", "weak", "--results", str(three_models))
     assert result.exit_code == 0, result.output
     assert "Δ (A − B)" in result.output and "95 % CI" in result.output
     assert result.output.count("McNemar exact (seed") == 3
     row = next(line for line in result.output.splitlines() if line.startswith("| all") and "| UF1" in line)
     assert "+0." in row  # strong beats weak
     run_folder = next(three_models.glob("close__*seed1"))
-    result = cli.invoke(main, ["compare", str(run_folder), next(three_models.glob("strong__*seed1")).name,
-                               "--results", str(three_models)])
+    result = cli("compare", str(run_folder), next(three_models.glob("strong__*seed1")).name,
+                               "--results", str(three_models))
     assert result.exit_code == 0 and result.output.count("McNemar exact (seed 1 vs 1)") == 1
 
 
 def test_compare_refuses_different_samples_unknown_ids_and_ambiguous_names(cli, three_models):
     other = task_samples(COMPOSITE, per_subject=7)
     write_run(three_models, "fewer", predictions_with_accuracy(other, 0.8, seed=1))
-    result = cli.invoke(main, ["compare", "strong", "fewer", "--results", str(three_models)])
+    result = cli("compare", "strong", "fewer", "--results", str(three_models))
     assert result.exit_code == 2 and "different sample sets" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
-    result = cli.invoke(main, ["compare", "strnog", "weak", "--results", str(three_models)])
+    result = cli("compare", "strnog", "weak", "--results", str(three_models))
     assert result.exit_code == 2 and "did you mean strong" in result.output
     write_run(three_models, "strong", predictions_with_accuracy(task_samples(), 0.8, seed=1))
-    result = cli.invoke(main, ["compare", "strong", "weak", "--results", str(three_models)])
+    result = cli("compare", "strong", "weak", "--results", str(three_models))
     assert result.exit_code == 2 and "2 configurations" in result.output
-    result = cli.invoke(main, ["compare", "strong", "weak", "--results", str(three_models), "--dataset", "combined"])
+    result = cli("compare", "strong", "weak", "--results", str(three_models), "--dataset", "combined")
     assert result.exit_code == 0
 
 
@@ -256,9 +253,12 @@ def test_leaderboard_over_many_runs_stays_interactive(tmp_path):
 
 
 def test_chance_level_of_a_class_distribution():
-    from mebench.leaderboard import chance_level
+    from mebench.metrics import chance_level
+    from mebench.records import MetricBlock
 
-    pooled = {"per_class": {"a": {"support": 50}, "b": {"support": 25}, "c": {"support": 25}, "d": {"support": 0}}}
+    support = {"a": 50, "b": 25, "c": 25, "d": 0}
+    pooled = MetricBlock(n=100, accuracy=0.0, uf1=0.0, uar=0.0, confusion_matrix=[],
+                         per_class={name: {"support": n} for name, n in support.items()})
     chance = chance_level(pooled)
     assert chance["accuracy"] == pytest.approx(0.5) and chance["uar"] == pytest.approx(1 / 3)
     assert chance["uf1"] == pytest.approx((0.4 + 2 * (2 * 0.25 / 3 / (0.25 + 1 / 3))) / 3)
@@ -288,8 +288,7 @@ def test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own(tmp_p
     assert quick["c"] == BEST_MARK
 
     # the publication's figures sit in one table of the dataset: the one with the most samples
-    spec = ModelSpec(name="c", factory=lambda **_: None, input_spec=InputSpec(3, 28, 28), preprocessing=(),
-                     reported=(ReportedFigures(source="Doe 2020, Table 4", dataset="synthetic", uf1=0.66),))
+    spec = reported_spec("c", ReportedFigures(source="Doe 2020, Table 4", dataset="synthetic", uf1=0.66))
     tables = leaderboard_tables(load_configurations(tmp_path), reported_figures([spec]))
     with_reported = [t.title for t in tables if t.display["source"].str.startswith("reported").any()]
     assert with_reported == ["synthetic (preset=quick) — LOSO, fixed selection"]

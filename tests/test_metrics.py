@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from mebench.data import CLASSES
+from mebench.data import MEGC2019_CLASSES as CLASSES
 from mebench.metrics import classification_metrics, pooled_metrics
 
 

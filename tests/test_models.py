@@ -217,15 +217,35 @@ def test_dual_inception_matches_the_authors_keras_definition():
 @pytest.mark.parametrize("name", ["vgg-m", "alexnet", "ststnet", "offapexnet", "dual-inception",
                                   "base", "dspp", "wspp", "daspp", "waspp"])
 def test_every_card_states_source_fidelity_chain_and_reference_count(name):
-    from mebench.model_card import model_card, render_card
+    from mebench.data import Fidelity
+    from mebench.model_card import model_facts, render_card
 
-    card = model_card(REGISTRY.models.get(name))
-    assert card["reference"] and card["code"] and card["input_chain"] and card["reference_parameter_count"]
-    assert card["fidelity"].split()[0].lower() in ("faithful", "reconstructed")
-    assert "128×128 before TV-L1" in card["input_chain"]
-    assert card["reported"] and all(figures["source"] for figures in card["reported"])
-    text = render_card(card)
-    assert f"{card['parameters']:,}" in text and "parameters (reference)" in text
+    facts = model_facts(REGISTRY.models.get(name))
+    card = facts.card
+    assert card.source.authors and card.fidelity_detail and card.reference_parameters and card.reference_parameters_source
+    assert card.fidelity in (Fidelity.FAITHFUL, Fidelity.RECONSTRUCTED)
+    assert card.code or card.fidelity is Fidelity.RECONSTRUCTED  # a net with published code follows it
+    if card.fidelity is Fidelity.FAITHFUL:  # our count is the reference definition's
+        assert facts.parameters == card.reference_parameters
+    assert "128×128 before TV-L1" in card.input_chain
+    assert card.reported and all(figures.source for figures in card.reported)
+    text = render_card(facts)
+    assert f"{facts.parameters:,}" in text and f"{card.reference_parameters:,}" in text
+    assert f"{card.fidelity.value}: " in text and "options (--model-opt):" in text
+
+
+@pytest.mark.parametrize("name", sorted(FULL_SIZE | {"base", "spp-i-direct"}))
+def test_declared_options_are_the_factorys_own_parameters_with_its_defaults(name):
+    """The declaration is what --model-opt checks and what build passes: each declared option is a
+    parameter of the factory, and a spec's default is the configuration it names."""
+    import inspect
+
+    spec = REGISTRY.models.get(name)
+    parameters = inspect.signature(spec.factory).parameters
+    declared = {option.name: option.default for option in spec.options}
+    assert set(declared) == set(parameters) - {"num_classes", "input_spec"}
+    if spec.family == "comparison_nets":
+        assert declared == {key: parameters[key].default for key in declared}
 
 
 def test_comparison_nets_carry_their_own_published_figures_and_the_ststnet_copy_error():

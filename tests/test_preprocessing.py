@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from mebench.data import InputSpec, PreprocessingStep
-from mebench.preprocessing import PreprocessingError, build_chain, prepare, process_sample
+from mebench.errors import PreprocessingError
+from mebench.preprocessing import build_chain, prepare, process_sample
 from mebench_plugins.datasets.synthetic import load_synthetic
 from mebench_plugins.preprocessors.optical_flow import ApexFrame, FaceCrop, FlowStack, TvL1Flow, optical_strain_magnitude
 

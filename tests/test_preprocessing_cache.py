@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mebench.data import DataError, InputSpec, PreprocessingStep, Sample
-from mebench.preprocessing import PreprocessingError, chain_config, config_hash, prepare
+from mebench.data import InputSpec, PreprocessingStep, Sample
+from mebench.errors import DataError, PreprocessingError
+from mebench.preprocessing import chain_config, prepare
+from mebench.results import config_hash
+from tests.conftest import quiet, tiny_config, tiny_run
 
 SPEC = InputSpec(3, 4, 4)
 REPO = Path(__file__).resolve().parents[1]
@@ -231,14 +234,12 @@ def test_mebench_called_again_inside_its_own_worker_says_to_add_a_main_guard(reg
     to mebench must fail at once with the fix, not wait for the run's lock held by its parent."""
     import multiprocessing
 
-    from mebench.plan import RunConfig, WorkerReentryError, plan_run
+    from mebench.errors import WorkerReentryError
+    from mebench.sweep import Sweep
 
     monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
     with pytest.raises(WorkerReentryError, match='put the code that calls mebench under `if __name__ == "__main__":`'):
-        plan_run(RunConfig(model="tiny", dataset="synthetic"), registry)
+        tiny_run(registry, tmp_path)
     # a sweep, which reports a run's bad options and goes on with the others, stops here too
-    from mebench.sweep import Sweep
-
     with pytest.raises(WorkerReentryError):
-        Sweep([RunConfig(model="tiny", dataset="synthetic")], tmp_path, registry=registry, progress=False,
-              log=lambda _: None).run()
+        Sweep([tiny_config()], tmp_path, registry=registry, progress=False, log=quiet).run()

@@ -9,14 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from mebench.cli import main
-from mebench.data import OptionError
+from mebench.errors import OptionError
 from mebench.folds import SampleTable, check_folds, cross_folds, kfold_folds, lodo_folds, loso_folds
 from mebench.plan import RunConfig, plan_run
 from mebench.runner import run
 from mebench.training import fold_normalisation
-from tests.conftest import TINY_DATASET
-
-QUIET = dict(progress=False, workers=1, log=lambda _: None)
+from tests.conftest import QUIET, TINY_DATASET
 
 
 def table(subjects, datasets=None, labels=None, task=None) -> SampleTable:
@@ -91,17 +89,17 @@ def test_normalisation_comes_from_the_training_side_only(megc_root, registry, pr
 def test_lodo_and_cross_runs_on_fixtures_in_the_official_layouts(megc_root, registry, tmp_path):
     lodo = run(RunConfig(model="tiny", dataset="combined", protocol="lodo", epochs=1, device="cpu", precision="fp32",
                          data_root=str(megc_root)), registry, output_dir=tmp_path, **QUIET)
-    assert lodo.run_info["n_folds"] == 3 and lodo.run_info["n_samples"] == 442
-    assert "__lodo__" in lodo.run_dir.name and lodo.run_info["config"]["protocol"] == "lodo"
-    assert [f["test_group"] for f in lodo.run_info["folds"]] == ["casme2", "samm", "smic"]
+    assert lodo.record.n_folds == 3 and lodo.record.n_samples == 442
+    assert "__lodo__" in lodo.run_dir.name and lodo.record.config["protocol"] == "lodo"
+    assert [f["test_group"] for f in lodo.record.folds] == ["casme2", "samm", "smic"]
 
     cross = run(RunConfig(model="tiny", dataset="casme2", protocol="cross", protocol_options={"target": "smic"},
                           epochs=1, device="cpu", precision="fp32", data_root=str(megc_root)),
                 registry, output_dir=tmp_path, **QUIET)
-    assert cross.run_info["n_folds"] == 1 and cross.run_info["n_samples"] == 164
+    assert cross.record.n_folds == 1 and cross.record.n_samples == 164
     metrics = json.loads((cross.run_dir / "metrics.json").read_text())
     assert metrics["pooled"]["n"] == 164
-    fold = cross.run_info["folds"][0]
+    fold = cross.record.folds[0]
     assert fold["n_train"] == 145 and fold["test_group"] == "casme2→smic"
 
 
@@ -166,7 +164,7 @@ def test_selection_rules_run_end_to_end_and_the_oracle_is_marked_leaky(registry,
     config = dict(model="tiny", dataset="synthetic", epochs=3, batch_size=8, device="cpu", precision="fp32",
                   dataset_options=dict(TINY_DATASET))
     oracle = run(RunConfig(**config, selection="test-oracle"), registry, output_dir=tmp_path, **QUIET)
-    assert "LEAKY-test-oracle" in oracle.run_dir.name and oracle.run_info["leaky"]
+    assert "LEAKY-test-oracle" in oracle.run_dir.name and oracle.record.leaky
     metrics = json.loads((oracle.run_dir / "metrics.json").read_text())
     assert metrics["leaky"] and metrics["pooled"]["accuracy"] >= metrics["fixed_budget"]["pooled"]["accuracy"]
     record = json.loads((oracle.run_dir / "folds" / "fold_000.json").read_text())
@@ -176,5 +174,5 @@ def test_selection_rules_run_end_to_end_and_the_oracle_is_marked_leaky(registry,
     assert fixed_metrics["pooled"]["accuracy"] == pytest.approx(metrics["fixed_budget"]["pooled"]["accuracy"])
 
     inner = run(RunConfig(**config, selection="inner-val"), registry, output_dir=tmp_path, **QUIET)
-    assert "__inner-val__" in inner.run_dir.name and not inner.run_info["leaky"]
-    assert set(inner.run_info["selected_epochs"]) == {"synthetic/s01", "synthetic/s02", "synthetic/s03"}
+    assert "__inner-val__" in inner.run_dir.name and not inner.record.leaky
+    assert set(inner.record.selected_epochs) == {"synthetic/s01", "synthetic/s02", "synthetic/s03"}

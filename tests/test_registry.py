@@ -5,7 +5,8 @@ import textwrap
 import pytest
 
 from mebench.data import ModelSpec
-from mebench.registry import UnknownNameError, discover
+from mebench.errors import UnknownNameError
+from mebench.registry import discover
 
 
 def test_built_in_plugins_register_through_the_entry_point_group():

@@ -4,14 +4,12 @@ import base64
 import re
 
 import numpy as np
-from click.testing import CliRunner
-
-from mebench.cli import main
-from mebench.data import InputSpec, ModelSpec, ReportedFigures
-from mebench.leaderboard import load_configurations
+from mebench.configurations import load_configurations
+from mebench.data import ReportedFigures
 from mebench.plots import configuration_plots, pareto_front
 from mebench.report import reported_vs_measured, write_report
-from tests.test_leaderboard import COMPOSITE, perturb, predictions_with_accuracy, task_samples, write_run
+from tests.conftest import mebench_cli
+from tests.test_leaderboard import COMPOSITE, perturb, predictions_with_accuracy, reported_spec, task_samples, write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -29,8 +27,7 @@ def make_results(root, epoch_losses=True):
 
 def test_report_is_self_contained_html_with_a_markdown_twin(tmp_path):
     results = make_results(tmp_path / "results")
-    spec = ModelSpec(name="strong", factory=lambda **_: None, input_spec=InputSpec(3, 28, 28), preprocessing=(),
-                     reported=(ReportedFigures(source="Doe 2020, Table 4", accuracy=0.75, uf1=0.66),))
+    spec = reported_spec("strong", ReportedFigures(source="Doe 2020, Table 4", accuracy=0.75, uf1=0.66))
     html_path, markdown_path = write_report(load_configurations(results), [spec], tmp_path / "out")
     page = html_path.read_text()
     assert "http://" not in page and "https://" not in page and "<link" not in page  # nothing fetched to view it
@@ -75,12 +72,11 @@ def test_pareto_front_by_hand():
 
 
 def test_report_cli_writes_both_files_and_refuses_an_empty_folder(tmp_path):
-    runner = CliRunner()
     results = tmp_path / "results"
     write_run(results, "solo", predictions_with_accuracy(task_samples(), 0.8, seed=1), epoch_losses=False)
-    result = runner.invoke(main, ["report", "--results", str(results), "--out", str(tmp_path / "out"), "--no-reported"])
+    result = mebench_cli("report", "--results", results, "--out", tmp_path / "out", "--no-reported")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "report.md").exists()
     (tmp_path / "empty").mkdir()
-    result = runner.invoke(main, ["report", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "o2")])
+    result = mebench_cli("report", "--results", tmp_path / "empty", "--out", tmp_path / "o2")
     assert result.exit_code == 1 and "no complete runs" in result.output and "Traceback" not in result.output

@@ -4,19 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mebench.runner import ConfigError, RunConfig, run_loso
-from tests.conftest import TINY_DATASET
-
-
-def tiny_config(**overrides):
-    values = dict(model="tiny", dataset="synthetic", epochs=2, batch_size=8, device="cpu", precision="fp32",
-                  dataset_options=dict(TINY_DATASET))
-    values.update(overrides)
-    return RunConfig(**values)
+from mebench.errors import ConfigError, UnknownNameError
+from mebench.runner import run
+from tests.conftest import QUIET, tiny_config, tiny_run
 
 
 def test_run_writes_the_three_result_files(registry, tmp_path):
-    outcome = run_loso(tiny_config(), registry, output_dir=tmp_path, progress=False, workers=1, log=lambda _: None)
+    outcome = tiny_run(registry, tmp_path, epochs=2)
     files = {p.name for p in outcome.run_dir.iterdir()}
     assert {"run.json", "predictions.csv", "metrics.json"} <= files
     run = json.loads((outcome.run_dir / "run.json").read_text())
@@ -39,43 +33,41 @@ def test_run_writes_the_three_result_files(registry, tmp_path):
 
 
 def test_same_seed_same_predictions_and_different_seed_different_run(registry, tmp_path):
-    a = run_loso(tiny_config(), registry, output_dir=tmp_path / "a", progress=False, workers=1, log=lambda _: None)
-    b = run_loso(tiny_config(), registry, output_dir=tmp_path / "b", progress=False, workers=1, log=lambda _: None)
+    a = tiny_run(registry, tmp_path / "a")
+    b = tiny_run(registry, tmp_path / "b")
     pa, pb = (pd.read_csv(o.run_dir / "predictions.csv") for o in (a, b))
     assert np.allclose(pa.filter(like="p_").to_numpy(), pb.filter(like="p_").to_numpy(), atol=1e-6)
-    c = run_loso(tiny_config(seed=1), registry, output_dir=tmp_path / "a", progress=False, workers=1, log=lambda _: None)
+    c = tiny_run(registry, tmp_path / "a", seed=1)
     assert c.run_dir != a.run_dir and a.run_dir.exists()
 
 
 def test_rerun_is_a_no_op_and_an_interrupted_run_resumes_from_finished_folds(registry, tmp_path, monkeypatch):
-    first = run_loso(tiny_config(), registry, output_dir=tmp_path, progress=False, workers=1, log=lambda _: None)
-    again = run_loso(tiny_config(), registry, output_dir=tmp_path, progress=False, workers=1, log=lambda _: None)
+    first = tiny_run(registry, tmp_path)
+    again = tiny_run(registry, tmp_path)
     assert again.reused and again.run_dir == first.run_dir
 
     # simulate a run killed after two folds: outputs and the last fold's checkpoint are gone
     for name in ("run.json", "metrics.json", "predictions.csv"):
         (first.run_dir / name).unlink()
     (first.run_dir / "folds" / "fold_002.json").unlink()
-    import mebench.execute as loso
+    import mebench.execute
 
     trained = []
-    real_train = loso.train_fold
-    monkeypatch.setattr(loso, "train_fold", lambda *a, **k: trained.append(a[3].index) or real_train(*a, **k))
-    resumed = run_loso(tiny_config(), registry, output_dir=tmp_path, progress=False, workers=1, log=lambda _: None)
+    real_train = mebench.execute.train_fold
+    monkeypatch.setattr(mebench.execute, "train_fold", lambda *a, **k: trained.append(a[3].index) or real_train(*a, **k))
+    resumed = tiny_run(registry, tmp_path)
     assert trained == [2]
     assert not resumed.reused
     assert pd.read_csv(resumed.run_dir / "predictions.csv").shape[0] == 12
 
     trained.clear()
-    run_loso(tiny_config(), registry, output_dir=tmp_path, progress=False, workers=1, force=True, log=lambda _: None)
+    run(tiny_config(), registry, output_dir=tmp_path, force=True, **QUIET)
     assert trained == [0, 1, 2]
 
 
 def test_fold_batched_run_matches_the_sequential_run(registry, tmp_path):
-    sequential = run_loso(tiny_config(), registry, output_dir=tmp_path / "s", progress=False, workers=1,
-                          log=lambda _: None)
-    batched = run_loso(tiny_config(fold_batch="2"), registry, output_dir=tmp_path / "b", progress=False, workers=1,
-                       log=lambda _: None)
+    sequential = tiny_run(registry, tmp_path / "s")
+    batched = tiny_run(registry, tmp_path / "b", fold_batch="2")
     assert batched.run_dir.name == sequential.run_dir.name  # an execution lever, not a different protocol
     folds = json.loads((batched.run_dir / "folds" / "fold_000.json").read_text())
     assert folds["folds_trained_together"] == 2
@@ -89,13 +81,12 @@ def test_bf16_autocast_and_channels_last_path_runs(registry, tmp_path):
 
     if not bf16_supported(torch.device("cpu")):
         pytest.skip("this CPU has no bf16 support")
-    outcome = run_loso(tiny_config(precision="bf16", channels_last="on"), registry, output_dir=tmp_path,
-                       progress=False, workers=1, log=lambda _: None)
-    assert outcome.run_info["config"]["precision"] == "bf16" and outcome.run_info["config"]["channels_last"]
+    outcome = tiny_run(registry, tmp_path, precision="bf16", channels_last="on")
+    assert outcome.record.config["precision"] == "bf16" and outcome.record.config["channels_last"]
 
 
 def test_bad_configurations_are_refused_clearly(registry, tmp_path):
     with pytest.raises(ConfigError, match="precision"):
-        run_loso(tiny_config(precision="fp8"), registry, output_dir=tmp_path, progress=False, log=lambda _: None)
-    with pytest.raises(LookupError, match="did you mean tiny"):
-        run_loso(tiny_config(model="tinyy"), registry, output_dir=tmp_path, progress=False, log=lambda _: None)
+        tiny_run(registry, tmp_path, precision="fp8")
+    with pytest.raises(UnknownNameError, match="did you mean tiny"):
+        tiny_run(registry, tmp_path, model="tinyy")

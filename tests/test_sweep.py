@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from mebench import hookimpl
 from mebench.cli import main
-from mebench.data import ModelSpec, OptionError
+from mebench.data import ModelSpec
+from mebench.errors import OptionError
 from mebench.plan import RunConfig
 from mebench.registry import PluginInfo, discover
 from mebench.sweep import Sweep, expand_names, grid_configs, parse_seeds, parse_shard, shard_tasks

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from mebench.data import MEGC2019_CLASSES as CLASSES
-from mebench.data import OptionError
+from mebench.errors import OptionError
+from mebench.plan import load_task_samples
+from mebench.registry import default_registry
 from mebench_plugins.datasets.synthetic import DEFAULT_PRESET, PRESETS, describe_run, load_synthetic
 from mebench_plugins.preprocessors.optical_flow import ApexFrame, TvL1Flow
 
@@ -52,7 +54,7 @@ def test_the_default_preset_is_the_quick_starts_and_suggests_its_training_budget
 ])
 def test_options_out_of_range_or_of_the_wrong_type_are_refused(options, allowed):
     with pytest.raises(OptionError) as error:
-        load_synthetic(**options)
+        load_task_samples(default_registry().datasets.get("synthetic"), None, options)
     name, value = next(iter(options.items()))
     assert str(error.value).startswith(f"--dataset-opt {name}={value}: dataset 'synthetic' ")
     assert allowed in str(error.value)

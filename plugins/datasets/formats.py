@@ -1,22 +1,22 @@
 """What the MER dataset readers share: frame folders, coding spreadsheets, the emotion → class
 mappings of every task (the one place they live), errata, the corrections of known annotation
-slips, dataset-option validation and input fingerprints."""
+slips and input fingerprints."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import inspect
 import re
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import cv2
 import numpy as np
 
-from mebench.data import DataError, FrameSource, OptionError
+from mebench.data import FrameSource
+from mebench.errors import DataError
 
 FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")  # the last run of digits in a file name
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".bmp", ".png"}
@@ -343,44 +343,3 @@ def clip_from_sheet(dataset: str, subject: str, record: dict[str, Any], columns:
         offset=frame_number(record[offset], offset, sheet, row),
         folder=frames_root / subject / name, source=str(sheet), row=row, cropped=cropped,
     )
-
-
-#: A dataset option's rule: (accepts(value) -> bool, what is allowed, in words).
-OptionRule = tuple[Callable[[Any], bool], str]
-
-
-def integer_at_least(minimum: int, why: str = "") -> OptionRule:
-    return (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
-            f"an integer ≥ {minimum}{f' ({why})' if why else ''}")
-
-
-def one_of(*choices: Any) -> OptionRule:
-    return (lambda value: not isinstance(value, bool) and value in choices, "one of " + ", ".join(map(str, choices)))
-
-
-BOOLEAN: OptionRule = (lambda value: isinstance(value, bool), "true or false")
-PATH: OptionRule = (lambda value: isinstance(value, (str, Path)) and str(value).strip() != "", "a path")
-
-
-def option_names(loader: Callable[..., Any]) -> list[str]:
-    """The options a dataset loader takes: its keyword parameters after ``data_root``."""
-    return [name for name, parameter in inspect.signature(loader).parameters.items()
-            if name != "data_root" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
-
-
-def check_dataset_options(dataset: str, loader: Callable[..., Any], options: Mapping[str, Any],
-                          rules: Mapping[str, OptionRule]) -> None:
-    """Refuse, before anything is read or written, an option ``loader`` does not take (the valid ones
-    are listed, from its signature) or a value its rule does not allow (the allowed range is said).
-    Nothing is silently replaced: a value is either used as given or refused."""
-    valid = option_names(loader)
-    for name, value in options.items():
-        if name not in valid:
-            raise OptionError(f"--dataset-opt {name}: dataset {dataset!r} has no option {name!r}; "
-                              f"valid options: {', '.join(valid)}")
-        if value is None:  # the loader's own default
-            continue
-        accepts, allowed = rules[name]
-        if not accepts(value):
-            raise OptionError(f"--dataset-opt {name}={value}: dataset {dataset!r} takes {name} as {allowed}; "
-                              f"got {value!r}")

@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import inspect
 import io
 import logging
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from mebench import hookimpl
-from mebench.data import MEGC2019_CLASSES, DataError, DatasetCheck, DatasetSpec, Reference, Sample
+from mebench.data import MEGC2019_CLASSES, DatasetSpec, Reference, Sample
+from mebench.dataset_check import DatasetCheck
+from mebench.errors import DataError
+from mebench.options import Option
 from mebench_plugins.datasets.casme2 import read_casme2
-from mebench_plugins.datasets.formats import (BOOLEAN, FIVE_CLASS_TASKS, PATH, Clip, apply_errata,
-                                              check_dataset_options, emotion_class, index_frames,
-                                              load_errata, one_of, resolve_frames)
+from mebench_plugins.datasets.formats import (FIVE_CLASS_TASKS, Clip, apply_errata, emotion_class, index_frames,
+                                              load_errata, resolve_frames)
 from mebench_plugins.datasets.samm import read_samm
 from mebench_plugins.datasets.smic import read_smic
 
@@ -39,10 +40,9 @@ LOG = logging.getLogger("mebench.datasets")
 
 READERS = {"casme2": read_casme2, "samm": read_samm, "smic": read_smic}
 FOLDERS = {"casme2": "CASME2", "samm": "SAMM", "smic": "SMIC"}
+NAMES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC"}
 TASKS = {"combined": ("casme2", "samm", "smic"), "casme2": ("casme2",), "samm": ("samm",), "smic": ("smic",)}
 DROPPED_IN_441 = ("samm", "032", "032_3_1")
-OPTION_RULES = {"gt_version": one_of(442, 441), "official": PATH, "errata": PATH, "strict": BOOLEAN,
-                **{f"{dataset}_root": PATH for dataset in READERS}}
 
 MEGC2019 = Reference("See, J.; Yap, M.H.; Li, J.; Hong, X.; Wang, S.-J.",
                      "MEGC 2019 – The Second Facial Micro-Expressions Grand Challenge", "IEEE FG", 2019)
@@ -170,11 +170,26 @@ def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, 
     return DatasetCheck(task, [], samples, [], [], problems)
 
 
-def load_checked(task: str, check: Callable[..., DatasetCheck], data_root=None, **options: Any) -> list[Sample]:
+def task_options(datasets: Iterable[str], official_list: bool) -> tuple[Option, ...]:
+    """The options of a task reading ``datasets``: the official list's version and copy (MEGC2019 tasks),
+    the errata file, strictness, and the folder of each dataset it reads."""
+    options = []
+    if official_list:
+        options += [Option("gt_version", int, 442, "version of the official MEGC2019 list (441 drops SAMM 032_3_1)",
+                           choices=(442, 441)),
+                    Option("official", Path, None, "your own copy of the official list (CSV)")]
+    options += [Option("errata", Path, None, "errata file (default: the one shipped with mebench)"),
+                Option("strict", bool, False, "refuse known annotation slips instead of correcting them")]
+    options += [Option(f"{dataset}_root", Path, None, f"folder of your {NAMES[dataset]} copy (default: "
+                                                      f"DATA_ROOT/{FOLDERS[dataset]}, or $MEBENCH_{dataset.upper()})")
+                for dataset in datasets]
+    return tuple(options)
+
+
+def samples_or_error(task: str, report: DatasetCheck) -> list[Sample]:
     """The samples of a task whose check finds nothing missing and no problem; otherwise one
     ``DataError`` line pointing at ``mebench data check``. Each annotation slip corrected is logged
     as one warning line."""
-    report = check(data_root, **options)
     if report.missing or report.problems:
         first = report.problems[0] if report.problems else f"missing sample {report.missing[0]}"
         raise DataError(task, f"{len(report.missing)} missing sample(s) and {len(report.problems)} problem(s); "
@@ -185,44 +200,24 @@ def load_checked(task: str, check: Callable[..., DatasetCheck], data_root=None, 
     return report.found
 
 
-def task_function(task: str, function: Callable[..., Any], datasets: Iterable[str]) -> Callable[..., Any]:
-    """``function`` bound to ``task``, taking ``(data_root=None, **options)``. Its signature lists exactly
-    the task's options (roots only of the datasets it reads), and it validates them before reading anything."""
-    datasets = set(datasets)
-
-    def bound(data_root=None, **options: Any):
-        check_dataset_options(task, bound, options, OPTION_RULES)
-        return function(task, data_root, **options)
-
-    parameters = [parameter for name, parameter in inspect.signature(function).parameters.items()
-                  if name != "task" and not (name.endswith("_root") and name != "data_root"
-                                             and name.removesuffix("_root") not in datasets)]
-    bound.__signature__ = inspect.Signature(parameters)
-    bound.__name__ = bound.__qualname__ = f"{function.__name__}[{task}]"
-    return bound
-
-
 def megc2019_spec(task: str, description: str) -> DatasetSpec:
-    check = task_function(task, check_task, TASKS[task])
+    def check(data_root=None, **options: Any) -> DatasetCheck:
+        return check_task(task, data_root, **options)
 
-    def load(data_root=None, **options: Any) -> list[Sample]:
-        return load_checked(task, check, data_root, **options)
-
-    load.__signature__ = inspect.signature(check)
-    return DatasetSpec(name=task, load=load, check=check, description=description, reference=MEGC2019,
-                       needs_data_root=True, classes=MEGC2019_CLASSES)
+    return DatasetSpec(name=task, load=lambda data_root=None, **options: samples_or_error(task, check(data_root, **options)),
+                       check=check, description=description, reference=MEGC2019, needs_data_root=True,
+                       classes=MEGC2019_CLASSES, options=task_options(TASKS[task], official_list=True))
 
 
 def five_class_spec(task: str, description: str, reference: Reference) -> DatasetSpec:
     definition = FIVE_CLASS_TASKS[task]
-    check = task_function(task, check_emotion_task, (definition.dataset,))
 
-    def load(data_root=None, **options: Any) -> list[Sample]:
-        return load_checked(task, check, data_root, **options)
+    def check(data_root=None, **options: Any) -> DatasetCheck:
+        return check_emotion_task(task, data_root, **options)
 
-    load.__signature__ = inspect.signature(check)
-    return DatasetSpec(name=task, load=load, check=check, description=description, reference=reference,
-                       needs_data_root=True, classes=definition.classes)
+    return DatasetSpec(name=task, load=lambda data_root=None, **options: samples_or_error(task, check(data_root, **options)),
+                       check=check, description=description, reference=reference, needs_data_root=True,
+                       classes=definition.classes, options=task_options((definition.dataset,), official_list=False))
 
 
 @hookimpl

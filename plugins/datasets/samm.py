@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mebench.data import DataError
+from mebench.errors import DataError
 from mebench_plugins.datasets.casme2 import subject_number
 from mebench_plugins.datasets.formats import Clip, clip_from_sheet, read_sheet
 

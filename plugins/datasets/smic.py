@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mebench.data import DataError
+from mebench.errors import DataError
 from mebench_plugins.datasets.formats import Clip, three_class
 
 CLIP_NAME = re.compile(r"^s(\d+)_([a-z]+)_(\d+)$")

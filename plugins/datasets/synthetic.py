@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 
 from mebench import hookimpl
-from mebench.data import MEGC2019_CLASSES, DatasetSpec, FrameSource, OptionError, Sample
-from mebench_plugins.datasets.formats import check_dataset_options, integer_at_least, one_of
+from mebench.data import MEGC2019_CLASSES, DatasetSpec, FrameSource, Sample
+from mebench.options import Option
 
 GENERATOR_VERSION = 1
 
@@ -46,14 +46,16 @@ DIFFICULTY = {"obvious": (2.5, 0.2), "easy": (1.6, 0.3), "standard": (1.0, 1.0)}
 
 CLASS_PROBABILITIES = (0.5, 0.27, 0.23)  # roughly the MEGC2019 composite's 250/109/83
 
-#: What each option allows. ``size`` ≥ 48 keeps every facial feature a few pixels wide.
-OPTION_RULES = {
-    "preset": one_of(*PRESETS),
-    "subjects": integer_at_least(2, "leave-one-subject-out needs two subjects"),
-    "clips_per_subject": integer_at_least(1),
-    "seed": integer_at_least(0),
-    "size": integer_at_least(48),
-}
+#: What each option allows. ``size`` ≥ 48 keeps every facial feature a few pixels wide. The preset is
+#: recorded in every run's identity even when not given: it decides the samples and the training budget.
+OPTIONS = (
+    Option("preset", str, DEFAULT_PRESET, "named size and training budget", choices=tuple(PRESETS), recorded=True),
+    Option("subjects", int, None, "subjects (default: the preset's)", minimum=2,
+           reason="leave-one-subject-out needs two subjects"),
+    Option("clips_per_subject", int, None, "clips per subject (default: the preset's)", minimum=1),
+    Option("seed", int, 0, "generator seed", minimum=0),
+    Option("size", int, 96, "frame size in pixels", minimum=48),
+)
 
 
 @dataclass(frozen=True)
@@ -224,12 +226,8 @@ def load_synthetic(data_root=None, preset: str = DEFAULT_PRESET, subjects: int |
                    clips_per_subject: int | None = None, seed: int = 0, size: int = 96) -> list[Sample]:
     """Generate the synthetic dataset. ``data_root`` is ignored (nothing is read from disk).
 
-    ``subjects`` and ``clips_per_subject`` override the preset's sizes; every option is validated
-    first (``OptionError`` naming the option and its allowed range; nothing is silently replaced).
-    """
-    check_dataset_options("synthetic", load_synthetic, {"preset": preset, "subjects": subjects,
-                                                        "clips_per_subject": clips_per_subject, "seed": seed,
-                                                        "size": size}, OPTION_RULES)
+    ``subjects`` and ``clips_per_subject`` override the preset's sizes (options are checked against
+    ``OPTIONS`` before a run calls this)."""
     n_subjects, n_clips = synthetic_size({"preset": preset, "subjects": subjects,
                                           "clips_per_subject": clips_per_subject})
     difficulty = PRESETS[preset]["difficulty"]
@@ -284,14 +282,11 @@ def describe_run(options, epochs: int | None = None) -> str:
     documented learnability configuration (the ``standard`` preset)."""
     epochs = epochs if epochs is not None else options.get("epochs")
     preset = preset_name(options)
-    if preset not in PRESETS:
-        raise OptionError(f"--dataset-opt preset={preset}: dataset 'synthetic' takes preset as "
-                          f"{OPTION_RULES['preset'][1]}; got {preset!r}")
     subjects, clips = synthetic_size(options)
     epochs_used = epochs if epochs is not None else PRESETS[preset]["epochs"]
     standard = PRESETS["standard"]
-    overrides = [f"{name}={options[name]}" for name in OPTION_RULES
-                 if name != "preset" and options.get(name) is not None]
+    overrides = [f"{option.name}={options[option.name]}" for option in OPTIONS
+                 if option.name != "preset" and options.get(option.name) is not None]
     batch = options.get("batch_size")
     used = (f"synthetic: {subjects} subjects, {subjects * clips} clips"
             + (f", {epochs} epoch{'s' if epochs != 1 else ''}" if epochs is not None else "")
@@ -317,7 +312,7 @@ def mebench_register_datasets(register):
                     + ", ".join(f"{name} ({p['subjects']} subjects, {p['subjects'] * p['clips_per_subject']} clips, "
                                 f"{p['epochs']} epochs)" for name, p in PRESETS.items()) + ".",
         needs_data_root=False,
-        default_options={"preset": DEFAULT_PRESET},
+        options=OPTIONS,
         suggested_epochs=lambda options: PRESETS.get(preset_name(options), {}).get("epochs"),
         suggested_batch_size=lambda options: PRESETS.get(preset_name(options), {}).get("batch_size"),
         describe_run=describe_run,

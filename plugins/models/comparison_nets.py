@@ -9,18 +9,14 @@ inside the model, so the runner feeds every model one tensor.
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 from torch import nn
 
 from mebench import hookimpl
-from mebench.data import InputSpec, ModelSpec, Reference, ReportedFigures
-
-#: The default input chain (see ``plugins/preprocessors/optical_flow.py``): onset and apex
-#: frames, face crop where the copy is not already cropped, TV-L1 flow at a common 128×128 face size.
-FRAMES = ("apex_frame", ("face_crop", {"when": "auto", "on_miss": "keep"}), ("tvl1_flow", {"size": 128}))
-FLOW_UVS = FRAMES + ("optical_strain", ("flow_stack", {"channels": "u,v,strain"}))
+from mebench.data import CodeLocation, Fidelity, InputSpec, ModelCard, ModelSpec, Reference, ReportedFigures
+from mebench.options import Option
+from mebench_plugins.preprocessors.chains import (FLOW_UV, FLOW_UV_MIDDLE_MINMAX, FLOW_UVS, FLOW_UVS_MINMAX,
+                                                  ONSET_APEX_TEXT)
 
 STOFA_TABLE_13 = "Stofa et al. 2022 (Sensors 22:4634), Table 13"
 
@@ -30,11 +26,8 @@ def _stofa(accuracy: float, f1: float, note: str = "") -> ReportedFigures:
     return ReportedFigures(source=STOFA_TABLE_13, accuracy=accuracy, uf1=f1, note=note)
 
 
-def _card(*, code: str, fidelity: str, chain: str, reference_parameters: str,
-          deviations: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Card notes in a fixed order: code, fidelity, input chain, reference count, deviations."""
-    return (f"code: {code}", f"fidelity: {fidelity}", f"input chain: {chain}",
-            f"reference parameter count: {reference_parameters}") + tuple(f"deviation: {d}" for d in deviations)
+def dropout_option(default: float) -> Option:
+    return Option("dropout", float, default, "dropout probability", minimum=0.0, maximum=1.0)
 
 
 def _caffe_lrn() -> nn.LocalResponseNorm:
@@ -182,14 +175,6 @@ class DualInception(TwoStreamNet):
                                         nn.Linear(1024, num_classes))
 
 
-def _factory(cls):
-    def factory(num_classes, input_spec, **options):
-        return cls(num_classes, input_spec, **options)
-
-    factory.__signature__ = inspect.signature(cls)  # the options a user may pass, for --model-opt checks
-    return factory
-
-
 OFFAPEXNET_RECONSTRUCTION = (
     "a public third-party PyTorch reconstruction (class OffApexNet: two CNN streams of "
     "Conv2d(1, 6, 5, padding=2) → MaxPool2d(2) → Conv2d(6, 16, 5, padding=2) → MaxPool2d(2), then "
@@ -198,136 +183,148 @@ OFFAPEXNET_RECONSTRUCTION = (
 
 SPECS = [
     ModelSpec(
-        name="vgg-m", factory=_factory(VGGM), input_spec=InputSpec(3, 224, 224), preprocessing=FLOW_UVS,
+        name="vgg-m", factory=VGGM, input_spec=InputSpec(3, 224, 224), preprocessing=FLOW_UVS,
         description="VGG-M on (u, v, strain) flow images", family="comparison_nets",
-        reference=Reference("Chatfield, K.; Simonyan, K.; Vedaldi, A.; Zisserman, A.",
-                            "Return of the Devil in the Details: Delving Deep into Convolutional Nets", "BMVC", 2014,
-                            "https://arxiv.org/abs/1405.3531"),
-        reported=(_stofa(0.7234, 0.5850, "Stofa et al. fed VGG-M small images (they report at most 3×3 maps in "
-                                         "Conv3–5), so the figure is not for the 224×224 input used here."),),
-        notes=_card(
-            code="Cadene/pretrained-models.pytorch, pretrainedmodels/models/vggm.py (a port of the authors' Caffe "
-                 "model); Chatfield et al. 2014, Table 1",
-            fidelity="faithful to the port: conv → ReLU → LRN → ceil-mode max-pool, 96-256-512-512-512 filters, "
-                     "fc6/fc7 4096 with dropout 0.5; LRN as Caffe's (window 5, α = 1e-4, β = 0.75, k = 2), which "
-                     "PyTorch spells LocalResponseNorm(5, alpha=5e-4) because it divides α by the window",
-            chain="onset → apex frames (annotated apex, else max motion); face crop where the copy is not cropped; "
-                  "128×128 before TV-L1; channels (u, v, strain) in that order, flow in pixels of the 128 grid "
-                  "(no per-sample normalisation), resized to 224×224",
-            reference_parameters="98,823,811 at 224×224 with 3 classes (fc6 18,432 → 4096)",
+        options=(dropout_option(0.5),),
+        card=ModelCard(
+            source=Reference("Chatfield, K.; Simonyan, K.; Vedaldi, A.; Zisserman, A.",
+                             "Return of the Devil in the Details: Delving Deep into Convolutional Nets", "BMVC", 2014,
+                             "https://arxiv.org/abs/1405.3531"),
+            code=(CodeLocation("Cadene/pretrained-models.pytorch", "pretrainedmodels/models/vggm.py", "class VGGM",
+                               note="a port of the authors' Caffe model; Chatfield et al. 2014, Table 1"),),
+            fidelity=Fidelity.FAITHFUL,
+            fidelity_detail="follows the port: conv → ReLU → LRN → ceil-mode max-pool, 96-256-512-512-512 "
+                            "filters, fc6/fc7 4096 with dropout 0.5; LRN as Caffe's (window 5, α = 1e-4, β = 0.75, "
+                            "k = 2), which PyTorch spells LocalResponseNorm(5, alpha=5e-4) because it divides α by "
+                            "the window",
+            input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain) in that order, flow in pixels of the 128 grid "
+                        f"(no per-sample normalisation), resized to 224×224",
+            reference_parameters=98_823_811,
+            reference_parameters_source="the port's definition at 224×224 with 3 classes (fc6 18,432 → 4096)",
             deviations=("random initialisation (the port's ImageNet weights are never loaded) and a "
                         "3-class head; the port expects BGR images, here the channels are (u, v, strain)",),
+            reported=(_stofa(0.7234, 0.5850, "Stofa et al. fed VGG-M small images (they report at most 3×3 maps "
+                                             "in Conv3–5), so the figure is not for the 224×224 input used here."),),
         ),
     ),
     ModelSpec(
-        name="alexnet", factory=_factory(alexnet), input_spec=InputSpec(3, 224, 224), preprocessing=FLOW_UVS,
+        name="alexnet", factory=alexnet, input_spec=InputSpec(3, 224, 224), preprocessing=FLOW_UVS,
         description="AlexNet (torchvision definition) on (u, v, strain) flow images", family="comparison_nets",
-        reference=Reference("Krizhevsky, A.; Sutskever, I.; Hinton, G.E.",
-                            "ImageNet Classification with Deep Convolutional Neural Networks", "NeurIPS", 2012),
-        reported=(_stofa(0.7551, 0.6327),),
-        notes=_card(
-            code="pytorch/vision, torchvision/models/alexnet.py (torchvision.models.alexnet)",
-            fidelity="faithful to torchvision's definition (64-192-384-256-256 filters, adaptive 6×6 pool, "
-                     "dropout 0.5, 4096-4096 dense layers), which is itself the one-tower variant of the paper's net",
-            chain="onset → apex frames; face crop where not cropped; 128×128 before TV-L1; channels (u, v, strain), "
-                  "no per-sample normalisation, resized to 224×224",
-            reference_parameters="57,016,131 with 3 classes (torchvision's definition)",
+        options=(dropout_option(0.5),),
+        card=ModelCard(
+            source=Reference("Krizhevsky, A.; Sutskever, I.; Hinton, G.E.",
+                             "ImageNet Classification with Deep Convolutional Neural Networks", "NeurIPS", 2012),
+            code=(CodeLocation("pytorch/vision", "torchvision/models/alexnet.py", "torchvision.models.alexnet",
+                               licence="BSD-3-Clause"),),
+            fidelity=Fidelity.FAITHFUL,
+            fidelity_detail="follows torchvision's definition (64-192-384-256-256 filters, adaptive 6×6 pool, "
+                            "dropout 0.5, 4096-4096 dense layers), which is itself the one-tower variant of the "
+                            "paper's net",
+            input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), no per-sample normalisation, resized to 224×224",
+            reference_parameters=57_016_131, reference_parameters_source="torchvision's definition with 3 classes",
             deviations=("not the original two-GPU 96-256-384-384-256 network and no LRN: torchvision's "
                         "single-tower definition is what the field uses",
                         "its authors published no micro-expression figures; only Stofa et al.'s Table 13 is given"),
+            reported=(_stofa(0.7551, 0.6327),),
         ),
     ),
     ModelSpec(
-        name="ststnet", factory=_factory(STSTNet), input_spec=InputSpec(3, 28, 28),
-        preprocessing=FRAMES + ("optical_strain", ("flow_stack", {"channels": "u,v,strain", "normalise": "minmax"})),
+        name="ststnet", factory=STSTNet, input_spec=InputSpec(3, 28, 28), preprocessing=FLOW_UVS_MINMAX,
         description="STSTNet: three shallow streams on 28×28 (u, v, strain)", family="comparison_nets",
-        reference=Reference("Liong, S.-T.; Gan, Y.S.; See, J.; Khor, H.-Q.; Huang, Y.-C.",
-                            "Shallow Triple Stream Three-dimensional CNN (STSTNet) for Micro-expression Recognition",
-                            "IEEE FG", 2019, "https://arxiv.org/abs/1902.03634"),
-        reported=(
-            _stofa(0.7748, 0.6621, "identical to the base CNN's 'Original' row of Tables 6–7 (77.48 %, 0.6621): "
-                                   "probably a copy error in the paper, so not a figure for STSTNet"),
-            ReportedFigures(
-                source="Liong et al. 2019 (IEEE FG; arXiv:1902.03634), abstract and results table",
-                uf1=0.7353, uar=0.7605,
-                per_dataset={"casme2": {"uf1": 0.8382, "uar": 0.8686}, "samm": {"uf1": 0.6588, "uar": 0.6810},
-                             "smic": {"uf1": 0.6801, "uar": 0.7013}},
-                note="MEGC2019 composite, 442 samples, LOSO; the authors' code reports the metrics after the last "
-                     "epoch (no selection on the test fold is visible in main.py)"),
-        ),
-        notes=_card(
-            code="christy1206/STSTNet, main.py (class STSTNet); the original was trained in MATLAB (main.m, "
-                 "STSTNet.mat)",
-            fidelity="faithful to main.py: per stream Conv2d(3, n, 3, padding=2) → ReLU → BatchNorm → "
-                     "MaxPool(3, stride 3, padding 1) → Dropout(0.5) for n = 3, 5, 8; concatenate, AvgPool(2), "
-                     "Linear(5·5·16, 3)",
-            chain="onset → apex frames; face crop where not cropped; 128×128 before TV-L1; channels (u, v, strain) "
-                  "as the README's input images (horizontal flow, vertical flow, optical strain), each min-max "
-                  "normalised per sample as the authors' 8-bit 'norm_u_v_os' images are, resized to 28×28",
-            reference_parameters="1,683 with 3 classes",
-            deviations=("main.py reads those images with cv2.imread, i.e. in (strain, v, u) order; every stream sees "
-                        "all three channels, so the order does not change the net",
+        options=(dropout_option(0.5),),
+        card=ModelCard(
+            source=Reference("Liong, S.-T.; Gan, Y.S.; See, J.; Khor, H.-Q.; Huang, Y.-C.",
+                             "Shallow Triple Stream Three-dimensional CNN (STSTNet) for Micro-expression Recognition",
+                             "IEEE FG", 2019, "https://arxiv.org/abs/1902.03634"),
+            code=(CodeLocation("christy1206/STSTNet", "main.py", "class STSTNet",
+                               note="the original was trained in MATLAB (main.m, STSTNet.mat)"),),
+            fidelity=Fidelity.FAITHFUL,
+            fidelity_detail="follows main.py: per stream Conv2d(3, n, 3, padding=2) → ReLU → BatchNorm → "
+                            "MaxPool(3, stride 3, padding 1) → Dropout(0.5) for n = 3, 5, 8; concatenate, "
+                            "AvgPool(2), Linear(5·5·16, 3)",
+            input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain) as the README's input images (horizontal "
+                        f"flow, vertical flow, optical strain), each min-max normalised per sample as the authors' "
+                        f"8-bit 'norm_u_v_os' images are, resized to 28×28",
+            reference_parameters=1_683, reference_parameters_source="main.py's layers with 3 classes",
+            deviations=("main.py reads those images with cv2.imread, i.e. in (strain, v, u) order; every stream "
+                        "sees all three channels, so the order does not change the net",
                         "the authors compute TV-L1 with the IPOL implementation on their own face crops; we use "
                         "OpenCV's Dual TV-L1 at 128×128"),
+            reported=(
+                _stofa(0.7748, 0.6621, "identical to the base CNN's 'Original' row of Tables 6–7 (77.48 %, "
+                                       "0.6621): probably a copy error in the paper, so not a figure for STSTNet"),
+                ReportedFigures(
+                    source="Liong et al. 2019 (IEEE FG; arXiv:1902.03634), abstract and results table",
+                    uf1=0.7353, uar=0.7605,
+                    per_dataset={"casme2": {"uf1": 0.8382, "uar": 0.8686}, "samm": {"uf1": 0.6588, "uar": 0.6810},
+                                 "smic": {"uf1": 0.6801, "uar": 0.7013}},
+                    note="MEGC2019 composite, 442 samples, LOSO; the authors' code reports the metrics after the "
+                         "last epoch (no selection on the test fold is visible in main.py)"),
+            ),
         ),
     ),
     ModelSpec(
-        name="offapexnet", factory=_factory(OffApexNet), input_spec=InputSpec(2, 28, 28, streams=2),
-        preprocessing=FRAMES + (("flow_stack", {"channels": "u,v"}),),
+        name="offapexnet", factory=OffApexNet, input_spec=InputSpec(2, 28, 28, streams=2), preprocessing=FLOW_UV,
         description="OFF-ApexNet: two streams on 28×28 horizontal/vertical flow (reconstruction)",
         family="comparison_nets",
-        reference=Reference("Gan, Y.S.; Liong, S.-T.; Yau, W.-C.; Huang, Y.-C.; Tan, L.-K.",
-                            "OFF-ApexNet on Micro-expression Recognition System",
-                            "Signal Processing: Image Communication 74:129–139", 2019,
-                            "https://arxiv.org/abs/1805.08699"),
-        reported=(
-            _stofa(0.7838, 0.6757),
-            ReportedFigures(
-                source="Gan et al. 2019 (Signal Process. Image Commun. 74; arXiv:1805.08699), abstract",
-                accuracy=0.7460, uf1=0.7104,
-                note="the authors' own three-database composite (SMIC, CASME II, SAMM; 3 classes; LOSO), which "
-                     "predates the MEGC2019 list; their 'F-measure' is given as UF1"),
-        ),
-        notes=_card(
-            code="none published by the authors",
-            fidelity="RECONSTRUCTED from the paper's description (two streams, two convolution and pooling layers, "
-                     f"two 1024-unit dense layers) and {OFFAPEXNET_RECONSTRUCTION}, which we follow exactly",
-            chain="onset → apex frames; face crop where not cropped; 128×128 before TV-L1; channels (u, v) as two "
-                  "single-channel streams, no per-sample normalisation, resized to 28×28",
-            reference_parameters="2,664,475 with 3 classes (the reconstruction)",
-            deviations=("choices the paper leaves open, taken from the reconstruction: 'same' padding (28 → 14 → 7), "
-                        "max-pooling, no activation after the convolutions (conv_activation=relu adds one), "
-                        "dropout 0.5 after each dense layer",),
+        options=(dropout_option(0.5),
+                 Option("conv_activation", str, "none", "activation after the convolutions (the reconstruction "
+                                                        "has none)", choices=("none", "relu"))),
+        card=ModelCard(
+            source=Reference("Gan, Y.S.; Liong, S.-T.; Yau, W.-C.; Huang, Y.-C.; Tan, L.-K.",
+                             "OFF-ApexNet on Micro-expression Recognition System",
+                             "Signal Processing: Image Communication 74:129–139", 2019,
+                             "https://arxiv.org/abs/1805.08699"),
+            fidelity=Fidelity.RECONSTRUCTED,
+            fidelity_detail="from the paper's description (two streams, two convolution and pooling layers, two "
+                            f"1024-unit dense layers) and {OFFAPEXNET_RECONSTRUCTION}, which we follow exactly",
+            input_chain=f"{ONSET_APEX_TEXT}; channels (u, v) as two single-channel streams, no per-sample "
+                        f"normalisation, resized to 28×28",
+            reference_parameters=2_664_475, reference_parameters_source="the reconstruction with 3 classes",
+            deviations=("choices the paper leaves open, taken from the reconstruction: 'same' padding "
+                        "(28 → 14 → 7), max-pooling, no activation after the convolutions (conv_activation=relu "
+                        "adds one), dropout 0.5 after each dense layer",),
+            reported=(
+                _stofa(0.7838, 0.6757),
+                ReportedFigures(
+                    source="Gan et al. 2019 (Signal Process. Image Commun. 74; arXiv:1805.08699), abstract",
+                    accuracy=0.7460, uf1=0.7104,
+                    note="the authors' own three-database composite (SMIC, CASME II, SAMM; 3 classes; LOSO), which "
+                         "predates the MEGC2019 list; their 'F-measure' is given as UF1"),
+            ),
         ),
     ),
     ModelSpec(
-        name="dual-inception", factory=_factory(DualInception), input_spec=InputSpec(2, 28, 28, streams=2),
-        preprocessing=(("apex_frame", {"target": "middle"}),) + FRAMES[1:]
-        + (("flow_stack", {"channels": "u,v", "normalise": "minmax"}),),
+        name="dual-inception", factory=DualInception, input_spec=InputSpec(2, 28, 28, streams=2),
+        preprocessing=FLOW_UV_MIDDLE_MINMAX,
         description="Dual-Inception: two inception streams on 28×28 u and v (onset → middle frame)",
         family="comparison_nets",
-        reference=Reference("Zhou, L.; Mao, Q.; Xue, L.",
-                            "Dual-Inception Network for Cross-Database Micro-Expression Recognition", "IEEE FG", 2019),
-        reported=(
-            _stofa(0.7309, 0.5964),
-            ReportedFigures(
-                source="Zhou et al. 2019 (IEEE FG, pp. 642–646), abstract",
-                uf1=0.7322, uar=0.7278,
-                note="MEGC2019 composite (442 samples), LOSO; the authors' code keeps the checkpoint with the best "
-                     "validation loss on held-out subjects of the same database as the test subject"),
-        ),
-        notes=_card(
-            code="xly135846/MEGC2019, dual_inception.py (create_inception_model) and image_process.py",
-            fidelity="faithful to dual_inception.py: per stream Inception(6) → MaxPool(2) → Inception(16) → "
-                     "MaxPool(2), 'same' padding, ReLU after every convolution; Dense(1024, ReLU) → Dense(3)",
-            chain="onset → MIDDLE frame (the frame midway between onset and offset, as the paper's 'onset and "
-                  "mid-position frames'); face crop where not cropped; 128×128 before TV-L1; channels (u, v), each "
-                  "min-max normalised per sample (the authors read 8-bit flow images and divide by 255), resized "
-                  "to 28×28; each stream reads its component repeated in 3 channels, as cv2.imread of the authors' "
-                  "images gives (inputs_x, inputs_y: 28×28×3)",
-            reference_parameters="6,449,963 with 3 classes (from dual_inception.py's layer definitions)",
+        options=(dropout_option(0.0),),
+        card=ModelCard(
+            source=Reference("Zhou, L.; Mao, Q.; Xue, L.",
+                             "Dual-Inception Network for Cross-Database Micro-Expression Recognition", "IEEE FG", 2019),
+            code=(CodeLocation("xly135846/MEGC2019", "dual_inception.py", "create_inception_model",
+                               note="and image_process.py"),),
+            fidelity=Fidelity.FAITHFUL,
+            fidelity_detail="follows dual_inception.py: per stream Inception(6) → MaxPool(2) → Inception(16) → "
+                            "MaxPool(2), 'same' padding, ReLU after every convolution; Dense(1024, ReLU) → Dense(3)",
+            input_chain="onset → MIDDLE frame (the frame midway between onset and offset, as the paper's 'onset and "
+                        "mid-position frames'); face crop where not cropped; 128×128 before TV-L1; channels (u, v), "
+                        "each min-max normalised per sample (the authors read 8-bit flow images and divide by 255), "
+                        "resized to 28×28; each stream reads its component repeated in 3 channels, as cv2.imread of "
+                        "the authors' images gives (inputs_x, inputs_y: 28×28×3)",
+            reference_parameters=6_449_963,
+            reference_parameters_source="dual_inception.py's layer definitions with 3 classes",
             deviations=("the rendering of each component into the authors' 8-bit images is not in their code; we "
                         "assume a grey-level rendering (three equal channels)",),
+            reported=(
+                _stofa(0.7309, 0.5964),
+                ReportedFigures(
+                    source="Zhou et al. 2019 (IEEE FG, pp. 642–646), abstract",
+                    uf1=0.7322, uar=0.7278,
+                    note="MEGC2019 composite (442 samples), LOSO; the authors' code keeps the checkpoint with the "
+                         "best validation loss on held-out subjects of the same database as the test subject"),
+            ),
         ),
     ),
 ]

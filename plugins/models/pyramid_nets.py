@@ -17,8 +17,6 @@ direct, WASPP-Net = ASPP VI waterfall (three branches after Conv2).
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Literal
 
 import torch
@@ -26,7 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from mebench import hookimpl
-from mebench.data import InputSpec, ModelSpec, Reference, ReportedFigures
+from mebench.data import Fidelity, InputSpec, ModelCard, ModelSpec, Reference, ReportedFigures
+from mebench.options import Option
+from mebench_plugins.preprocessors.chains import FLOW_UVS, ONSET_APEX_TEXT
 
 PAPER = Reference(
     authors="Stofa, M.M.; Zulkifley, M.A.; Zainuri, M.A.A.M.",
@@ -36,16 +36,9 @@ PAPER = Reference(
     url="https://doi.org/10.3390/s22124634",
 )
 
-#: onset and apex frames, face crop where the copy is not already cropped, TV-L1 flow at a common
-#: 128×128 face size, strain, (u, v, strain) in pixels of the 128 grid (the paper says neither how
-#: its flow images were scaled nor normalised, so no per-sample normalisation).
-FLOW_PREPROCESSING = ("apex_frame", ("face_crop", {"when": "auto", "on_miss": "keep"}), ("tvl1_flow", {"size": 128}), "optical_strain",
-                      ("flow_stack", {"channels": "u,v,strain"}))
-INPUT_CHAIN_NOTE = (
-    "input chain: onset → apex frames (annotated apex, else max motion); face crop where the copy is not "
-    "cropped; 128×128 before TV-L1; channels (u, v, strain) in that order, no per-sample normalisation, "
-    "resized to 75×75 (the paper: 'optic flow images … adjusted to a size of 75×75')"
-)
+#: The paper says neither how its flow images were scaled nor normalised, so no per-sample normalisation.
+INPUT_CHAIN_TEXT = (f"{ONSET_APEX_TEXT}; channels (u, v, strain) in that order, no per-sample normalisation, "
+                    f"resized to 75×75 (the paper: 'optic flow images … adjusted to a size of 75×75')")
 PAPER_INPUT = InputSpec(channels=3, height=75, width=75)
 
 ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
@@ -248,33 +241,42 @@ REPORTED = {
 TABLE_14 = {name: figures[0].parameters for name, figures in REPORTED.items() if figures[0].parameters}
 
 
-def _spec(name: str, description: str, reported: tuple[ReportedFigures, ...] = (), extra_notes: tuple[str, ...] = (),
-          **config) -> ModelSpec:
-    reference = (f"reference parameter count: {TABLE_14[name]:,} (Table 14); Table 2 with our branch definition "
-                 f"gives the count above" if name in TABLE_14 else
-                 "reference parameter count: 10,739,971 from Table 2's layers (3-channel 75×75 input, 3 classes); "
-                 "the paper prints no count for it")
+def pyramid_options(pyramid: str | None, branches: int, position: int, flow: str) -> tuple[Option, ...]:
+    """What ``--model-opt`` may change on a pyramid net; the defaults are the net's own configuration."""
+    return (Option("pyramid", str, pyramid, "pyramid module kind (none: the base CNN)", choices=("spp", "aspp")),
+            Option("branches", int, branches, "branches of the pyramid module", minimum=1, maximum=5,
+                   reason="the paper's pyramids have 2–5 branches"),
+            Option("position", int, position, "after Conv1 or Conv2", choices=(1, 2)),
+            Option("flow", str, flow, "branches reading the module input, or each the previous branch",
+                   choices=("direct", "waterfall")),
+            Option("branch_channels", int, None, "channels per branch (default: half the module input)", minimum=1))
+
+
+def _spec(name: str, description: str, reported: tuple[ReportedFigures, ...] = (), identification: str = "",
+          pyramid: str | None = None, branches: int = 3, position: int = 2, flow: str = "waterfall") -> ModelSpec:
     return ModelSpec(
         name=name,
-        factory=functools.partial(_build, **config),
+        factory=PyramidNet,
         input_spec=PAPER_INPUT,
-        preprocessing=FLOW_PREPROCESSING,
+        preprocessing=FLOW_UVS,
         description=description,
-        reference=PAPER,
-        reported=reported,
-        notes=("code: none published by the authors",
-               "fidelity: RECONSTRUCTED from the paper's Tables 2–4 and §3; every choice it leaves open is listed below",
-               INPUT_CHAIN_NOTE, reference) + extra_notes + BASE_CNN_NOTES
-              + (PYRAMID_NOTES if config.get("pyramid") else ()),
+        options=pyramid_options(pyramid, branches, position, flow),
         family="pyramid_nets",
+        card=ModelCard(
+            source=PAPER,
+            fidelity=Fidelity.RECONSTRUCTED,
+            fidelity_detail="from the paper's Tables 2–4 and §3 (the authors published no code); every choice it "
+                            "leaves open is listed below",
+            input_chain=INPUT_CHAIN_TEXT,
+            reference_parameters=TABLE_14.get(name, 10_739_971 if name == "base" else None),
+            reference_parameters_source=("Table 14; Table 2 with our branch definition gives our count" if name in TABLE_14
+                                         else "Table 2's layers (3-channel 75×75 input, 3 classes); the paper prints "
+                                              "no count for it" if name == "base" else ""),
+            identification=identification,
+            deviations=BASE_CNN_NOTES + (PYRAMID_NOTES if pyramid else ()),
+            reported=reported,
+        ),
     )
-
-
-def _build(num_classes: int, input_spec: InputSpec, **options) -> PyramidNet:
-    return PyramidNet(num_classes=num_classes, input_spec=input_spec, **options)
-
-
-_build.__signature__ = inspect.signature(PyramidNet)  # the options a user may pass, for --model-opt checks
 
 
 def all_specs() -> list[ModelSpec]:
@@ -286,7 +288,7 @@ def all_specs() -> list[ModelSpec]:
             name,
             f"{name.upper()}-Net: {kind.upper()} {flow} flow, {config['branches']} branches after "
             f"Conv{config['position']} (alias of {variant})",
-            REPORTED[name], (f"identification: {name.upper()}-Net = {variant}. Evidence: {evidence}.",),
+            REPORTED[name], f"{name.upper()}-Net = {variant}. Evidence: {evidence}.",
             pyramid=kind, flow=flow, **config,
         ))
     for kind in ("spp", "aspp"):

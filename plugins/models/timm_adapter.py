@@ -8,14 +8,12 @@ import difflib
 import functools
 
 from mebench import hookimpl
-from mebench.data import InputSpec, ModelSpec, Reference
-from mebench.registry import UnknownNameError
+from mebench.data import CodeLocation, Fidelity, InputSpec, ModelCard, ModelSpec, Reference
+from mebench.errors import UnknownNameError
+from mebench_plugins.preprocessors.chains import FLOW_UVS, ONSET_APEX_TEXT
 
 PREFIX = "timm:"
-#: The default input chain: onset → apex frames, face crop where the copy is not already cropped,
-#: TV-L1 flow at a common 128×128 face size, (u, v, strain) in pixels of that grid.
-FLOW_UVS = ("apex_frame", ("face_crop", {"when": "auto", "on_miss": "keep"}), ("tvl1_flow", {"size": 128}), "optical_strain",
-            ("flow_stack", {"channels": "u,v,strain"}))
+TIMM = Reference("Wightman, R.", "PyTorch Image Models (timm)", "github.com/huggingface/pytorch-image-models", 2019)
 
 
 def _build(num_classes: int, input_spec: InputSpec, architecture: str, **options):
@@ -61,12 +59,17 @@ def mebench_resolve_model(name):
         input_spec=InputSpec(3, size, size),
         preprocessing=FLOW_UVS,
         description=f"timm {architecture}, random init, {size}×{size} (u, v, strain) input",
-        reference=Reference("Wightman, R.", "PyTorch Image Models (timm)", "github.com/huggingface/pytorch-image-models",
-                            2019),
-        notes=(f"code: huggingface/pytorch-image-models, timm.create_model({architecture!r})",
-               "fidelity: faithful to timm's definition, randomly initialised (mebench never downloads weights)",
-               f"input chain: onset → apex frames; face crop where the copy is not cropped; 128×128 before TV-L1; "
-               f"channels (u, v, strain), no per-sample normalisation, resized to {size}×{size}",
-               "the first convolution takes the 3 flow channels (in_chans=3), the head has num_classes outputs"),
         family="timm",
+        options=None,  # timm.create_model's own keyword arguments (drop_rate, …); timm refuses unknown ones
+        card=ModelCard(
+            source=TIMM,
+            code=(CodeLocation("huggingface/pytorch-image-models", "timm/models", f"timm.create_model({architecture!r})",
+                               licence="Apache-2.0"),),
+            fidelity=Fidelity.FAITHFUL,
+            fidelity_detail="timm's definition, randomly initialised (mebench never downloads weights)",
+            input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), no per-sample normalisation, resized to "
+                        f"{size}×{size}",
+            deviations=("the first convolution takes the 3 flow channels (in_chans=3), the head has num_classes "
+                        "outputs",),
+        ),
     )

@@ -17,6 +17,7 @@ import numpy as np
 
 from mebench import hookimpl
 from mebench.data import PreprocessingStep, PreprocessorSpec
+from mebench.options import Option
 
 
 class ApexFrame(PreprocessingStep):
@@ -256,12 +257,32 @@ class FlowStack(PreprocessingStep):
 
 @hookimpl
 def mebench_register_preprocessors(register):
-    register(PreprocessorSpec("apex_frame", ApexFrame,
-                              "Onset and target frames (target=apex: annotated, else max motion; target=middle)"))
-    register(PreprocessorSpec("face_crop", FaceCrop,
-                              "Crop to the Haar-cascade face (offline); when=auto only copies not already cropped"))
-    register(PreprocessorSpec("tvl1_flow", TvL1Flow,
-                              "Onset→target Dual TV-L1 optical flow at a common pre-flow size (default 128)"))
-    register(PreprocessorSpec("optical_strain", OpticalStrain, "Optical strain magnitude of the flow"))
-    register(PreprocessorSpec("flow_stack", FlowStack,
-                              "Stack u, v, strain (in the order given) into the model image; optional min-max"))
+    register(PreprocessorSpec(
+        "apex_frame", ApexFrame, "Onset and target frames (target=apex: annotated, else max motion; target=middle)",
+        options=(Option("rule", str, "max_motion", "how to find an unannotated apex", choices=("max_motion",)),
+                 Option("target", str, "apex", "the frame the flow goes to", choices=ApexFrame.targets))))
+    register(PreprocessorSpec(
+        "face_crop", FaceCrop, "Crop to the Haar-cascade face (offline); when=auto only copies not already cropped",
+        options=(Option("margin", float, 0.1, "border added around the face box, as a fraction of its size",
+                        minimum=0.0, maximum=1.0),
+                 Option("min_size", int, 40, "smallest face the detector looks for, in pixels", minimum=1),
+                 Option("on_miss", str, "error", "a frame without a face: refuse, or keep the whole frame",
+                        choices=("error", "keep")),
+                 Option("when", str, "always", "crop every sample, or only those whose copy is not cropped",
+                        choices=FaceCrop.modes))))
+    register(PreprocessorSpec(
+        "tvl1_flow", TvL1Flow, "Onset→target Dual TV-L1 optical flow at a common pre-flow size (default 128)",
+        options=(Option("tau", float, 0.25, "time step", minimum=0.0),
+                 Option("lambda_", float, 0.15, "weight of the data term", minimum=0.0),
+                 Option("theta", float, 0.3, "tightness", minimum=0.0),
+                 Option("scales", int, 5, "pyramid levels", minimum=1),
+                 Option("warps", int, 5, "warps per level", minimum=1),
+                 Option("epsilon", float, 0.01, "stopping threshold", minimum=0.0),
+                 Option("size", int, PRE_FLOW_SIZE, "common frame size before the flow (0: native size)",
+                        minimum=0))))
+    register(PreprocessorSpec("optical_strain", OpticalStrain, "Optical strain magnitude of the flow", options=()))
+    register(PreprocessorSpec(
+        "flow_stack", FlowStack, "Stack u, v, strain (in the order given) into the model image; optional min-max",
+        options=(Option("channels", str, "u,v,strain", "comma list drawn from u, v, strain, in model order"),
+                 Option("normalise", str, "none", "per-sample min-max rescaling of each channel",
+                        choices=FlowStack.normalisations))))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from mebench import hookimpl
-from mebench.data import OptionError, ProtocolSpec
+from mebench.data import ProtocolSpec
+from mebench.errors import OptionError
 from mebench.folds import SampleTable, cross_folds, kfold_folds, lodo_folds, loso_folds
+from mebench.options import Option
 
 
 def _loso(table: SampleTable, dataset: str) -> list:
@@ -17,11 +19,11 @@ def _lodo(table: SampleTable, dataset: str) -> list:
     return lodo_folds(table)
 
 
-def _kfold(table: SampleTable, dataset: str, k: int = 5, seed: int = 0) -> list:
+def _kfold(table: SampleTable, dataset: str, k: int, seed: int) -> list:
     return kfold_folds(table, k=k, seed=seed)
 
 
-def _cross(table: SampleTable, dataset: str, target: str | None = None) -> list:
+def _cross(table: SampleTable, dataset: str, target: str | None) -> list:
     return cross_folds(table, source=dataset, target=target)
 
 
@@ -39,14 +41,18 @@ def _cross_tasks(dataset: str, options: Mapping[str, Any]) -> list[str]:
 @hookimpl
 def mebench_register_protocols(register):
     register(ProtocolSpec(
-        name="loso", split=_loso,
+        name="loso", split=_loso, options=(),
         description="Leave one subject out: one fold per subject (the MEGC2019 protocol; default)"))
     register(ProtocolSpec(
-        name="lodo", split=_lodo,
+        name="lodo", split=_lodo, options=(),
         description="Leave one database out of a composite: train on the others, test on it (MEGC2018 holdout-database)"))
     register(ProtocolSpec(
-        name="kfold", split=_kfold, default_options={"k": 5, "seed": 0},
+        name="kfold", split=_kfold,
+        options=(Option("k", int, 5, "number of folds", minimum=2, recorded=True),
+                 Option("seed", int, 0, "shuffling seed (the protocol's own: folds stay fixed across training "
+                                        "seeds)", minimum=0, recorded=True)),
         description="k subject-disjoint folds, class-stratified as far as subjects allow (options k, seed)"))
     register(ProtocolSpec(
-        name="cross", split=_cross, default_options={"target": None}, tasks=_cross_tasks,
+        name="cross", split=_cross, tasks=_cross_tasks,
+        options=(Option("target", str, None, "the task tested on (same classes, other samples)", recorded=True),),
         description="Train on the run's task, test on another with the same classes (option target=TASK)"))

@@ -1,0 +1,118 @@
+"""A copy of a dataset task checked against its annotation and, where there is one, its official list:
+what was found, what is missing or extra, what blocks, and the counts ``mebench data check`` prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import pandas as pd
+from tabulate import tabulate
+
+from mebench.errors import UsageError
+from mebench.options import resolve_options
+
+if TYPE_CHECKING:
+    from mebench.data import DatasetSpec, Sample
+
+#: How many missing, extra or problem lines ``render`` lists unless asked for all.
+LISTED = 20
+CORRECTIONS_TITLE = ("corrections (known annotation slips, corrected; they do not block a run; "
+                     "--dataset-opt strict=true refuses them)")
+
+
+@dataclass
+class DatasetCheck:
+    """A copy of a dataset task compared with its official sample list (``expected`` is empty where the
+    task has none and is built from the dataset's own annotation)."""
+
+    dataset: str
+    expected: list[tuple[str, str, str]]  # (sample id, subject, label) from the official list
+    found: list["Sample"]
+    missing: list[str]
+    extra: list[str]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.problems
+
+    @property
+    def corrections(self) -> list[str]:
+        return [note for sample in self.found for note in sample.corrections]
+
+    def found_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"subject": [s.subject for s in self.found], "class": [s.label for s in self.found],
+                             "dataset": [s.dataset for s in self.found],
+                             "cropped": [s.cropped for s in self.found]})
+
+    def class_counts(self, classes: Sequence[str]) -> pd.DataFrame:
+        """Samples per class (``found``, and ``official`` where there is a list), with a total row."""
+        found = self.found_frame()["class"].value_counts()
+        if self.expected:
+            official = pd.Series([label for _, _, label in self.expected]).value_counts()
+            counts = pd.DataFrame({"official": official, "found": found})
+        else:
+            counts = pd.DataFrame({"samples": found})
+        order = list(classes) + sorted(set(counts.index) - set(classes))
+        counts = counts.reindex(order).fillna(0).astype(int)
+        counts.loc["total"] = counts.sum()
+        return counts
+
+    def subject_counts(self, classes: Sequence[str]) -> pd.DataFrame:
+        """Per subject: official and found counts (official list), else samples per class and total."""
+        found = self.found_frame()
+        if self.expected:
+            official = pd.Series([subject for _, subject, _ in self.expected]).value_counts()
+            table = pd.DataFrame({"official": official, "found": found.subject.value_counts()})
+            return table.fillna(0).astype(int).sort_index()
+        table = pd.crosstab(found.subject, found["class"]).reindex(columns=list(classes), fill_value=0)
+        table["total"] = table.sum(axis=1)
+        return table
+
+    def face_regions(self) -> pd.DataFrame:
+        """Per source dataset: samples, how many are already cropped and how many ``face_crop`` will crop."""
+        found = self.found_frame()
+        return found.groupby("dataset")["cropped"].agg(
+            samples="size", already_cropped=lambda c: int((c == True).sum()),  # noqa: E712 (None is unknown)
+            to_be_cropped=lambda c: int((c == False).sum()))  # noqa: E712
+
+    def render(self, classes: Sequence[str], list_all: bool = False) -> str:
+        """The report ``mebench data check`` prints (without its final OK / NOT OK line)."""
+        lines = [self._headline(), ""]
+        counts = self.class_counts(classes)
+        lines.append(tabulate(counts.reset_index().values.tolist(), headers=["class", *counts.columns],
+                              tablefmt="github"))
+        subjects = self.subject_counts(classes)
+        lines += ["", tabulate(subjects.reset_index().values.tolist(), headers=["subject", *subjects.columns],
+                               tablefmt="github")]
+        if self.found:
+            lines += ["", "face region (a face_crop step in auto mode crops the samples whose frames are not cropped):",
+                      tabulate(self.face_regions().reset_index().values.tolist(),
+                               headers=["dataset", "samples", "already cropped", "to be face-cropped"],
+                               tablefmt="github")]
+        limit = None if list_all else LISTED
+        for title, items in ((CORRECTIONS_TITLE, self.corrections), ("missing", self.missing),
+                             ("extra (not in the official list; not used)", self.extra), ("problems", self.problems)):
+            if items:
+                lines += ["", f"{title}: {len(items)}"] + [f"  {item}" for item in items[:limit]]
+                if limit and len(items) > limit:
+                    lines.append(f"  … {len(items) - limit} more (--list-all)")
+        return "\n".join(lines)
+
+    def _headline(self) -> str:
+        found = self.found_frame()
+        if self.expected:
+            subjects = len({subject for _, subject, _ in self.expected})
+            return (f"{self.dataset}: {len(found)} of {len(self.expected)} official samples found, "
+                    f"{found.subject.nunique()} of {subjects} subjects")
+        return (f"{self.dataset}: no official sample list for this task (built from the dataset's own annotation); "
+                f"{len(found)} samples, {found.subject.nunique()} subjects")
+
+
+def check_dataset(spec: "DatasetSpec", data_root: str | None, given: Mapping[str, Any]) -> DatasetCheck:
+    """Check a copy of the task ``spec`` (``mebench data check``), its options validated first."""
+    if spec.check is None:
+        raise UsageError(f"dataset {spec.name!r} reads no files of yours, so there is nothing to check")
+    values, _ = resolve_options(given, spec.options, "--dataset-opt", f"dataset {spec.name!r}")
+    return spec.check(data_root, **values)
