@@ -21,7 +21,8 @@ from mebench.folds import Fold
 from mebench.plan import device_name
 from mebench.registry import default_registry
 from mebench.timing import Stopwatch
-from mebench.training import TrainSettings, bf16_supported, fold_batch_size, resolve_device, train_fold, train_folds_batched
+from mebench.fold_batching import fold_batch_size, train_folds_batched
+from mebench.training import TrainSettings, bf16_supported, resolve_device, train_fold
 
 PAPER_NETS = ["base", "dspp", "wspp", "daspp", "waspp", "vgg-m", "alexnet", "ststnet", "offapexnet", "dual-inception"]
 #: (task, LOSO folds, samples) of the MEGC2019 tasks.

@@ -1,6 +1,6 @@
 """Break each promise of the harness on purpose and check that a test notices.
 
-Every mutation is one promise from README.md or DESIGN.md, one exact snippet of the code that keeps
+Every mutation is one promise from README.md or docs/, one exact snippet of the code that keeps
 it, the snippet that breaks it, and the tests that guard it. The script copies the checkout
 (tracked and untracked, not ignored, files) to a scratch folder, runs every guard once on the
 unchanged copy (they must pass), then for each mutation: applies it, runs its guards there, and
@@ -55,7 +55,7 @@ class Mutation:
     old: str  # must occur exactly once in the file
     new: str
     guards: tuple[str, ...]  # pytest node ids
-    source: str = "issue 13"  # "issue 13" (its guard was missing), "guarded before" or "later issue"
+    source: str = "issue 13"  # "issue 13" (its guard was missing), "guarded before", "later issue", "issue 18"…
 
 
 def guard(*names: str) -> tuple[str, ...]:
@@ -72,6 +72,10 @@ FOREIGN_FOLD_GUARDS = guard("test_a_fold_record_written_for_another_fold_is_disc
                             "test_a_foreign_fold_file_is_retrained_on_resume")
 ATOMIC_GUARDS = guard("test_a_write_that_fails_before_the_rename_leaves_the_old_file_and_no_temp_file")
 LEVERS = '("seed", "data_root", "device", "fold_batch", "compile")'
+REENTRY_GUARDS = ("tests/test_preprocessing_cache.py::"
+                  "test_mebench_called_again_inside_its_own_worker_says_to_add_a_main_guard",)
+OPTION_GUARDS = guard("test_every_kind_of_option_is_checked_by_the_one_validator_before_anything_is_read",
+                      "test_a_chain_step_option_is_checked_against_the_steps_declaration")
 
 MUTATIONS = [
     # --- the promises issue 13 found unguarded -------------------------------------------------------
@@ -79,8 +83,8 @@ MUTATIONS = [
              "    train_x = x[train]\n", "    train_x = x\n",
              guard("test_normalisation_statistics_come_from_the_training_samples_only")),
     Mutation("predictions stay attached to their sample through the runner", "mebench/execute.py",
-             '"probabilities": probabilities[k].tolist()}',
-             '"probabilities": probabilities[(k + 1) % len(job.test_ids)].tolist()}',
+             "Prediction(sample_id, probabilities[k].tolist())",
+             "Prediction(sample_id, probabilities[(k + 1) % len(job.test_ids)].tolist())",
              guard("test_predictions_stay_attached_to_their_sample")),
     Mutation("weights and batch order seeded from (seed, fold): every fold the same seed", "mebench/training.py",
              "return self.seed * 100_003 + fold_index", "return self.seed * 100_003", SEED_GUARDS),
@@ -88,10 +92,10 @@ MUTATIONS = [
              "return self.seed * 100_003 + fold_index", "return fold_index", SEED_GUARDS),
     Mutation("weights and batch order seeded from (seed, fold): fold start ignores the fold", "mebench/training.py",
              "seed = settings.fold_seed(fold.index)", "seed = settings.fold_seed(0)", SEED_GUARDS),
-    Mutation("a fold file written for another test subject is not reused", "mebench/results.py",
+    Mutation("a fold file written for another test subject is not reused", "mebench/records.py",
              "if name is not None and held_out != name:", "if False and name is not None and held_out != name:",
              FOREIGN_FOLD_GUARDS),
-    Mutation("a fold file holding other test samples is not reused", "mebench/results.py",
+    Mutation("a fold file holding other test samples is not reused", "mebench/records.py",
              "if test_ids is not None and sorted(map(str, ids)) != sorted(test_ids):",
              "if False and test_ids is not None and sorted(map(str, ids)) != sorted(test_ids):",
              FOREIGN_FOLD_GUARDS),
@@ -144,24 +148,24 @@ MUTATIONS = [
              'if predictions["sample_id"].duplicated().any():', "if False:",
              ("tests/test_metrics.py::test_duplicate_predictions_are_refused",), "guarded before"),
     Mutation("a killed run resumes from its finished folds", "mebench/runner.py",
-             "pending = [f for f in plan.folds if f.index not in records]", "pending = list(plan.folds)",
+             "if f.index not in self.records and (wanted is None", "if (wanted is None",
              ("tests/test_runner.py::test_rerun_is_a_no_op_and_an_interrupted_run_resumes_from_finished_folds",),
              "guarded before"),
     Mutation("--force trains every fold again", "mebench/runner.py",
-             "        if force:\n            clear_results(run_dir)",
-             "        if False:\n            clear_results(run_dir)",
+             "        if force:\n            self.run_dir.clear(keep_locks=True)",
+             "        if False:\n            self.run_dir.clear(keep_locks=True)",
              ("tests/test_runner.py::test_rerun_is_a_no_op_and_an_interrupted_run_resumes_from_finished_folds",),
              "guarded before"),
     Mutation("the same seed gives the same predictions", "mebench/training.py",
              "    torch.manual_seed(seed)\n    model = build_model()", "    torch.seed()\n    model = build_model()",
              ("tests/test_runner.py::test_same_seed_same_predictions_and_different_seed_different_run",),
              "guarded before"),
-    Mutation("fold-batched training gives the models sequential training gives", "mebench/training.py",
-             "buffer.copy_(stacked_buffers[n][j])", "pass",
+    Mutation("fold-batched training gives the models sequential training gives", "mebench/fold_batching.py",
+             "buffer.copy_(buffers[n][j])", "pass",
              ("tests/test_fold_batching.py::test_fold_batched_and_sequential_training_give_the_same_predictions",),
              "guarded before"),
     Mutation("a second prepare reads the cache and recomputes nothing", "mebench/preprocessing.py",
-             "if path is not None and path.exists():", "if False:",
+             "if cache is not None and (cached := cache.read(sample)) is not None:", "if False:",
              ("tests/test_preprocessing.py::test_second_prepare_reads_the_cache_and_recomputes_nothing",)
              + guard("test_prepare_recomputes_when_a_step_setting_changes"),
              "guarded before"),
@@ -182,16 +186,16 @@ MUTATIONS = [
              "    if key not in mapping:\n        raise DataError(file, f\"unknown emotion label",
              "    if False:\n        raise DataError(file, f\"unknown emotion label",
              guard("test_an_unknown_emotion_is_an_error_naming_file_row_and_fix"), "guarded before"),
-    Mutation("a sample label outside the task's classes is refused, naming the sample", "mebench/plan.py",
-             "        if sample.label not in spec.classes:", "        if False:",
+    Mutation("a sample label outside the task's classes is refused, naming the sample", "mebench/data.py",
+             "        if sample.label not in classes:", "        if False:",
              guard("test_a_label_outside_the_task_classes_is_refused_naming_the_sample"), "guarded before"),
     Mutation("run.json is written last: its presence marks completion", "mebench/results.py",
              '        atomic_write_text(self.path / "predictions.csv", predictions.to_csv(index=False))\n'
-             '        atomic_write_json(self.path / "metrics.json", metrics)\n'
-             '        atomic_write_json(self.path / "run.json", run_info)',
-             '        atomic_write_json(self.path / "run.json", run_info)\n'
+             '        atomic_write_json(self.path / "metrics.json", record.metrics.to_json())\n'
+             '        atomic_write_json(self.path / "run.json", record.to_json())',
+             '        atomic_write_json(self.path / "run.json", record.to_json())\n'
              '        atomic_write_text(self.path / "predictions.csv", predictions.to_csv(index=False))\n'
-             '        atomic_write_json(self.path / "metrics.json", metrics)',
+             '        atomic_write_json(self.path / "metrics.json", record.metrics.to_json())',
              guard("test_run_json_is_written_last_so_an_interrupted_summary_is_not_complete"), "guarded before"),
     # --- promises added by later issues (intervals, significance, protocols, healing) ---------------------
     Mutation("bootstrap intervals resample subjects with replacement", "mebench/statistics.py",
@@ -211,8 +215,7 @@ MUTATIONS = [
              "stepped = np.maximum.accumulate(m * p[order])",
              ("tests/test_statistics.py",), "later issue"),
     Mutation("a damaged cache entry is discarded and recomputed", "mebench/preprocessing.py",
-             "            if array is not None:\n                tensors[i] = array",
-             "            if True:\n                tensors[i] = array",
+             "        if array is None:\n            self.report(", "        if False:\n            self.report(",
              ("tests/test_preprocessing_cache.py::test_damaged_cache_entries_are_named_discarded_and_recomputed",),
              "later issue"),
     Mutation("stale temporary files of killed writes are removed", "mebench/results.py",
@@ -238,14 +241,16 @@ MUTATIONS = [
              "index = torch.as_tensor(np.concatenate([self.validation, self.fold.test]), device=self.settings.device)",
              ("tests/test_protocols.py::"
               "test_inner_validation_subjects_come_from_the_training_side_and_ignore_the_test_fold",), "later issue"),
-    Mutation("a damaged fold record is discarded and retrained", "mebench/results.py",
-             'return f"holds predictions for {len(ids)} samples, the fold tests {len(test_ids)} others"', "pass",
+    Mutation("a damaged fold record is discarded and retrained", "mebench/records.py",
+             'raise RecordError(f"holds predictions for {len(ids)} samples, the fold tests {len(test_ids)} others")',
+             "pass",
              FOREIGN_FOLD_GUARDS, "later issue"),
     Mutation("sweep shards partition the grid", "mebench/sweep.py",
              "k % shard[1] == shard[0] - 1", "k % shard[1] <= shard[0] - 1",
              ("tests/test_sweep.py::test_shards_partition_the_grid_tasks",), "later issue"),
     Mutation("a finished run in a sweep is not trained again", "mebench/sweep.py",
-             "if run.plan is None or run.complete or summarise_only:", "if run.plan is None or summarise_only:",
+             "if run.plan is None or run.complete or summarise_only or not wanted:",
+             "if run.plan is None or summarise_only or not wanted:",
              ("tests/test_sweep.py::test_a_failing_run_does_not_stop_the_grid_and_a_rerun_is_a_no_op",)
              + guard("test_a_sweep_over_finished_runs_prepares_trains_and_writes_nothing"), "later issue"),
     Mutation("inference timing stops after a few slow batches", "mebench/timing.py",
@@ -254,17 +259,19 @@ MUTATIONS = [
              ("tests/test_training.py::test_inference_timing_is_time_boxed_for_slow_nets_and_extended_for_fast_ones",),
              "later issue"),
     Mutation("a dataset's suggested batch size is used", "mebench/plan.py",
-             "else suggested_batch_size(dataset_spec, dataset_options))", "else DEFAULT_BATCH_SIZE)",
+             "else suggested_batch_size(dataset_spec, task.dataset_options))", "else DEFAULT_BATCH_SIZE)",
              ("tests/test_synthetic.py::test_the_default_preset_is_the_quick_starts_and_suggests_its_training_budget",),
              "later issue"),
     Mutation("a dying preprocessing worker is one clear error", "mebench/preprocessing.py",
              "    except BrokenProcessPool:", "    except ZeroDivisionError:",
              ("tests/test_preprocessing_cache.py::test_a_worker_that_dies_is_one_clear_error_naming_the_likely_causes",),
              "later issue"),
-    Mutation("mebench re-entered in its own worker stops (runs and sweeps)", "mebench/plan.py",
-             "class WorkerReentryError(RuntimeError):", "class WorkerReentryError(OptionError):",
-             ("tests/test_preprocessing_cache.py::"
-              "test_mebench_called_again_inside_its_own_worker_says_to_add_a_main_guard",), "later issue"),
+    Mutation("mebench re-entered in its own worker stops (runs and sweeps)", "mebench/runner.py",
+             'if getattr(multiprocessing.current_process(), "_inheriting", False):', "if False:", REENTRY_GUARDS,
+             "later issue"),
+    Mutation("a sweep re-entered in a worker stops too", "mebench/sweep.py",
+             "        refuse_worker_reentry()\n        self.registry", "        self.registry", REENTRY_GUARDS,
+             "later issue"),
     Mutation("runs on other samples are never ranked in one table", "mebench/leaderboard.py",
              "configuration.selection, configuration.samples_key)", "configuration.selection, \"\")",
              ("tests/test_leaderboard.py::test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own",),
@@ -273,6 +280,31 @@ MUTATIONS = [
              "if key in homes and f.dataset == name", "if f.dataset == name",
              ("tests/test_leaderboard.py::test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own",),
              "later issue"),
+    # --- a house ready for breadth (issue 18): declared options and cards, one lifecycle, a thin CLI ----------
+    Mutation("an unknown option of any kind is refused with the valid ones listed", "mebench/options.py",
+             "        if option is None:\n", "        if option is None and False:\n", OPTION_GUARDS, "issue 18"),
+    Mutation("an option value its declaration does not allow is refused", "mebench/options.py",
+             "        if not option.accepts(value):", "        if False:", OPTION_GUARDS, "issue 18"),
+    Mutation("a recorded default is part of the run's identity whether given or not", "mebench/options.py",
+             "recorded = {option.name: option.default for option in declared if option.recorded}", "recorded = {}",
+             guard("test_a_recorded_default_is_part_of_the_run_identity_whether_given_or_not"), "issue 18"),
+    Mutation("a spec builds with its declared defaults (waspp is WASPP-Net)", "mebench/data.py",
+             "defaults = {option.name: option.default for option in self.options or ()}", "defaults = {}",
+             guard("test_a_spec_builds_with_its_declared_defaults"), "issue 18"),
+    Mutation("options a plugin does not declare reach its factory, whose complaint is the error", "mebench/plan.py",
+             "    if spec.options is None and values:", "    if False:",
+             guard("test_a_plugin_that_declares_no_options_gets_them_as_given_and_its_own_complaint_is_the_error"),
+             "issue 18"),
+    Mutation("a usage error exits 2, a data or run-time error 1", "mebench/cli.py",
+             "raise OneLineError(one_line(error), error.exit_code) from None",
+             "raise OneLineError(one_line(error), 1) from None",
+             ("tests/test_cli.py::test_unknown_model_is_one_line_exit_2_with_close_matches",), "issue 18"),
+    Mutation("options given on the command line override a sweep file's", "mebench/sweep.py",
+             "cls.from_mapping({**data, **(overrides or {})}", "cls.from_mapping({**(overrides or {}), **data}",
+             ("tests/test_sweep.py::test_sweep_file_and_dry_run",), "issue 18"),
+    Mutation("compare takes run folders wherever they are", "mebench/cli.py",
+             "        if Path(reference).is_dir() or os.sep in reference:", "        if False:",
+             ("tests/test_leaderboard.py::test_compare_takes_two_run_folders_wherever_they_are",), "issue 18"),
 ]
 
 

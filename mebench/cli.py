@@ -8,6 +8,7 @@ one line and exits with its ``exit_code`` (2: change the command; 1: data or run
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -261,15 +262,27 @@ def check(dataset, data_root, dataset_opt, list_all):
 
 
 @main.command()
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
-def info(model, as_json):
+@click.option("--all", "every_model", is_flag=True, help="Every model's card as one markdown document.")
+@click.option("--write", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the output to this file (atomically).")
+def info(model, as_json, every_model, write):
     """Show MODEL's card: source, code, fidelity, input chain, parameters, MACs, options, paper figures, deviations."""
-    from mebench.model_card import model_facts, render_card
+    from mebench.model_card import model_facts, models_document, render_card
+    from mebench.results import atomic_write_text
 
     registry = default_registry()
-    facts = model_facts(registry.models.get(model), plugin=registry.models.owner(model))
-    click.echo(json.dumps(facts.as_json(), indent=2) if as_json else render_card(facts))
+    if every_model == bool(model):
+        raise UsageError("give a MODEL, or --all for every model's card")
+    if every_model:
+        text = models_document(registry)
+    else:
+        facts = model_facts(registry.models.get(model), plugin=registry.models.owner(model))
+        text = json.dumps(facts.as_json(), indent=2) if as_json else render_card(facts)
+    click.echo(text)
+    if write:
+        atomic_write_text(write, text if text.endswith("\n") else text + "\n")
 
 
 RESULTS_OPTION = click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -348,12 +361,13 @@ def compare(first, second, results_dir, dataset):
     from mebench.compare import compare_configurations, render_comparison
     from mebench.configurations import load_run_folders, resolve_configuration
 
-    references = (first, second)
-    if all((Path(reference) / "run.json").is_file() for reference in references):
-        pair = load_run_folders([Path(reference) for reference in references])
-    else:
-        configurations = load_saved_runs(results_dir)
-        pair = [resolve_configuration(reference, configurations, dataset) for reference in references]
+    pair, saved = [], None
+    for reference in (first, second):
+        if Path(reference).is_dir() or os.sep in reference:  # a run folder, wherever it is
+            pair += load_run_folders([Path(reference)])
+        else:
+            saved = saved or load_saved_runs(results_dir)
+            pair.append(resolve_configuration(reference, saved, dataset))
     click.echo(render_comparison(compare_configurations(*pair)))
 
 

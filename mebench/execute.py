@@ -23,8 +23,8 @@ from mebench.plan import RunPlan
 from mebench.records import FoldRecord, Prediction
 from mebench.selection import selection_for
 from mebench.timing import Stopwatch
-from mebench.training import (TrainSettings, fold_batch_size, fold_batching_obstacle, predict, train_fold,
-                              train_folds_batched)
+from mebench.fold_batching import fold_batch_size, fold_batching_obstacle, train_folds_batched
+from mebench.training import TrainSettings, predict, train_fold
 
 OnRecord = Callable[[RunPlan, FoldRecord], None]
 

@@ -182,6 +182,35 @@ def _load_cached(path: Path, input_spec: InputSpec) -> tuple[np.ndarray | None, 
     return None, problem
 
 
+class SampleCache:
+    """One chain's cache folder: per sample, its model input (``.npy``) and what the chain recorded
+    about it (``.json``), keyed by the sample's input fingerprint."""
+
+    def __init__(self, cache_dir: Path, chain: Sequence[PreprocessingStep], input_spec: InputSpec,
+                 report: Callable[[str], None]):
+        self.root = Path(cache_dir) / config_hash(chain_config(chain, input_spec))
+        self.input_spec, self.report = input_spec, report
+        if self.root.is_dir():
+            remove_stale_temp_files(self.root)
+
+    def read(self, sample: Sample) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """The cached (tensor, notes), or None: not cached, or damaged (then deleted, with one report line)."""
+        path = _cache_path(self.root, sample)
+        if not path.exists():
+            return None
+        array, problem = _load_cached(path, self.input_spec)
+        if array is None:
+            self.report(f"preprocessing cache: discarded {path} ({problem}); recomputing {sample.id}")
+            return None
+        return array, _load_notes(path)
+
+    def write(self, sample: Sample, tensor: np.ndarray, notes: dict[str, Any]) -> None:
+        path = _cache_path(self.root, sample)
+        if notes:  # before the tensor: an entry whose tensor exists always has its notes
+            atomic_write_text(path.with_suffix(".json"), json.dumps(notes))
+        _save(path, tensor)
+
+
 def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input_spec: InputSpec,
             cache_dir: Path | None = None, workers: int | None = None, progress: bool = True, *,
             classes: Sequence[str] = MEGC2019_CLASSES, log: Callable[[str], None] | None = None) -> PreparedData:
@@ -196,43 +225,24 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
     ``UserWarning``), deleted and recomputed. Stale temporary files of killed writes older than
     an hour are removed from the chain's cache folder.
     """
-    if not samples:
-        raise PreprocessingError("no samples to preprocess")
-    if len({s.id for s in samples}) != len(samples):
-        seen: set[str] = set()
-        duplicates = {s.id for s in samples if s.id in seen or seen.add(s.id)}
-        raise PreprocessingError(f"duplicate sample ids: {sorted(duplicates)[:5]}")
-    check_labels(samples, classes)
+    _check_samples(samples, classes)
     report = log if log is not None else (lambda message: warnings.warn(message, stacklevel=3))
-    cache_root = Path(cache_dir) / config_hash(chain_config(chain, input_spec)) if cache_dir else None
-    if cache_root is not None and cache_root.is_dir():
-        remove_stale_temp_files(cache_root)
-    tensors: dict[int, np.ndarray] = {}
-    notes: dict[int, dict[str, Any]] = {}
-    missing: list[int] = []
+    cache = SampleCache(cache_dir, chain, input_spec, report) if cache_dir else None
+    results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
     for i, sample in enumerate(samples):
-        path = _cache_path(cache_root, sample) if cache_root is not None else None
-        if path is not None and path.exists():
-            array, problem = _load_cached(path, input_spec)
-            if array is not None:
-                tensors[i] = array
-                notes[i] = _load_notes(path)
-                continue
-            report(f"preprocessing cache: discarded {path} ({problem}); recomputing {sample.id}")
-        missing.append(i)
-
-    def finished(i: int, result: tuple[np.ndarray, dict[str, Any]]) -> None:
-        tensors[i], notes[i] = result
-        if cache_root is not None:
-            path = _cache_path(cache_root, samples[i])
-            if notes[i]:  # before the tensor: an entry whose tensor exists always has its notes
-                atomic_write_text(path.with_suffix(".json"), json.dumps(notes[i]))
-            _save(path, tensors[i])
-        bar.update()
-
+        if cache is not None and (cached := cache.read(sample)) is not None:
+            results[i] = cached
+    missing = [i for i in range(len(samples)) if i not in results]
     if missing:
-        workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         bar = tqdm(total=len(missing), desc="preprocessing", unit="sample", disable=not progress, leave=False)
+
+        def finished(i: int, result: tuple[np.ndarray, dict[str, Any]]) -> None:
+            results[i] = result
+            if cache is not None:
+                cache.write(samples[i], *result)
+            bar.update()
+
+        workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         try:
             if workers > 1 and len(missing) >= 32:
                 _process_in_parallel(samples, missing, chain, input_spec, workers, finished)
@@ -241,11 +251,21 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
                     finished(i, process_sample_noted(samples[i], chain, input_spec))
         finally:
             bar.close()
-    x = torch.from_numpy(np.stack([tensors[i] for i in range(len(samples))]))
+    x = torch.from_numpy(np.stack([results[i][0] for i in range(len(samples))]))
     y = torch.tensor([list(classes).index(s.label) for s in samples], dtype=torch.long)
     return PreparedData(x=x, y=y, sample_ids=[s.id for s in samples], subjects=[s.subject for s in samples],
                         datasets=[s.dataset for s in samples],
-                        notes={samples[i].id: notes[i] for i in sorted(notes) if notes[i]})
+                        notes={samples[i].id: results[i][1] for i in range(len(samples)) if results[i][1]})
+
+
+def _check_samples(samples: Sequence[Sample], classes: Sequence[str]) -> None:
+    if not samples:
+        raise PreprocessingError("no samples to preprocess")
+    if len({s.id for s in samples}) != len(samples):
+        seen: set[str] = set()
+        duplicates = {s.id for s in samples if s.id in seen or seen.add(s.id)}
+        raise PreprocessingError(f"duplicate sample ids: {sorted(duplicates)[:5]}")
+    check_labels(samples, classes)
 
 
 def _load_notes(path: Path) -> dict[str, Any]:

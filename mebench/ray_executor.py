@@ -53,7 +53,7 @@ def train_job_on_worker(job: FoldJob, data: tuple[np.ndarray, np.ndarray], plugi
 def gpu_fraction(unit: WorkUnit, total_memory: int) -> float:
     """A fold's share of one GPU: its measured peak training memory (one step, on the driver's GPU)
     with headroom, rounded up to a twentieth."""
-    from mebench.training import fold_peak_memory
+    from mebench.fold_batching import fold_peak_memory
 
     device = torch.device("cuda")
     plan = unit.plan

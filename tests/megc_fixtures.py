@@ -122,3 +122,17 @@ def write_megc_fixture(root: Path, seed: int = 0) -> Path:
             "Action Units", "Notes", "Estimated Emotion"],
            samm_rows, title=[["SAMM Micro-FACS Codes"], ["Version 2"], [None]])
     return root
+
+
+def edit_sheet(path: Path, clip: str, column: str, value) -> int:
+    """Write ``value`` into ``column`` of ``clip``'s row of a coding spreadsheet (header found by its
+    ``Subject`` cell, title rows above it allowed); returns the spreadsheet row number."""
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    header = next(r for r in sheet.iter_rows(values_only=True) if r and r[0] == "Subject")
+    for row in sheet.iter_rows(min_row=1):
+        if row[header.index("Filename")].value == clip:
+            row[header.index(column)].value = value
+            workbook.save(path)
+            return row[0].row
+    raise AssertionError(f"no row for {clip} in {path}")

@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "loso_speed.py"
 
 
+@pytest.mark.slow
 def test_quick_benchmark_prints_every_variant_and_the_speedup_line():
     result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--model", "ststnet"],
                             capture_output=True, text=True, timeout=300)

@@ -14,7 +14,7 @@ from mebench.registry import default_registry
 from mebench_plugins.datasets.formats import EMOTIONS, FIVE_CLASS_TASKS
 from mebench_plugins.datasets.megc2019 import check_task, read_official
 from tests.conftest import mebench_cli, tiny_run
-from tests.megc_fixtures import FIVE_CLASS_COUNTS, FIVE_CLASS_SUBJECTS, SLIPS
+from tests.megc_fixtures import FIVE_CLASS_COUNTS, FIVE_CLASS_SUBJECTS, SLIPS, edit_sheet
 
 OFFICIAL_COUNTS = {"casme2": (145, 24, {"negative": 88, "positive": 32, "surprise": 25}),
                    "samm": (133, 28, {"negative": 92, "positive": 26, "surprise": 15}),
@@ -91,19 +91,6 @@ def test_data_check_lists_missing_and_extra_samples(data_root):
         load_task("smic", data_root)
 
 
-def _edit_sheet(path, row_match, column, value):
-    workbook = openpyxl.load_workbook(path)
-    sheet = workbook.active
-    header = next(r for r in sheet.iter_rows(values_only=True) if r and r[0] == "Subject")
-    col = header.index(column) + 1
-    for row in sheet.iter_rows(min_row=1):
-        if row[1].value == row_match:
-            row[col - 1].value = value
-            workbook.save(path)
-            return row[0].row
-    raise AssertionError(row_match)
-
-
 def _problem(data_root, task):
     report = check_task(task, data_root)
     assert not report.ok
@@ -112,7 +99,7 @@ def _problem(data_root, task):
 
 def test_unknown_emotion_label_names_file_row_and_fix(data_root):
     sheet = data_root / "CASME2" / "CASME2-coding-20140508.xlsx"
-    row = _edit_sheet(sheet, "EP02_01f", "Estimated Emotion", "hapiness")
+    row = edit_sheet(sheet, "EP02_01f", "Estimated Emotion", "hapiness")
     with pytest.raises(DataError) as error:
         check_task("casme2", data_root)
     message = str(error.value)
@@ -121,7 +108,7 @@ def test_unknown_emotion_label_names_file_row_and_fix(data_root):
 
 def test_apex_outside_onset_offset_falls_back_to_the_rule_with_a_note(data_root):
     sheet = data_root / "SAMM" / "SAMM_Micro_FACS_Codes_v2.xlsx"
-    row = _edit_sheet(sheet, "006_1_2", "Apex Frame", 1)
+    row = edit_sheet(sheet, "006_1_2", "Apex Frame", 1)
     sample = next(s for s in check_task("samm", data_root).found if s.id == "samm/006/006_1_2")
     assert sample.apex is None
     [note] = sample.corrections
@@ -131,7 +118,7 @@ def test_apex_outside_onset_offset_falls_back_to_the_rule_with_a_note(data_root)
 
 def test_missing_apex_cell_falls_back_to_the_rule(data_root):
     sheet = data_root / "SAMM" / "SAMM_Micro_FACS_Codes_v2.xlsx"
-    _edit_sheet(sheet, "006_1_2", "Apex Frame", -1)
+    edit_sheet(sheet, "006_1_2", "Apex Frame", -1)
     sample = next(s for s in load_task("samm", data_root) if s.id == "samm/006/006_1_2")
     assert sample.apex is None and "apex frame not annotated" in sample.corrections[0]
 
@@ -176,7 +163,7 @@ def test_data_check_lists_corrections_and_exits_by_what_blocks(data_root):
     result = mebench_cli("data", "check", "casme2", "--data-root", str(data_root),
                                        "--dataset-opt", "strict=true")
     assert result.exit_code == 1 and "problems: 3" in result.output
-    _edit_sheet(data_root / "CASME2" / "CASME2-coding-20140508.xlsx", "EP02_01f", "Estimated Emotion", "hapiness")
+    edit_sheet(data_root / "CASME2" / "CASME2-coding-20140508.xlsx", "EP02_01f", "Estimated Emotion", "hapiness")
     result = mebench_cli("data", "check", "casme2", "--data-root", str(data_root))
     assert result.exit_code == 1 and "unknown emotion label 'hapiness'" in result.output
 
@@ -220,7 +207,7 @@ def test_unreadable_image_names_the_file(data_root, registry, tmp_path):
 
 def test_errata_file_corrects_an_annotation(data_root, tmp_path):
     sheet = data_root / "SAMM" / "SAMM_Micro_FACS_Codes_v2.xlsx"
-    _edit_sheet(sheet, "006_1_2", "Apex Frame", 1)  # a wrong apex …
+    edit_sheet(sheet, "006_1_2", "Apex Frame", 1)  # a wrong apex …
     errata = tmp_path / "errata.csv"
     errata.write_text("# version 1\ndataset,subject,clip,field,value,note\nsamm,006,006_1_2,apex,,apex unknown\n")
     samples = load_task("samm", data_root, errata=str(errata))  # … corrected by an erratum
@@ -244,6 +231,7 @@ def test_no_data_root_is_a_clear_error(monkeypatch):
         load_task("casme2", None)
 
 
+@pytest.mark.slow
 def test_combined_runs_all_68_folds_with_composite_and_per_dataset_metrics(pristine, registry, tmp_path):
     outcome = tiny_run(registry, tmp_path, dataset="combined", batch_size=32, dataset_options={},
                        data_root=str(pristine))
@@ -282,7 +270,7 @@ def test_five_class_label_mapping():
 
 def test_five_class_unknown_emotion_is_an_error(data_root):
     sheet = data_root / "SAMM" / "SAMM_Micro_FACS_Codes_v2.xlsx"
-    row = _edit_sheet(sheet, "007_9_9", "Estimated Emotion", "Contemp")
+    row = edit_sheet(sheet, "007_9_9", "Estimated Emotion", "Contemp")
     with pytest.raises(DataError, match=f"row {row}: unknown emotion label 'Contemp' — expected one of"):
         load_task("samm-5class", data_root)
 

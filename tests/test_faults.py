@@ -4,7 +4,7 @@ line, on a tiny synthetic task (STSTNet, 3 subjects × 4 clips, 1 epoch, fp32; 3
 Each test names the finding it covers. Covered elsewhere, at the level where they are decided:
 kill -9 and Ctrl-C during preprocessing (per-sample caching, workers that die with their parent)
 in ``tests/test_preprocessing_cache.py``; fold batching with dropout (each fold's masks from its
-own generator) in ``tests/test_fold_batching.py``; the quick start's time in the README's
+own generator) in ``tests/test_fold_batching.py``; the quick start's time in docs/datasets.md's
 measurements; annotation slips in ``tests/test_datasets.py``.
 """
 
@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
 
-from mebench.cli import main
 from mebench.hardware import describe_cpu, device_label
+from tests.conftest import mebench_cli as cli
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_TASK = ("--model", "ststnet", "--dataset", "synthetic", "--dataset-opt", "subjects=3",
@@ -37,11 +36,6 @@ STSTNET_INPUT = (3, 28, 28)
 def run_args(output: Path, cache: Path, *extra: str) -> list[str]:
     """``mebench run`` of the tiny task; later options override earlier ones (click keeps the last)."""
     return ["run", *TINY_TASK, "--output", str(output), "--cache-dir", str(cache), *extra]
-
-
-def cli(*args: str):
-    """The CLI in this process: exit code, stdout and stderr apart."""
-    return CliRunner().invoke(main, list(args))
 
 
 def assert_one_error_line(result) -> str:
@@ -324,6 +318,7 @@ def _wait_for(condition, seconds: float, what: str, processes=()) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_second_identical_run_names_the_holder_and_never_repeats_the_work(prepared, tmp_path):
     script, gate, trace = tmp_path / "gated_run.py", tmp_path / "gate", tmp_path / "trace"
     script.write_text(GATED_RUN)

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from mebench.folds import loso_folds
-from mebench.training import TrainSettings, fold_batching_obstacle, predict, train_fold, train_folds_batched
+from mebench.fold_batching import fold_batching_obstacle, train_folds_batched
+from mebench.training import TrainSettings, predict, train_fold
 from tests.conftest import TINY_INPUT, TinyNet
 
 

@@ -1,4 +1,4 @@
-"""Guards for the promises README.md and DESIGN.md make about the harness.
+"""Guards for the promises the documentation (README.md and docs/) makes about the harness.
 
 Each test here fails when the promise it names is broken; ``benchmarks/mutation_check.py``
 breaks each promise on purpose in a scratch copy and checks that its guard notices.
@@ -10,10 +10,10 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import types
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pytest
 import torch
@@ -33,7 +33,7 @@ from mebench.training import (TrainSettings, bf16_supported, epoch_batches, fold
 from mebench_plugins.datasets.megc2019 import check_task, read_official
 from mebench_plugins.datasets.synthetic import load_synthetic
 from tests.conftest import QUIET, TINY_DATASET, TINY_INPUT, TinyNet, quiet, tiny_config
-from tests.megc_fixtures import write_megc_fixture
+from tests.megc_fixtures import edit_sheet
 
 
 def tiny_net() -> TinyNet:
@@ -314,49 +314,38 @@ def test_prepare_recomputes_when_a_step_setting_changes(tmp_path):
 
 # --- spreadsheets: labels against the official list, unknown emotions, official counts -------------
 
-@pytest.fixture(scope="module")
-def megc_root(tmp_path_factory):
-    return write_megc_fixture(tmp_path_factory.mktemp("megc-invariants"))
-
-
 @pytest.fixture
-def casme2_sheet(megc_root):
-    """The CASME II spreadsheet of the fixture; edits are undone after the test."""
-    path = megc_root / "CASME2" / "CASME2-coding-20140508.xlsx"
-    original = path.read_bytes()
-    yield path
-    path.write_bytes(original)
+def casme2_sheet(megc_root, tmp_path):
+    """A private copy of the session fixture's CASME II folder (a test may edit its spreadsheet), and
+    the data root that reads it."""
+    root = tmp_path / "data"
+    shutil.copytree(megc_root / "CASME2", root / "CASME2")
+    return root, root / "CASME2" / "CASME2-coding-20140508.xlsx"
 
 
 def set_emotion(sheet_path, clip: str, emotion: str) -> int:
     """Write ``emotion`` into the row of ``clip``; returns the spreadsheet row number."""
-    workbook = openpyxl.load_workbook(sheet_path)
-    sheet = workbook.active
-    header = [cell.value for cell in sheet[1]]
-    for row in sheet.iter_rows(min_row=2):
-        if row[header.index("Filename")].value == clip:
-            row[header.index("Estimated Emotion")].value = emotion
-            workbook.save(sheet_path)
-            return row[0].row
-    raise AssertionError(f"no row for {clip}")
+    return edit_sheet(sheet_path, clip, "Estimated Emotion", emotion)
 
 
-def test_a_spreadsheet_label_that_disagrees_with_the_official_list_is_reported(megc_root, casme2_sheet):
+def test_a_spreadsheet_label_that_disagrees_with_the_official_list_is_reported(casme2_sheet):
+    data_root, sheet = casme2_sheet
     sub, clip = next((r[1], r[2]) for r in read_official() if r[0] == "casme2" and r[3] == "positive")
-    row = set_emotion(casme2_sheet, clip, "disgust")  # a valid emotion of another class
-    report = check_task("casme2", megc_root)
+    row = set_emotion(sheet, clip, "disgust")  # a valid emotion of another class
+    report = check_task("casme2", data_root)
     sample_id = f"{sub}/{clip}"
     assert not report.ok and sample_id not in {s.id for s in report.found}
     problem = next(p for p in report.problems if sample_id in p)
-    assert str(casme2_sheet) in problem and f"row {row}" in problem and "official list" in problem
+    assert str(sheet) in problem and f"row {row}" in problem and "official list" in problem
 
 
-def test_an_unknown_emotion_is_an_error_naming_file_row_and_fix(megc_root, casme2_sheet):
-    row = set_emotion(casme2_sheet, "EP02_01f", "hapiness")
+def test_an_unknown_emotion_is_an_error_naming_file_row_and_fix(casme2_sheet):
+    data_root, sheet = casme2_sheet
+    row = set_emotion(sheet, "EP02_01f", "hapiness")
     with pytest.raises(DataError) as error:
-        check_task("casme2", megc_root)
+        check_task("casme2", data_root)
     message = str(error.value)
-    assert str(casme2_sheet) in message and f"row {row}" in message and "'hapiness'" in message
+    assert str(sheet) in message and f"row {row}" in message and "'hapiness'" in message
     assert "expected one of" in message
 
 
@@ -441,3 +430,74 @@ def test_a_sweep_over_finished_runs_prepares_trains_and_writes_nothing(registry,
     monkeypatch.setattr(mebench.execute, "train_jobs", lambda *a, **k: pytest.fail("a finished run was trained"))
     assert Sweep(configs, tmp_path, registry=registry, progress=False, log=quiet).run().ok
     assert run_json.read_bytes() == written
+
+
+# --- declared options: one validator for every kind; recorded defaults belong to the identity -------
+
+@pytest.mark.filterwarnings("ignore:The least populated class")
+def test_a_recorded_default_is_part_of_the_run_identity_whether_given_or_not(registry):
+    six = {**TINY_DATASET, "subjects": 6}  # enough subjects for the default k = 5
+    default = plan_run(tiny_config(protocol="kfold", dataset_options=six), registry)
+    explicit = plan_run(tiny_config(protocol="kfold", protocol_options={"k": 5, "seed": 0}, dataset_options=six),
+                        registry)
+    assert default.resolved["protocol_options"] == {"k": 5, "seed": 0} and default.run_id == explicit.run_id
+    assert plan_run(tiny_config(protocol="kfold", protocol_options={"k": 3}, dataset_options=six),
+                    registry).run_id != default.run_id
+    synthetic = plan_run(tiny_config(), registry)
+    assert synthetic.resolved["dataset_options"] == {**TINY_DATASET, "preset": "start"}
+    options = {**TINY_DATASET, "preset": "start"}
+    assert plan_run(tiny_config(dataset_options=options), registry).run_id == synthetic.run_id
+    # an unrecorded default (the generator seed) stays out of the identity until it is given
+    assert "seed" not in synthetic.resolved["dataset_options"]
+
+
+@pytest.mark.parametrize("config, flag, message", [
+    (dict(protocol="kfold", protocol_options={"kk": 3}), "--protocol-opt kk",
+     "protocol 'kfold' has no option 'kk'; valid options: k, seed"),
+    (dict(protocol="kfold", protocol_options={"k": 1}), "--protocol-opt k=1",
+     "protocol 'kfold' takes k as an integer ≥ 2; got 1"),
+    (dict(dataset_options={"sise": 48}), "--dataset-opt sise",
+     "dataset 'synthetic' has no option 'sise'; valid options: preset, subjects, clips_per_subject, seed, size"),
+    (dict(model="ststnet", model_options={"dropout": 1.5}), "--model-opt dropout=1.5",
+     "model 'ststnet' takes dropout as a number in [0, 1]; got 1.5"),
+    (dict(model="waspp", model_options={"branches": 9}), "--model-opt branches=9",
+     "model 'waspp' takes branches as an integer in [1, 5] (the paper's pyramids have 2–5 branches); got 9"),
+])
+def test_every_kind_of_option_is_checked_by_the_one_validator_before_anything_is_read(registry, config, flag,
+                                                                                      message):
+    from mebench.errors import OptionError
+
+    with pytest.raises(OptionError) as error:
+        plan_run(tiny_config(**config), registry)
+    assert str(error.value) == f"{flag}: {message}"
+
+
+def test_a_chain_step_option_is_checked_against_the_steps_declaration(registry):
+    from mebench.errors import OptionError
+    from mebench.preprocessing import build_chain
+
+    with pytest.raises(OptionError, match=r"model 'x': step tvl1_flow sise: preprocessing step 'tvl1_flow' has no "
+                                          r"option 'sise'; valid options: tau, lambda_, theta, scales, warps"):
+        build_chain(registry, [("tvl1_flow", {"sise": 128})], "model 'x'")
+    with pytest.raises(OptionError, match="takes normalise as one of none, minmax; got 'zscore'"):
+        build_chain(registry, [("flow_stack", {"normalise": "zscore"})], "model 'x'")
+    [step] = build_chain(registry, [("tvl1_flow", {"size": 64})], "model 'x'")
+    assert step.config["size"] == 64 and step.config["tau"] == 0.25  # the declared defaults reach the step
+
+
+def test_a_plugin_that_declares_no_options_gets_them_as_given_and_its_own_complaint_is_the_error(registry):
+    from mebench.errors import OptionError
+
+    plan = plan_run(tiny_config(model_options={"width": 4}), registry)  # the tiny test model declares nothing
+    assert plan.build_model().head.in_features == 4 * 4
+    with pytest.raises(OptionError, match=r"^--model-opt nosuch=1: model 'tiny' refused it: .*nosuch"):
+        plan_run(tiny_config(model_options={"nosuch": 1}), registry)
+
+
+def test_a_spec_builds_with_its_declared_defaults(registry):
+    """A pyramid net's configuration is its declared defaults: built without options it is itself."""
+    waspp = registry.models.get("waspp")
+    assert {o.name: o.default for o in waspp.options}["branches"] == 3
+    net = waspp.build(3)
+    assert net.pyramid2.flow == "waterfall" and len(net.pyramid2.branches) == 3
+    assert len(waspp.build(3, branches=2).pyramid2.branches) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -300,3 +301,18 @@ def test_rows_on_other_samples_or_protocol_options_get_tables_of_their_own(tmp_p
     titles = [t.title for t in leaderboard_tables(load_configurations(tmp_path)) if t.dataset == "synthetic"]
     assert len(titles) == len(set(titles)) == 3
     assert sum(title.startswith("synthetic (preset=quick, samples ") for title in titles) == 2
+
+
+def test_compare_takes_two_run_folders_wherever_they_are(cli, three_models, tmp_path_factory, monkeypatch):
+    scratch = tmp_path_factory.mktemp("scratch")
+    first, second = (Path(shutil.copytree(next(three_models.glob(f"{model}__*seed0")), scratch / model))
+                     for model in ("strong", "weak"))
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # no ./results here
+    result = cli("compare", first, second)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("A: strong (strong__combined__") and result.output.count("McNemar exact") == 1
+    result = cli("compare", first, scratch / "nothing")
+    assert result.exit_code == 2 and f"{scratch / 'nothing'}: holds no run (no run.json)" in result.output
+    (second / "metrics.json").write_text("{")
+    result = cli("compare", first, second)
+    assert result.exit_code == 2 and f"{second}: metrics.json is missing or unreadable" in result.output

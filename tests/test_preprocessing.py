@@ -64,6 +64,7 @@ def test_second_prepare_reads_the_cache_and_recomputes_nothing(tmp_path):
     assert CountingStep.calls == 12
 
 
+@pytest.mark.slow
 def test_parallel_and_serial_preprocessing_agree(registry, tmp_path):
     samples = load_synthetic(subjects=4, clips_per_subject=8, size=48)  # 32: enough for the process pool
     # flow at the frames' own 48 px keeps this test fast; the pre-flow size is tested on its own

@@ -188,6 +188,7 @@ pytestmark_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reas
 
 
 @pytestmark_linux
+@pytest.mark.slow
 def test_kill_9_keeps_the_cached_samples_and_leaves_no_worker_behind(tmp_path):
     process, cache, children = _start_and_wait_for_cached_samples(tmp_path, count=3)
     assert len(children) >= 2  # at least the two workers
@@ -200,6 +201,7 @@ def test_kill_9_keeps_the_cached_samples_and_leaves_no_worker_behind(tmp_path):
 
 
 @pytestmark_linux
+@pytest.mark.slow
 def test_ctrl_c_stops_within_seconds_and_keeps_what_is_done(tmp_path):
     process, cache, children = _start_and_wait_for_cached_samples(tmp_path, count=3)
     interrupted = time.monotonic()
@@ -221,6 +223,7 @@ class DyingStep(StampStep):
         os._exit(1)
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_one_clear_error_naming_the_likely_causes(tmp_path):
     with pytest.raises(PreprocessingError) as error:
         prepare(fake_samples(32), [DyingStep()], SPEC, cache_dir=tmp_path, workers=2, progress=False)

@@ -86,6 +86,7 @@ def test_normalisation_comes_from_the_training_side_only(megc_root, registry, pr
         assert float(mean.abs().max()) < 10 and float(std.max()) < 10
 
 
+@pytest.mark.slow
 def test_lodo_and_cross_runs_on_fixtures_in_the_official_layouts(megc_root, registry, tmp_path):
     lodo = run(RunConfig(model="tiny", dataset="combined", protocol="lodo", epochs=1, device="cpu", precision="fp32",
                          data_root=str(megc_root)), registry, output_dir=tmp_path, **QUIET)

@@ -18,19 +18,17 @@ from mebench import hookimpl
 from mebench.cli import main
 from mebench.data import ModelSpec
 from mebench.errors import OptionError
-from mebench.plan import RunConfig
+from mebench.plan import RunConfig, plan_run
 from mebench.registry import PluginInfo, discover
 from mebench.sweep import Sweep, expand_names, grid_configs, parse_seeds, parse_shard, shard_tasks
-from tests.conftest import TINY_DATASET, TINY_INPUT, tiny_plugin_module
+from tests.conftest import TINY_DATASET, TINY_INPUT, quiet, tiny_config, tiny_plugin_module
 
 GRID_OPTIONS = ["--epochs", "1", "--precision", "fp32", "--batch-size", "8", "-q",
                 *sum((["--dataset-opt", f"{k}={v}"] for k, v in TINY_DATASET.items()), [])]
 
 
 def base_config(**overrides) -> RunConfig:
-    values = dict(model="?", dataset="synthetic", epochs=1, batch_size=8, device="cpu", precision="fp32",
-                  dataset_options=dict(TINY_DATASET))
-    return RunConfig(**{**values, **overrides})
+    return tiny_config(model="?", **overrides)
 
 
 def test_seeds_models_and_shards_parse():
@@ -50,7 +48,7 @@ def test_seeds_models_and_shards_parse():
 
 def test_shards_partition_the_grid_tasks(registry, tmp_path):
     grid = Sweep(grid_configs(["tiny"], ["synthetic"], [0, 1, 2], base_config()), tmp_path, registry=registry,
-                 progress=False, log=lambda _: None)
+                 progress=False, log=quiet)
     everything = shard_tasks(grid.runs, None)
     parts = [shard_tasks(grid.runs, (i, 3)) for i in (1, 2, 3)]
     for run_id, folds in everything.items():
@@ -77,10 +75,11 @@ def failing_registry():
     return registry
 
 
+@pytest.mark.slow
 def test_a_failing_run_does_not_stop_the_grid_and_a_rerun_is_a_no_op(tmp_path, monkeypatch):
     registry = failing_registry()
     configs = grid_configs(["broken", "tiny"], ["synthetic"], [0, 1], base_config())
-    outcome = Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None).run()
+    outcome = Sweep(configs, tmp_path, registry=registry, progress=False, log=quiet).run()
     assert not outcome.ok
     assert {f.run_id.split("__")[0] for f in outcome.failures} == {"broken"}
     assert all("cannot be built" in f.error for f in outcome.failures)
@@ -91,14 +90,14 @@ def test_a_failing_run_does_not_stop_the_grid_and_a_rerun_is_a_no_op(tmp_path, m
 
     monkeypatch.setattr(execute, "train_jobs", lambda *a, **k: pytest.fail("a finished run was trained again"))
     again = Sweep(grid_configs(["tiny"], ["synthetic"], [0, 1], base_config()), tmp_path, registry=registry,
-                  progress=False, log=lambda _: None)
+                  progress=False, log=quiet)
     assert [row[-1] for row in again.dry_run_rows()] == ["complete", "complete"]
     assert again.run().ok
 
 
 def test_a_partial_run_resumes_inside_a_sweep(registry, tmp_path, monkeypatch):
     configs = grid_configs(["tiny"], ["synthetic"], [0], base_config())
-    first = Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None).run()
+    first = Sweep(configs, tmp_path, registry=registry, progress=False, log=quiet).run()
     run_dir = first.runs[0].run_dir.path
     for name in ("run.json", "metrics.json", "predictions.csv"):
         (run_dir / name).unlink()
@@ -108,7 +107,7 @@ def test_a_partial_run_resumes_inside_a_sweep(registry, tmp_path, monkeypatch):
     trained, real = [], execute.train_jobs
     monkeypatch.setattr(execute, "train_jobs", lambda jobs, *a, **k: trained.extend(j.fold.index for j in jobs)
                         or real(jobs, *a, **k))
-    grid = Sweep(configs, tmp_path, registry=registry, progress=False, log=lambda _: None)
+    grid = Sweep(configs, tmp_path, registry=registry, progress=False, log=quiet)
     assert grid.dry_run_rows()[0][2] == 2 and grid.dry_run_rows()[0][-1] == "partial"
     assert grid.run().ok and trained == [1] and (run_dir / "run.json").exists()
 
@@ -132,6 +131,7 @@ def sequential_grid(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_two_shard_processes_finish_the_grid_together(sequential_grid, tmp_path):
     shards = [subprocess.Popen(sweep_command(tmp_path / "out", sequential_grid / "cache", "--shard", f"{i}/2"),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
@@ -142,6 +142,7 @@ def test_two_shard_processes_finish_the_grid_together(sequential_grid, tmp_path)
     pd.testing.assert_frame_equal(together.drop(columns="run"), alone.drop(columns="run"), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_ray_matches_sequential_and_resumes_after_its_driver_is_killed(sequential_grid, tmp_path):
     pytest.importorskip("ray")
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
@@ -173,6 +174,12 @@ def test_sweep_file_and_dry_run(tmp_path):
     result = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.output.count("ststnet__synthetic__") == 3 and "9 fold tasks to do" in result.output
+    # an option given on the command line wins over the file's; the file's others stay
+    override = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run", "--epochs", "2", "--seeds", "4"])
+    expected = plan_run(RunConfig(model="ststnet", dataset="synthetic", epochs=2, seed=4,
+                                  dataset_options={"subjects": 3, "clips_per_subject": 4}))
+    assert override.exit_code == 0 and override.output.count("ststnet__synthetic__") == 1
+    assert expected.run_id in override.output
     sweep_file.write_text('models = ["ststnet"]\ndatasets = ["synthetic"]\nnosuch = 1\n')
     bad = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run"])
     assert bad.exit_code == 2 and "unknown key 'nosuch'" in bad.output

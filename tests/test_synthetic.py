@@ -79,6 +79,7 @@ def test_describe_run_states_the_numbers_used():
     assert len(load_synthetic(subjects=3, clips_per_subject=4, size=48)) == 12  # what the line says is what runs
 
 
+@pytest.mark.slow
 def test_motion_peaks_at_apex_and_is_class_specific():
     samples = load_synthetic(subjects=4, clips_per_subject=12, size=96)
     mouth_v = {c: [] for c in CLASSES}

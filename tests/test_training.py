@@ -9,8 +9,9 @@ import torch
 
 from mebench.folds import loso_folds
 from mebench.hardware import describe_cpu, describe_device, device_label
-from mebench.training import (FoldDropout, NonFiniteLossError, TrainSettings, train_fold, train_folds_batched,
-                              use_fold_dropout)
+from mebench.errors import NonFiniteLossError
+from mebench.fold_batching import train_folds_batched
+from mebench.training import FoldDropout, TrainSettings, train_fold, use_fold_dropout
 from tests.conftest import TINY_INPUT, TinyNet
 
 
