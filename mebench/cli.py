@@ -96,6 +96,9 @@ RUN_OPTIONS = [
                  help="Training batch size (default: the dataset's suggestion, else 32)."),
     click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
                  help="Adam learning rate (> 0)."),
+    click.option("--pos-weight", is_flag=True,
+                 help="Multi-label (action-unit) tasks: weigh each label's positives by negatives/positives of the "
+                      "training fold."),
     click.option("--model-opt", "model_options", multiple=True, metavar="KEY=VALUE",
                  help="Option passed to the model factory, e.g. branches=5 (repeatable; `mebench info MODEL` lists them)."),
     click.option("--dataset-opt", "dataset_options", multiple=True, metavar="KEY=VALUE",

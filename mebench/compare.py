@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from tabulate import tabulate
 
 from mebench.configurations import Configuration
 from mebench.errors import UsageError
-from mebench.statistics import (DEFAULT_RESAMPLES, METRIC_LABELS, METRIC_NAMES, SEEDS_RULE, mcnemar_exact,
-                                paired_bootstrap)
+from mebench.leaderboard import Layout
+from mebench.metrics import label_matrix
+from mebench.statistics import DEFAULT_RESAMPLES, SEEDS_RULE, mcnemar_exact, paired_bootstrap
 
 
 class NotComparableError(UsageError, ValueError):
@@ -23,6 +25,8 @@ def check_comparable(first: Configuration, second: Configuration) -> None:
     if first.dataset != second.dataset:
         raise NotComparableError(f"different datasets: {first.label} is on {first.dataset!r}, {second.label} on "
                                  f"{second.dataset!r}; a paired comparison needs the same samples")
+    if first.multilabel != second.multilabel or first.classes != second.classes:
+        raise NotComparableError(f"different tasks: {first.label} and {second.label} score other classes or labels")
     if not first.same_samples(second):
         only_first = len(set(first.sample_ids) - set(second.sample_ids))
         only_second = len(set(second.sample_ids) - set(first.sample_ids))
@@ -38,6 +42,7 @@ class McNemarPair:
     only_first: int  # samples A got right and B wrong
     only_second: int  # samples A got wrong and B right
     p: float
+    label: str = ""  # a multi-label task: the label whose per-sample decisions are compared
 
 
 @dataclass
@@ -61,6 +66,15 @@ def compare_configurations(first: Configuration, second: Configuration) -> Compa
     mcnemar = []
     for i, j in pairs:
         a, b = first.predictions[i], second.predictions[j]
+        if first.multilabel:  # per label: was the sample's decision on it right?
+            truth = label_matrix(a["true_label"].tolist(), first.classes)
+            right_a = label_matrix(a["predicted_label"].tolist(), first.classes) == truth
+            right_b = label_matrix(b["predicted_label"].tolist(), first.classes) == truth
+            for k, label in enumerate(first.classes):
+                test = mcnemar_exact(right_a[:, k], right_b[:, k])
+                mcnemar.append(McNemarPair(first.seeds[i], second.seeds[j], test.only_first, test.only_second,
+                                           test.p, label))
+            continue
         test = mcnemar_exact(a["predicted_label"] == a["true_label"], b["predicted_label"] == b["true_label"])
         mcnemar.append(McNemarPair(first.seeds[i], second.seeds[j], test.only_first, test.only_second, test.p))
     return Comparison(first, second, scopes, mcnemar)
@@ -68,12 +82,15 @@ def compare_configurations(first: Configuration, second: Configuration) -> Compa
 
 def render_comparison(comparison: Comparison) -> str:
     first, second = comparison.first, comparison.second
+    layout = Layout.of([first])
     rows = []
     for scope, result in comparison.scopes.items():
         first_stats, second_stats = first.statistics(scope), second.statistics(scope)
-        for metric in METRIC_NAMES:
+        for metric in layout.names:
             figures = result[metric]
-            rows.append([scope, METRIC_LABELS[metric], f"{first_stats['estimate'][metric]:.3f}",
+            if not np.isfinite(figures["delta"]):
+                continue  # a label neither shows on these samples
+            rows.append([scope, layout.labels[metric], f"{first_stats['estimate'][metric]:.3f}",
                          f"{second_stats['estimate'][metric]:.3f}", f"{figures['delta']:+.3f}",
                          f"[{figures['ci'][0]:+.3f}, {figures['ci'][1]:+.3f}]", f"{figures['p']:.3f}"])
     table = tabulate(rows, headers=["scope", "metric", "A", "B", "Δ (A − B)", "95 % CI", "p"], tablefmt="github",
@@ -82,7 +99,8 @@ def render_comparison(comparison: Comparison) -> str:
     lines = [f"A: {first.label}, seeds {first.seeds}", f"B: {second.label}, seeds {second.seeds}",
              f"{first.dataset}: {n} samples, {first.statistics()['groups']} subjects (paired by sample id)", "", table, ""]
     for test in comparison.mcnemar:
-        lines.append(f"McNemar exact (seed {test.first_seed} vs {test.second_seed}): A right & B wrong "
+        label = f", {test.label}" if test.label else ""
+        lines.append(f"McNemar exact (seed {test.first_seed} vs {test.second_seed}{label}): A right & B wrong "
                      f"{test.only_first}, A wrong & B right {test.only_second}, p = {test.p:.3f}")
     lines.append(f"Δ, CI, p: paired subject-level cluster bootstrap, {DEFAULT_RESAMPLES:,} resamples (seed 0), both "
                  f"configurations scored on each draw, p from the centred bootstrap distribution, uncorrected for the "

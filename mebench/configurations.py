@@ -19,7 +19,8 @@ import pandas as pd
 from mebench.errors import DataError, ResolveError
 from mebench.records import RunRecord, load_results, load_run
 from mebench.results import config_hash as digest
-from mebench.statistics import EncodedPredictions, encode, subject_bootstrap
+from mebench.metrics import encode_predictions
+from mebench.statistics import Encoded, subject_bootstrap
 
 ALL = "all"  #: scope name of the whole task (the composite, or the single dataset)
 
@@ -94,11 +95,25 @@ class Configuration:
         datasets = sorted(self.predictions[0]["dataset"].unique())
         return [ALL] + (datasets if len(datasets) > 1 else [])
 
-    def encoded(self, scope: str = ALL) -> EncodedPredictions:
+    @property
+    def multilabel(self) -> bool:
+        """An action-unit task: several labels per sample, scored by macro-F1."""
+        return self.first.metrics.multilabel
+
+    @property
+    def ranking_metric(self) -> str:
+        """The figure that ranks a table of this task: UF1, or macro-F1 for a multi-label task."""
+        return "macro_f1" if self.multilabel else "uf1"
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """The figures its statistics give: accuracy, UF1, UAR; or macro-F1 and each label's F1."""
+        return self.encoded().metric_names
+
+    def encoded(self, scope: str = ALL) -> Encoded:
         frame = self.predictions[0]
         mask = np.ones(len(frame), bool) if scope == ALL else (frame["dataset"] == scope).to_numpy()
-        return encode(frame["true_label"][mask], np.stack([p["predicted_label"].to_numpy()[mask] for p in self.predictions]),
-                      frame["subject"][mask], self.classes)
+        return encode_predictions(self.predictions, self.classes, self.multilabel, mask)
 
     def statistics(self, scope: str = ALL) -> dict[str, Any]:
         """Seed-averaged figures with 95 % subject-level bootstrap intervals (cached)."""

@@ -34,7 +34,9 @@ class Sample:
     (``DatasetSpec.classes``); the runner checks it. ``cropped`` says whether the frames are
     already cropped to the face (``False``: a ``face_crop`` step in ``auto`` mode crops them; ``None``:
     unknown). ``corrections`` lists every annotation slip the reader corrected for this sample
-    (one line each: file, row, field, value used), recorded in ``run.json``.
+    (one line each: file, row, field, value used), recorded in ``run.json``. In a multi-label task
+    (action units: ``DatasetSpec.multilabel``) ``targets`` are the sample's labels, each one of the
+    task's ``classes``, and ``label`` is them joined (``AU4+AU12``, ``none``), for display.
     """
 
     id: str
@@ -49,6 +51,7 @@ class Sample:
     fingerprint: str
     cropped: bool | None = True
     corrections: tuple[str, ...] = ()
+    targets: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.id.startswith(self.dataset + "/") or not self.subject.startswith(self.dataset + "/"):
@@ -65,11 +68,16 @@ class FrameSource:
         raise NotImplementedError
 
 
-def check_labels(samples: Sequence[Sample], classes: Sequence[str], task: str = "") -> None:
-    """Refuse (``DataError`` naming the sample) a sample whose label is not one of the task's classes."""
+def check_labels(samples: Sequence[Sample], classes: Sequence[str], task: str = "", multilabel: bool = False) -> None:
+    """Refuse (``DataError`` naming the sample) a sample whose label is not one of the task's classes
+    (multi-label: a sample without targets, or a target that is not one of them)."""
     whose = f"task {task!r}'s" if task else "the task's"
     for sample in samples:
-        if sample.label not in classes:
+        if multilabel:
+            if sample.targets is None or any(target not in classes for target in sample.targets):
+                raise DataError(f"sample {sample.id}", f"labels {sample.targets!r} are not among {whose} labels "
+                                                       f"({', '.join(classes)})", "fix the dataset plugin's label rules")
+        elif sample.label not in classes:
             raise DataError(f"sample {sample.id}", f"label {sample.label!r} is not one of {whose} classes "
                                                    f"({', '.join(classes)})", "fix the dataset plugin's label rules")
 
@@ -196,7 +204,8 @@ class ModelSpec:
     """A registered model: a factory plus the facts the runner and the model card need.
 
     ``factory(num_classes, input_spec, **options)`` returns an ``nn.Module`` mapping a
-    (N, C, H, W) float tensor to (N, num_classes) logits. ``options`` declares what
+    (N, C, H, W) float tensor to (N, num_classes) logits, or a scikit-learn-style estimator fitted
+    once per fold on features the chain makes (``mebench.estimators``). ``options`` declares what
     ``--model-opt`` may set (``None``: nothing declared; options are passed through as given).
     """
 
@@ -229,8 +238,14 @@ class DatasetSpec:
     name: str
     load: Callable[..., list[Sample]]
     description: str = ""
-    #: The task's label set, in label-index order; every sample's ``label`` is one of these.
+    #: The task's label set, in label-index order; every sample's ``label`` is one of these (multi-label:
+    #: every sample's ``targets`` are among these).
     classes: tuple[str, ...] = MEGC2019_CLASSES
+    #: Several labels per sample (action units): sigmoid outputs, binary cross-entropy, macro-F1.
+    multilabel: bool = False
+    #: ``classes_for(values)``: the task's classes under its option values, for a task whose label set is an
+    #: option (an AU set); None: always ``classes``.
+    classes_for: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
     reference: Reference | None = None
     needs_data_root: bool = True
     options: tuple[Option, ...] | None = None
@@ -242,6 +257,10 @@ class DatasetSpec:
     describe_run: Callable[[Mapping[str, Any]], str | None] | None = None
     #: ``check(data_root, **options) -> DatasetCheck``: validate a copy against an official list.
     check: Callable[..., "DatasetCheck"] | None = None
+
+    def task_classes(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The classes (labels) of the task under these option values."""
+        return tuple(self.classes_for(values)) if self.classes_for is not None else tuple(self.classes)
 
 
 @dataclass(frozen=True)
@@ -276,8 +295,8 @@ class PreprocessingStep:
     """One step of a preprocessing chain.
 
     A step reads and extends an item dict that starts as ``{"sample": Sample}``; the chain
-    must end with ``item["image"]``, an (H, W, C) float32 array. ``config`` must capture
-    everything that changes the output: the cache key is built from it.
+    must end with ``item["image"]``, an (H, W, C) float32 array ((1, 1, D) for a feature vector).
+    ``config`` must capture everything that changes the output: the cache key is built from it.
     """
 
     name: str = ""
@@ -295,7 +314,7 @@ class PreparedData:
     """A whole dataset as model inputs: one tensor, labels and per-sample identity."""
 
     x: torch.Tensor  # (N, C, H, W) float32
-    y: torch.Tensor  # (N,) int64, index into the task's classes
+    y: torch.Tensor  # (N,) int64, index into the task's classes; multi-label: (N, K) float32, 1 where present
     sample_ids: list[str]
     subjects: list[str]
     datasets: list[str]
@@ -304,6 +323,10 @@ class PreparedData:
 
     def __len__(self) -> int:
         return len(self.sample_ids)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.y.ndim == 2
 
     def to(self, device: torch.device | str) -> "PreparedData":
         return PreparedData(self.x.to(device), self.y.to(device), self.sample_ids, self.subjects, self.datasets,

@@ -3,7 +3,7 @@ what was found, what is missing or extra, what blocks, and the counts ``mebench 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pandas as pd
@@ -32,6 +32,11 @@ class DatasetCheck:
     missing: list[str]
     extra: list[str]
     problems: list[str]
+    #: what does not block but a user should know (an erratum that no longer applies, frames an exception
+    #: list names), one line each
+    warnings: list[str] = field(default_factory=list)
+    #: what was read (annotation file and sheet, frame layout) and what the task's rules excluded
+    sources: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -46,8 +51,32 @@ class DatasetCheck:
                              "dataset": [s.dataset for s in self.found],
                              "cropped": [s.cropped for s in self.found]})
 
+    @property
+    def multilabel(self) -> bool:
+        """An action-unit task: its samples carry ``targets`` (several labels each)."""
+        return any(sample.targets is not None for sample in self.found)
+
+    def label_frame(self) -> pd.DataFrame:
+        """One row per (sample, label) of a multi-label task: subject, dataset and label."""
+        return pd.DataFrame([{"subject": s.subject, "dataset": s.dataset, "label": target}
+                             for s in self.found for target in s.targets or ()], columns=["subject", "dataset", "label"])
+
+    def label_counts(self, labels: Sequence[str]) -> pd.DataFrame:
+        """A multi-label task's samples showing each label, per source dataset (and in all), with the
+        number of samples in a last row."""
+        rows = self.label_frame()
+        counts = pd.crosstab(rows["label"], rows["dataset"]).reindex(index=list(labels), fill_value=0)
+        if counts.shape[1] > 1:
+            counts["all"] = counts.sum(axis=1)
+        samples = pd.Series([s.dataset for s in self.found]).value_counts()
+        counts.loc["samples"] = [int(samples.get(c, len(self.found))) for c in counts.columns]
+        return counts.fillna(0).astype(int)
+
     def class_counts(self, classes: Sequence[str]) -> pd.DataFrame:
-        """Samples per class (``found``, and ``official`` where there is a list), with a total row."""
+        """Samples per class (``found``, and ``official`` where there is a list), with a total row;
+        multi-label: samples per label (``label_counts``)."""
+        if self.multilabel:
+            return self.label_counts(classes)
         found = self.found_frame()["class"].value_counts()
         if self.expected:
             official = pd.Series([label for _, _, label in self.expected]).value_counts()
@@ -62,6 +91,12 @@ class DatasetCheck:
     def subject_counts(self, classes: Sequence[str]) -> pd.DataFrame:
         """Per subject: official and found counts (official list), else samples per class and total."""
         found = self.found_frame()
+        if self.multilabel:
+            rows = self.label_frame()
+            table = pd.crosstab(rows["subject"], rows["label"]).reindex(columns=list(classes), fill_value=0)
+            table = table.reindex(sorted(found.subject.unique()), fill_value=0)
+            table["samples"] = found.subject.value_counts().reindex(table.index).astype(int)
+            return table
         if self.expected:
             official = pd.Series([subject for _, subject, _ in self.expected]).value_counts()
             table = pd.DataFrame({"official": official, "found": found.subject.value_counts()})
@@ -79,10 +114,10 @@ class DatasetCheck:
 
     def render(self, classes: Sequence[str], list_all: bool = False) -> str:
         """The report ``mebench data check`` prints (without its final OK / NOT OK line)."""
-        lines = [self._headline(), ""]
+        lines = [self._headline(), *(f"  {line}" for line in self.sources), ""]
         counts = self.class_counts(classes)
-        lines.append(tabulate(counts.reset_index().values.tolist(), headers=["class", *counts.columns],
-                              tablefmt="github"))
+        lines.append(tabulate(counts.reset_index().values.tolist(),
+                              headers=["label" if self.multilabel else "class", *counts.columns], tablefmt="github"))
         subjects = self.subject_counts(classes)
         lines += ["", tabulate(subjects.reset_index().values.tolist(), headers=["subject", *subjects.columns],
                                tablefmt="github")]
@@ -92,7 +127,8 @@ class DatasetCheck:
                                headers=["dataset", "samples", "already cropped", "to be face-cropped"],
                                tablefmt="github")]
         limit = None if list_all else LISTED
-        for title, items in ((CORRECTIONS_TITLE, self.corrections), ("missing", self.missing),
+        for title, items in ((CORRECTIONS_TITLE, self.corrections),
+                             ("warnings (they do not block a run)", self.warnings), ("missing", self.missing),
                              ("extra (not in the official list; not used)", self.extra), ("problems", self.problems)):
             if items:
                 lines += ["", f"{title}: {len(items)}"] + [f"  {item}" for item in items[:limit]]

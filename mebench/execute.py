@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from mebench.data import PreparedData
 from mebench.errors import RunError
+from mebench.estimators import fit_estimator, predict_probabilities
 from mebench.folds import Fold
 from mebench.plan import RunPlan
 from mebench.records import FoldRecord, Prediction
@@ -59,13 +60,14 @@ class FoldJob:
     selection: str = "fixed"
     compile: bool = False
     subjects: list[str] | None = None  # every sample's subject; only inner-val needs them
+    estimator: bool = False  # fitted once (mebench.estimators), not trained
 
     @classmethod
     def of(cls, plan: RunPlan, data: PreparedData, fold: Fold) -> "FoldJob":
         subjects = list(data.subjects) if plan.config.selection == "inner-val" else None
         return cls(plan.run_id, plan.config.model, dict(plan.model_options), len(plan.classes),
                    plan.settings, fold, [data.sample_ids[i] for i in fold.test], plan.config.selection,
-                   plan.config.compile, subjects)
+                   plan.config.compile and not plan.estimator, subjects, plan.estimator)
 
 
 def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, together: int,
@@ -83,8 +85,11 @@ def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, togethe
 def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
                on_epoch: Callable[[int, float], None] | None = None,
                log: Callable[[str], None] | None = None) -> list[FoldRecord]:
-    """Train one fold, or several at once (fold-batched), and return their records."""
+    """Train one fold, or several at once (fold-batched), and return their records. An estimator's
+    folds are fitted one by one instead (no epochs: its records have no epoch losses)."""
     settings = jobs[0].settings
+    if jobs[0].estimator:
+        return [fit_job(job, build, x, y) for job in jobs]
     losses: list[list[float]] = [[] for _ in jobs]
     position = {job.fold.index: k for k, job in enumerate(jobs)}
 
@@ -113,6 +118,13 @@ def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: tor
     return [fold_record(job, predict(model, x, job.fold.test, settings), watch.seconds / len(jobs), len(jobs),
                         fold_losses, extra)
             for job, model, fold_losses, extra in zip(jobs, models, losses, extras)]
+
+
+def fit_job(job: FoldJob, build: Callable, x: torch.Tensor, y: torch.Tensor) -> FoldRecord:
+    """The record of an estimator fitted on the fold's training samples (timed like training)."""
+    with Stopwatch(job.settings.device) as watch:
+        estimator = fit_estimator(build, x, y, job.fold.train, job.settings.fold_seed(job.fold.index))
+    return fold_record(job, predict_probabilities(estimator, x, job.fold.test, job.n_classes), watch.seconds, 1, [], {})
 
 
 #: ``--fold-batch auto`` batches folds on CUDA only for nets below this many forward MACs per sample.
@@ -166,7 +178,7 @@ class InProcessExecutor:
         device = plan.device
         x, y = data.x.to(device), data.y.to(device)
         build = plan.build_model
-        if plan.config.compile:
+        if plan.config.compile and not plan.estimator:
             build = _compiled(build)
         pending = list(unit.folds)
         group_size = 1

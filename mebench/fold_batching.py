@@ -16,12 +16,11 @@ from dataclasses import replace
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mebench.folds import Fold
-from mebench.training import (FoldDropout, TrainSettings, check_epoch_loss, epoch_batches, start_fold, train_fold,
-                              use_fold_dropout)
+from mebench.training import (FoldDropout, TrainSettings, check_epoch_loss, epoch_batches, fold_pos_weight, start_fold,
+                              task_loss, train_fold, use_fold_dropout)
 
 
 def _dropout_calls(template: nn.Module, sample_shape: torch.Size) -> list[tuple[str, torch.Size]] | str:
@@ -156,11 +155,14 @@ class BatchedFolds:
         self.buffers = [{n: b for n, b in m.named_buffers() if n not in ("input_mean", "input_std")}
                         for m in self.models]
 
-        def fold_loss(p, b, inputs, targets):
-            return F.cross_entropy(functional_call(template, (p, b), (inputs,)), targets)
+        def fold_loss(p, b, inputs, targets, pos_weight):
+            return task_loss(functional_call(template, (p, b), (inputs,)), targets, pos_weight)
 
         # "error": every random number must come from the pre-drawn per-fold noise, never from vmap
         self.batched_loss = vmap(fold_loss, randomness="error")
+        weights = [fold_pos_weight(y, train, settings) for train in self.trains]
+        self.pos_weights = (torch.stack(weights) if weights[0] is not None
+                            else torch.ones(len(folds), *y.shape[1:], device=settings.device))
 
     def train_epoch(self) -> tuple[list[float], float]:
         """One epoch of every fold: (each fold's mean loss, the mean over all their samples)."""
@@ -197,7 +199,7 @@ class BatchedFolds:
                 torch.rand((size, *shape), generator=self.dropout_generators[k], device=device, dtype=torch.float32)
                 for k in members])
         with self.settings.autocast():
-            losses = self.batched_loss(params, buffers, inputs, self.y[index])
+            losses = self.batched_loss(params, buffers, inputs, self.y[index], self.pos_weights[members])
         for k in members:
             self.optimizers[k].zero_grad(set_to_none=True)
         losses.sum().backward()

@@ -42,6 +42,47 @@ SELECTION_TEXT = {
 METRIC_DEFINITIONS = ("accuracy = correct / total; UF1 = mean per-class F1 over the classes present in truth or "
                       "predictions; UAR = mean per-class recall over the classes present in the truth; all pooled "
                       "over every fold's predictions")
+LABEL_METRIC_DEFINITIONS = ("a label is detected where its probability is at least 0.5; F1 per label = 2TP / (2TP + "
+                            "FP + FN); macro-F1 = mean F1 over the labels present in truth or predictions; all pooled "
+                            "over every fold's predictions")
+MULTI_LABEL_CHOICES = ("macro_f1", "per-label", "per-dataset")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a table of one kind of task shows: every figure its statistics give (``names``), each one's
+    column label, the figure that ranks the rows, and the figures a per-dataset column repeats."""
+
+    names: tuple[str, ...]
+    labels: dict[str, str]
+    ranking: str
+    definitions: str
+    multilabel: bool = False
+
+    @classmethod
+    def of(cls, configurations: Sequence[Configuration]) -> "Layout":
+        if not configurations or not configurations[0].multilabel:
+            return cls(METRIC_NAMES, dict(METRIC_LABELS), RANKING_METRIC, METRIC_DEFINITIONS)
+        names = configurations[0].metric_names
+        labels = {name: "macro-F1" if name == "macro_f1" else f"{name.removeprefix('f1_')} F1" for name in names}
+        return cls(names, labels, "macro_f1", LABEL_METRIC_DEFINITIONS, multilabel=True)
+
+    def resolve(self, metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], list[str]]:
+        """(figures shown for the whole task, figures shown per source dataset) for ``--metrics``."""
+        if not self.multilabel:
+            base, per_dataset = resolve_metrics(metrics, composite)
+            return base, base if per_dataset else []
+        chosen = list(metrics) if metrics else list(MULTI_LABEL_CHOICES)
+        unknown = [m for m in chosen if m not in MULTI_LABEL_CHOICES]
+        if unknown:
+            raise OptionError(f"--metrics: unknown metric {unknown[0]!r} for a multi-label task; choose from "
+                              f"{', '.join(MULTI_LABEL_CHOICES)}")
+        base = ["macro_f1"] + (list(self.names[1:]) if "per-label" in chosen else [])
+        return base, ["macro_f1"] if "per-dataset" in chosen and composite else []
+
+    @property
+    def ranking_label(self) -> str:
+        return self.labels[self.ranking]
 
 
 # --- significance ---------------------------------------------------------------------------------
@@ -60,11 +101,12 @@ def significance_marks(configurations: Sequence[Configuration], alpha: float = A
     """Verdicts keyed by position in ``configurations`` (one table's measured rows)."""
     if not configurations:
         return {}
-    scores = [c.statistics()["estimate"][RANKING_METRIC] for c in configurations]
+    ranking = Layout.of(configurations).ranking
+    scores = [c.statistics()["estimate"][ranking] for c in configurations]
     best = int(np.argmax(scores))
     verdicts = {best: Verdict(BEST_MARK, None)}
     comparable = [i for i, c in enumerate(configurations) if i != best and c.same_samples(configurations[best])]
-    raw = [paired_bootstrap(configurations[best].encoded(), configurations[i].encoded())[RANKING_METRIC]["p"]
+    raw = [paired_bootstrap(configurations[best].encoded(), configurations[i].encoded())[ranking]["p"]
            for i in comparable]
     for i, p in zip(comparable, holm_adjust(raw)):
         verdicts[i] = Verdict(TIED_MARK if p > alpha else "", float(p))
@@ -88,6 +130,7 @@ class LeaderboardTable:
     configurations: list[Configuration]
     protocol_options: str = ""  # e.g. "target=smic"; part of what makes rows comparable
     qualifier: str = ""  # tells apart tables of one dataset on different samples, e.g. "preset=start"
+    layout: Layout | None = None  # the figures of the table's task (single- or multi-label)
 
     @property
     def title(self) -> str:
@@ -114,7 +157,7 @@ def resolve_metrics(metrics: Sequence[str] | None, composite: bool) -> tuple[lis
 
 
 def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[str], base: list[str],
-                  per_dataset: bool) -> tuple[dict, dict]:
+                  per_dataset: list[str], layout: Layout) -> tuple[dict, dict]:
     first = configuration.first
     leaky = configuration.selection in LEAKY_SELECTIONS
     mark = " ".join(part for part in (LEAKY_MARK if leaky else "", verdict.mark) if part)
@@ -123,27 +166,25 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     numbers = {"model": configuration.model, "dataset": configuration.dataset, "source": "measured",
                "seeds": len(configuration.runs)}
     for scope in scopes:
-        if scope != ALL and not per_dataset:
-            continue
         stats = configuration.statistics(scope) if scope in configuration.scopes else None
-        for metric in base:
-            column = METRIC_LABELS[metric] if scope == ALL else f"{scope} {METRIC_LABELS[metric]}"
+        for metric in base if scope == ALL else per_dataset:
+            column = layout.labels[metric] if scope == ALL else f"{scope} {layout.labels[metric]}"
             display[column] = format_interval(stats["estimate"][metric], stats[metric]) if stats else ""
     for scope in configuration.scopes:
         stats = configuration.statistics(scope)
         prefix = "" if scope == ALL else f"{scope}_"
-        for metric in METRIC_NAMES:
+        for metric in layout.names:
             numbers[f"{prefix}{metric}"] = stats["estimate"][metric]
             numbers[f"{prefix}{metric}_ci_low"], numbers[f"{prefix}{metric}_ci_high"] = stats[metric]
-    seed_sd = configuration.seed_sd(RANKING_METRIC)
-    display["UF1 seed sd"] = f"{seed_sd:.3f}" if seed_sd is not None else ""
+    seed_sd = configuration.seed_sd(layout.ranking)
+    display[f"{layout.ranking_label} seed sd"] = f"{seed_sd:.3f}" if seed_sd is not None else ""
     display["p vs best (Holm)"] = (f"{verdict.p:.3f}" if verdict.p is not None else
                                    "" if verdict.comparable else "— (other samples)")
     train_seconds, fps = configuration.mean_timing()
     display.update({"params": f"{first.parameters:,}", "train s/fold": f"{train_seconds:.1f}", "fps": f"{fps:.0f}",
                     "device": first.device})
     numbers.update({
-        "uf1_seed_sd": seed_sd, "mark": mark, "p_vs_best_holm": verdict.p, "protocol": configuration.protocol,
+        f"{layout.ranking}_seed_sd": seed_sd, "mark": mark, "p_vs_best_holm": verdict.p, "protocol": configuration.protocol,
         "selection": configuration.selection, "epochs": first.epochs, "params": first.parameters,
         "train_s_per_fold": train_seconds, "fps": fps, "device": first.device,
         "run_ids": " ".join(run.run_id for run in configuration.runs),
@@ -151,7 +192,7 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     return display, numbers
 
 
-def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: list[str], per_dataset: bool,
+def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: list[str], per_dataset: list[str],
                   dataset: str) -> tuple[dict, dict]:
     display = {"model": name, "mark": "", "source": f"reported: {figures.source}", "seeds": "", "epochs": ""}
     numbers = {"model": name, "dataset": dataset, "source": "reported", "seeds": None}
@@ -161,7 +202,7 @@ def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: 
         for metric in METRIC_NAMES:
             value = block.get(metric)
             numbers[metric if scope == ALL else f"{scope}_{metric}"] = value
-            if metric in base and (scope == ALL or per_dataset):
+            if metric in (base if scope == ALL else per_dataset):
                 column = METRIC_LABELS[metric] if scope == ALL else f"{scope} {METRIC_LABELS[metric]}"
                 display[column] = format_interval(value)
     display.update({"UF1 seed sd": "", "p vs best (Holm)": "",
@@ -180,7 +221,7 @@ def reported_figures(specs: Iterable[ModelSpec]) -> list[tuple[str, ReportedFigu
 
 
 def _footer(configurations: list[Configuration], protocol: str, selection: str, has_reported: bool,
-            per_dataset: bool) -> list[str]:
+            per_dataset: bool, layout: Layout) -> list[str]:
     epochs = sorted({c.first.epochs for c in configurations})
     folds = sorted({c.first.n_folds for c in configurations})
     subjects = sorted({c.statistics()["groups"] for c in configurations})
@@ -188,15 +229,15 @@ def _footer(configurations: list[Configuration], protocol: str, selection: str, 
     if configurations:
         lines.append(f"Protocol: {protocol.upper()} ({', '.join(map(str, folds))} folds), "
                      f"{'/'.join(map(str, epochs))} epochs per fold; {SELECTION_TEXT.get(selection, selection)}.")
-    lines.append(f"Metrics: {METRIC_DEFINITIONS}" + ("; per-dataset columns score each source dataset's samples "
+    lines.append(f"Metrics: {layout.definitions}" + ("; per-dataset columns score each source dataset's samples "
                                                       "of the same composite run" if per_dataset else "") + ".")
     if configurations:
         lines.append(f"[low, high]: {int(DEFAULT_LEVEL * 100)} % subject-level cluster bootstrap percentile "
                      f"interval, {DEFAULT_RESAMPLES:,} resamples of the {'/'.join(map(str, subjects))} subjects "
                      f"(per-dataset: of that dataset's subjects), seed 0; {SEEDS_RULE}.")
-        lines.append(f"{BEST_MARK}: highest UF1. {TIED_MARK}: not significantly different from it — paired "
-                     f"subject-level bootstrap of ΔUF1 on the same resamples, two-sided, Holm-adjusted over the "
-                     f"comparisons with the best, α = {ALPHA}.")
+        lines.append(f"{BEST_MARK}: highest {layout.ranking_label}. {TIED_MARK}: not significantly different from it "
+                     f"— paired subject-level bootstrap of Δ{layout.ranking_label} on the same resamples, two-sided, "
+                     f"Holm-adjusted over the comparisons with the best, α = {ALPHA}.")
     if has_reported:
         lines.append("reported: the cited source's own figures (not run here); not part of the significance test.")
     return lines
@@ -233,21 +274,22 @@ def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterab
     tables = []
     for key, members in sorted(groups.items(), key=lambda item: (*item[0][:4], qualifiers[item[0]])):
         name, protocol, protocol_options, selection = key.dataset, key.protocol, key.protocol_options, key.selection
-        members = sorted(members, key=lambda c: -c.statistics()["estimate"][RANKING_METRIC])
+        layout = Layout.of(members)
+        members = sorted(members, key=lambda c: -c.statistics()["estimate"][layout.ranking])
         own_reported = [(m, f) for m, f in reported
                         if key in homes and f.dataset == name and f.protocol == protocol]
         scopes = sorted({s for c in members for s in c.scopes} - {ALL})
         scopes += sorted({s for _, f in own_reported for s in f.per_dataset} - set(scopes))
         scopes = [ALL] + scopes
-        base, per_dataset = resolve_metrics(metrics, composite=len(scopes) > 1)
+        base, per_dataset = layout.resolve(metrics, composite=len(scopes) > 1)
         verdicts = significance_marks(members)
-        rows = [_measured_row(c, verdicts[i], scopes, base, per_dataset) for i, c in enumerate(members)]
+        rows = [_measured_row(c, verdicts[i], scopes, base, per_dataset, layout) for i, c in enumerate(members)]
         rows += [_reported_row(m, f, scopes, base, per_dataset, name) for m, f in own_reported]
         display = pd.DataFrame([r[0] for r in rows])
         numbers = pd.DataFrame([r[1] for r in rows])
-        footer = _footer(members, protocol, selection, bool(own_reported), per_dataset)
+        footer = _footer(members, protocol, selection, bool(own_reported), bool(per_dataset), layout)
         tables.append(LeaderboardTable(name, protocol, selection, display, numbers, footer, members,
-                                       protocol_options, qualifiers[key]))
+                                       protocol_options, qualifiers[key], layout))
     return tables
 
 

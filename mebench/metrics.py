@@ -6,6 +6,10 @@
   we take the paper's ambiguous "F1" to mean.
 - UAR (unweighted average recall): the mean of per-class recall over the classes present in the
   truth (a class nobody has cannot be recalled), i.e. balanced accuracy.
+Multi-label (action-unit) tasks: each label is detected when its probability is at least 0.5 (a
+logit of 0); per-label F1, precision and recall, and macro-F1, the mean F1 over the labels present in
+the truth or the predictions (as UF1 over classes), all pooled over every fold's predictions (MEB's
+notebooks also average per fold; the fold-mean macro-F1 is given beside, labelled as such).
 Pooled metrics are computed once over every prediction; the fold-mean accuracy is also given and
 labelled as such, because averaging per-fold scores weights small subjects heavily.
 Each pooled figure (overall and per source dataset) carries a 95 % interval from a subject-level
@@ -22,7 +26,59 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from tabulate import tabulate
 
 from mebench.records import MetricBlock, Metrics
-from mebench.statistics import encode, subject_bootstrap
+from mebench.statistics import Encoded, encode, encode_labels, label_metrics_from_counts, subject_bootstrap
+
+#: How a multi-label sample's labels are written in predictions.csv: ``AU4+AU12``; ``none`` for no label.
+LABEL_SEPARATOR, NO_LABEL = "+", "none"
+#: A label is detected where its probability is at least this (a logit of 0).
+DETECTION_THRESHOLD = 0.5
+
+
+def join_labels(labels) -> str:
+    return LABEL_SEPARATOR.join(labels) if len(labels) else NO_LABEL
+
+
+def label_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """(n, K) booleans from joined label sets (``AU4+AU12``, ``none``)."""
+    index = {label: k for k, label in enumerate(labels)}
+    matrix = np.zeros((len(texts), len(labels)), bool)
+    for i, text in enumerate(texts):
+        for label in ([] if text == NO_LABEL else str(text).split(LABEL_SEPARATOR)):
+            if label not in index:
+                raise ValueError(f"label {label!r} is not among the task's labels {list(labels)}")
+            matrix[i, index[label]] = True
+    return matrix
+
+
+def encode_predictions(frames: Sequence[pd.DataFrame], classes: Sequence[str], multilabel: bool,
+                       mask: np.ndarray | None = None) -> Encoded:
+    """The predictions of one or more seeds (frames aligned by sample id) encoded for the statistics."""
+    frame = frames[0]
+    mask = np.ones(len(frame), bool) if mask is None else mask
+    if multilabel:
+        return encode_labels(label_matrix(frame["true_label"][mask].tolist(), classes),
+                             np.stack([label_matrix(f["predicted_label"][mask].tolist(), classes) for f in frames]),
+                             frame["subject"][mask], classes)
+    return encode(frame["true_label"][mask], np.stack([f["predicted_label"].to_numpy()[mask] for f in frames]),
+                  frame["subject"][mask], classes)
+
+
+def label_metrics(truth: np.ndarray, predicted: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """Multi-label figures of (n, K) truth and predictions: macro-F1 and per label precision, recall,
+    F1, support (positives in the truth) and the number predicted."""
+    truth, predicted = np.asarray(truth, bool), np.asarray(predicted, bool)
+    if truth.shape != predicted.shape or truth.shape[0] == 0:
+        raise ValueError(f"need equally shaped, non-empty label matrices, got {truth.shape} and {predicted.shape}")
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, average=None,
+                                                                     zero_division=0)
+    counts = np.stack([(predicted & truth).sum(0), (predicted & ~truth).sum(0), (~predicted & truth).sum(0)], axis=-1)
+    return {
+        "n": int(truth.shape[0]),
+        "macro_f1": float(label_metrics_from_counts(counts, labels)["macro_f1"]),
+        "per_class": {label: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
+                              "support": int(support[k]), "predicted": int(predicted[:, k].sum())}
+                      for k, label in enumerate(labels)},
+    }
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> dict[str, Any]:
@@ -47,26 +103,23 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes
     }
 
 
-def bootstrap_ci(frame: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
+def bootstrap_ci(frame: pd.DataFrame, classes: Sequence[str], multilabel: bool = False) -> dict[str, Any]:
     """The ``"ci"`` entry of a metrics block: 95 % subject-level bootstrap intervals of accuracy,
-    UF1 and UAR (2,000 resamples, seed 0) with the method, unit, count, seed and level recorded."""
-    result = subject_bootstrap(encode(frame["true_label"], frame["predicted_label"], frame["subject"], classes))
+    UF1 and UAR (multi-label: macro-F1 and each label's F1; 2,000 resamples, seed 0) with the method,
+    unit, count, seed and level recorded."""
+    result = subject_bootstrap(encode_predictions([frame], classes, multilabel))
     result.pop("estimate")
     return result
 
 
-def pooled_metrics(predictions: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
+def pooled_metrics(predictions: pd.DataFrame, classes: Sequence[str], multilabel: bool = False) -> dict[str, Any]:
     """Metrics of a run from its per-sample predictions (columns: sample_id, dataset, subject, fold,
-    true_label, predicted_label — labels as class names). Every block (``pooled`` and each
-    ``per_dataset`` entry) has a ``ci`` entry (:func:`bootstrap_ci`)."""
-    missing = {"sample_id", "dataset", "subject", "fold", "true_label", "predicted_label"} - set(predictions.columns)
-    if missing:
-        raise ValueError(f"predictions lack the columns {sorted(missing)}")
-    if predictions["sample_id"].duplicated().any():
-        duplicated = predictions.loc[predictions["sample_id"].duplicated(), "sample_id"].tolist()
-        raise ValueError(f"samples predicted more than once: {duplicated[:5]}")
+    true_label, predicted_label — labels as class names, or joined label sets for a multi-label task).
+    Every block (``pooled`` and each ``per_dataset`` entry) has a ``ci`` entry (:func:`bootstrap_ci`)."""
+    if multilabel:
+        return pooled_label_metrics(predictions, classes)
     index = {name: i for i, name in enumerate(classes)}
-    frame = predictions.sort_values("sample_id")
+    frame = _checked(predictions)
     y_true = frame["true_label"].map(index).to_numpy()
     y_pred = frame["predicted_label"].map(index).to_numpy()
     pooled = classification_metrics(y_true, y_pred, classes)
@@ -85,6 +138,39 @@ def pooled_metrics(predictions: pd.DataFrame, classes: Sequence[str]) -> dict[st
     return result
 
 
+def pooled_label_metrics(predictions: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
+    """``pooled_metrics`` of a multi-label task: macro-F1 and per-label figures, pooled and per source
+    dataset, with intervals; the fold-mean macro-F1 beside them."""
+    frame = _checked(predictions)
+    truth, predicted = label_matrix(frame["true_label"].tolist(), labels), label_matrix(frame["predicted_label"].tolist(), labels)
+    result = {"classes": list(labels), "task": "multi-label",
+              "pooled": {**label_metrics(truth, predicted, labels), "ci": bootstrap_ci(frame, labels, True)}}
+    datasets = sorted(frame["dataset"].unique())
+    if len(datasets) > 1:
+        result["per_dataset"] = {}
+        for name in datasets:
+            mask = (frame["dataset"] == name).to_numpy()
+            result["per_dataset"][name] = {**label_metrics(truth[mask], predicted[mask], labels),
+                                           "ci": bootstrap_ci(frame[mask], labels, True)}
+    folds = frame["fold"].to_numpy()
+    per_fold = [label_metrics(truth[folds == f], predicted[folds == f], labels)["macro_f1"] for f in np.unique(folds)]
+    result["fold_mean"] = {"macro_f1": float(np.mean(per_fold)), "macro_f1_std": float(np.std(per_fold)),
+                           "folds": len(per_fold), "note": "mean of per-fold macro-F1; not comparable with pooled "
+                                                           "figures"}
+    return result
+
+
+def _checked(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The predictions sorted by sample id, after checking their columns and that no sample repeats."""
+    missing = {"sample_id", "dataset", "subject", "fold", "true_label", "predicted_label"} - set(predictions.columns)
+    if missing:
+        raise ValueError(f"predictions lack the columns {sorted(missing)}")
+    if predictions["sample_id"].duplicated().any():
+        duplicated = predictions.loc[predictions["sample_id"].duplicated(), "sample_id"].tolist()
+        raise ValueError(f"samples predicted more than once: {duplicated[:5]}")
+    return predictions.sort_values("sample_id")
+
+
 # --- the summary printed at the end of a run --------------------------------------------------------------
 
 def format_interval(value: float | None, interval: Sequence[float] | None = None) -> str:
@@ -97,7 +183,13 @@ def format_interval(value: float | None, interval: Sequence[float] | None = None
 def chance_level(pooled: MetricBlock) -> dict[str, float]:
     """What guessing scores on these samples: the accuracy of always answering the most frequent
     class, and the expected UF1 and UAR of answering uniformly at random (UAR = 1/K; a class of
-    prevalence p gets expected F1 2p(1/K)/(p + 1/K))."""
+    prevalence p gets expected F1 2p(1/K)/(p + 1/K)). Multi-label: the macro-F1 of never detecting a
+    label (0) and the expected macro-F1 of detecting each at random at its own prevalence p (F1 = p),
+    over the labels present."""
+    if "macro_f1" in pooled.figures:
+        prevalence = np.array([c["support"] for c in pooled.per_class.values()], dtype=float) / max(pooled.n, 1)
+        present = prevalence[prevalence > 0]
+        return {"macro_f1_none": 0.0, "macro_f1_random": float(present.mean()) if present.size else 0.0}
     support = np.array([c["support"] for c in pooled.per_class.values()], dtype=float)
     present = support[support > 0]
     prevalence, k = present / present.sum(), len(present)
@@ -107,13 +199,19 @@ def chance_level(pooled: MetricBlock) -> dict[str, float]:
 
 def chance_line(pooled: MetricBlock) -> str:
     chance = chance_level(pooled)
+    if "macro_f1_none" in chance:
+        return (f"chance: macro-F1 {chance['macro_f1_none']:.3f} (never detecting a label), "
+                f"{chance['macro_f1_random']:.3f} (each label at random at its prevalence)")
     return (f"chance: accuracy {chance['accuracy']:.3f} (always the most frequent class), "
             f"UF1 {chance['uf1']:.3f} and UAR {chance['uar']:.3f} (uniform guessing)")
 
 
 def metrics_report(metrics: Metrics) -> str:
     """The table printed at the end of a run: pooled and per-dataset figures with their 95 %
-    subject-level intervals where recorded, the chance level, then per class and the confusion matrix."""
+    subject-level intervals where recorded, the chance level, then per class and the confusion matrix
+    (multi-label: per label)."""
+    if metrics.multilabel:
+        return label_metrics_report(metrics)
     sections = [("all (pooled)", metrics.pooled)] + list(metrics.per_dataset.items())
 
     def cell(block: MetricBlock, metric: str) -> str:
@@ -135,3 +233,23 @@ def metrics_report(metrics: Metrics) -> str:
     return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n\n{per_class}\n\n{confusion}\n\n"
             f"fold-mean accuracy (not pooled): {100 * fold['accuracy']:.2f} ± {100 * fold['accuracy_std']:.2f} "
             f"over {fold['folds']} folds")
+
+
+def label_metrics_report(metrics: Metrics) -> str:
+    """``metrics_report`` of a multi-label task: macro-F1 per subset, then per label."""
+    sections = [("all (pooled)", metrics.pooled)] + list(metrics.per_dataset.items())
+    summary = tabulate([[name, block.n, format_interval(block.value("macro_f1"), block.interval("macro_f1"))]
+                        for name, block in sections],
+                       headers=["subset", "samples", "macro-F1"], tablefmt="github", disable_numparse=True)
+    per_label = tabulate(
+        [[name, f"{c['precision']:.3f}", f"{c['recall']:.3f}",
+          format_interval(c["f1"], metrics.pooled.interval(f"f1_{name}")), c["support"], c["predicted"]]
+         for name, c in metrics.pooled.per_class.items()],
+        headers=["label", "precision", "recall", "F1", "positives", "detected"], tablefmt="github",
+        disable_numparse=True)
+    ci, fold = metrics.pooled.ci, metrics.fold_mean
+    note = (f"\n[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
+            f"{ci['groups']} subjects" if ci else "")
+    return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n\n{per_label}\n\n"
+            f"fold-mean macro-F1 (not pooled): {fold['macro_f1']:.3f} ± {fold['macro_f1_std']:.3f} over "
+            f"{fold['folds']} folds")

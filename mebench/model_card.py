@@ -13,6 +13,7 @@ from tabulate import tabulate
 from torch.utils.flop_counter import FlopCounterMode
 
 from mebench.data import MEGC2019_CLASSES, ModelCard, ModelSpec, ReportedFigures, StepRef
+from mebench.estimators import is_estimator
 from mebench.options import describe_options
 from mebench.registry import Registry
 
@@ -41,12 +42,21 @@ def describe_step(step: StepRef) -> str:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """A model's declared card and what is measured here (3-class head, default options)."""
+    """A model's declared card and what is measured here (3-class head, default options); an
+    estimator (``mebench.estimators``) has neither parameters nor MACs before it is fitted (None)."""
 
     spec: ModelSpec
     plugin: str
-    parameters: int
-    macs: int
+    parameters: int | None
+    macs: int | None
+
+    @property
+    def parameters_text(self) -> str:
+        return "— (an estimator: fitted per fold; see the card)" if self.parameters is None else f"{self.parameters:,}"
+
+    @property
+    def macs_text(self) -> str:
+        return "—" if self.macs is None else f"{self.macs / 1e6:,.2f} M"
 
     @property
     def card(self) -> ModelCard | None:
@@ -76,6 +86,8 @@ def _plain(value: Any) -> Any:
 def model_facts(spec: ModelSpec, plugin: str = "") -> ModelFacts:
     torch.manual_seed(0)
     model = spec.build(len(MEGC2019_CLASSES))
+    if is_estimator(model):
+        return ModelFacts(spec, plugin, None, None)
     return ModelFacts(spec, plugin, count_parameters(model), count_macs(model, spec))
 
 
@@ -105,8 +117,8 @@ def _card_rows(facts: ModelFacts) -> list[list[str]]:
     if card is None:
         return [["source", "— (the plugin declares no model card)"],
                 ["input", f"{spec.input_spec} via {' → '.join(describe_step(s) for s in spec.preprocessing)}"],
-                ["parameters (ours)", f"{facts.parameters:,}"],
-                ["MACs per sample (ours)", f"{facts.macs / 1e6:,.2f} M"]]
+                ["parameters (ours)", facts.parameters_text],
+                ["MACs per sample (ours)", facts.macs_text]]
     reference = (f"{card.reference_parameters:,}" + (f" ({card.reference_parameters_source})"
                                                      if card.reference_parameters_source else "")
                  if card.reference_parameters else "—")
@@ -117,9 +129,9 @@ def _card_rows(facts: ModelFacts) -> list[list[str]]:
         rows.append(["identification", card.identification])
     rows += [["input chain", card.input_chain],
              ["input", f"{spec.input_spec} via {' → '.join(describe_step(s) for s in spec.preprocessing)}"],
-             ["parameters (ours)", f"{facts.parameters:,}"],
+             ["parameters (ours)", facts.parameters_text],
              ["parameters (reference)", reference],
-             ["MACs per sample (ours)", f"{facts.macs / 1e6:,.2f} M"]]
+             ["MACs per sample (ours)", facts.macs_text]]
     return [row for row in rows if row[1]]
 
 
@@ -150,9 +162,9 @@ def models_leaderboard(registry: Registry, fmt: str = "markdown") -> str:
         facts = model_facts(spec, registry.models.owner(name))
         card = spec.card
         reported = next((f.parameters for f in spec.reported if f.parameters), None)
-        rows.append({"model": name, "params": f"{facts.parameters:,}",
+        rows.append({"model": name, "params": "—" if facts.parameters is None else f"{facts.parameters:,}",
                      "reported params": f"{reported:,}" if reported else "",
-                     "MMACs": f"{facts.macs / 1e6:,.1f}", "input": str(spec.input_spec),
+                     "MMACs": "—" if facts.macs is None else f"{facts.macs / 1e6:,.1f}", "input": str(spec.input_spec),
                      "fidelity": card.fidelity.value if card else "",
                      "reference": card.source.short if card else ""})
     frame = pd.DataFrame(rows)
@@ -192,8 +204,8 @@ def models_document(registry: Registry) -> str:
         lines += [f"## {heading}", ""]
         if len(members) > 1:
             lines += ["| model | description | params (ours) | MMACs |", "|---|---|---|---|"]
-            lines += [f"| {f.spec.name} | {_markdown_cell(f.spec.description)} | {f.parameters:,} | "
-                      f"{f.macs / 1e6:,.1f} |" for f in members]
+            lines += [f"| {f.spec.name} | {_markdown_cell(f.spec.description)} | {f.parameters_text} | "
+                      f"{'—' if f.macs is None else f'{f.macs / 1e6:,.1f}'} |" for f in members]
             lines.append("")
         else:
             lines += [first.spec.description, ""]

@@ -16,6 +16,7 @@ import torch
 
 from mebench.data import DatasetSpec, ModelSpec, PreprocessingStep, ProtocolSpec, Sample, check_labels, options_text
 from mebench.errors import ConfigError, DataError, OptionError
+from mebench.estimators import builds_estimator
 from mebench.folds import Fold, SampleTable
 from mebench.hardware import describe_device, device_label
 from mebench.options import resolve_options
@@ -30,6 +31,9 @@ SELECTIONS = ("fixed", "inner-val", "test-oracle")
 #: Execution levers: where and how folds are trained. They do not change what is computed, so they
 #: stay out of the run's identity and a run resumes across them.
 EXECUTION_LEVERS = ("seed", "data_root", "device", "fold_batch", "compile")
+#: Settings added after runs were recorded: written into run.json and the identity only when not at their
+#: default, so runs made before them keep their ids.
+LATER_SETTINGS = {"pos_weight": False}
 
 
 @dataclass
@@ -50,6 +54,7 @@ class RunConfig:
     protocol: str = "loso"
     protocol_options: dict[str, Any] = field(default_factory=dict)
     selection: str = "fixed"  # fixed | inner-val | test-oracle (LEAKY)
+    pos_weight: bool = False  # multi-label: weigh each label's positives by negatives/positives of the training fold
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     data_root: str | None = None
@@ -87,6 +92,7 @@ class RunPlan:
     settings: TrainSettings
     fold_batch: str
     model_options: dict[str, Any] = field(default_factory=dict)  # every declared model option, for the factory
+    estimator: bool = False  # the model is fitted once per fold, not trained (mebench.estimators)
 
     @property
     def leaky(self) -> bool:
@@ -102,8 +108,10 @@ class RunPlan:
         return (f"{self.config.model} on {self.config.dataset}: {len(self.evaluated)} evaluated samples, "
                 f"{len(self.folds)} folds ({protocol}), selection {self.config.selection}"
                 f"{' — LEAKY: epochs chosen on the test fold' if self.leaky else ''}, "
-                f"{self.settings.epochs} epochs, batch {self.settings.batch_size}, {device_name(self.device)}, "
-                f"{'bf16 autocast' if bf16 else 'fp32'}{', channels-last' if channels_last else ''}")
+                + (f"fitted once per fold (an estimator), {device_name(torch.device('cpu'))}" if self.estimator else
+                   f"{self.settings.epochs} epoch{'s' if self.settings.epochs != 1 else ''}, "
+                   f"batch {self.settings.batch_size}, {device_name(self.device)}, "
+                   f"{'bf16 autocast' if bf16 else 'fp32'}{', channels-last' if channels_last else ''}"))
 
 
 def device_name(device: torch.device) -> str:
@@ -144,6 +152,8 @@ def resolve_levers(config: RunConfig) -> Levers:
         raise ConfigError(f"batch size must be an integer of at least 2, got {config.batch_size!r}")
     if config.epochs is not None and (not isinstance(config.epochs, int) or config.epochs < 1):
         raise ConfigError(f"epochs must be at least 1, got {config.epochs}")
+    if not isinstance(config.pos_weight, bool):
+        raise ConfigError(f"pos_weight must be true or false, got {config.pos_weight!r}")
     device = resolve_device(config.device)
     bf16 = resolve_precision(config.precision, device)
     if config.channels_last not in ("auto", "on", "off"):
@@ -171,10 +181,15 @@ def resolve_model_options(spec: ModelSpec, options: dict[str, Any], n_classes: i
     return values
 
 
+def resolve_dataset_options(spec: DatasetSpec, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(every option for the loader, the options the run records), checked by the one validator."""
+    return resolve_options(given, spec.options, "--dataset-opt", f"dataset {spec.name!r}")
+
+
 def load_task_samples(spec: DatasetSpec, data_root: str | None, given: dict[str, Any]
                       ) -> tuple[list[Sample], dict[str, Any]]:
     """The task's samples and the dataset options the run records, every option checked first."""
-    values, recorded = resolve_options(given, spec.options, "--dataset-opt", f"dataset {spec.name!r}")
+    values, recorded = resolve_dataset_options(spec, given)
     try:
         samples = spec.load(data_root, **values)
     except TypeError as error:  # a loader that declares no options and does not take one given
@@ -183,7 +198,7 @@ def load_task_samples(spec: DatasetSpec, data_root: str | None, given: dict[str,
         raise OptionError(f"--dataset-opt: dataset {spec.name!r}: {error}") from None
     if not samples:
         raise DataError(spec.name, "no samples", "check --data-root and the dataset options")
-    check_labels(samples, spec.classes, spec.name)
+    check_labels(samples, spec.task_classes(values), spec.name, multilabel=spec.multilabel)
     return samples, recorded
 
 
@@ -205,14 +220,15 @@ def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpe
     """Load the tasks the protocol needs (the run's own first), check they fit together, make the folds."""
     protocol_options, recorded_protocol = resolve_options(config.protocol_options, protocol_spec.options,
                                                           "--protocol-opt", f"protocol {protocol_spec.name!r}")
-    classes = tuple(dataset_spec.classes)
+    classes = dataset_spec.task_classes(resolve_dataset_options(dataset_spec, config.dataset_options)[0])
     names = (list(protocol_spec.tasks(config.dataset, protocol_options)) if protocol_spec.tasks
              else [config.dataset])
     samples, task_of, dataset_options = [], [], {}
     for name in names:
         spec = dataset_spec if name == config.dataset else registry.datasets.get(name)
-        if tuple(spec.classes) != classes:
-            raise OptionError(f"protocol {protocol_spec.name}: task {name!r} has classes {', '.join(spec.classes)} "
+        own = classes if name == config.dataset else spec.task_classes(resolve_dataset_options(spec, {})[0])
+        if own != classes:
+            raise OptionError(f"protocol {protocol_spec.name}: task {name!r} has classes {', '.join(own)} "
                               f"but {config.dataset!r} has {', '.join(classes)}; pick tasks with the same classes")
         loaded, recorded = load_task_samples(spec, config.data_root,
                                              config.dataset_options if name == config.dataset else {})
@@ -226,7 +242,8 @@ def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpe
         raise OptionError(f"tasks {', '.join(names)} share samples ({shared[0]}, …): a protocol cannot train "
                           f"and test on the same clips; pick disjoint tasks")
     table = SampleTable.build(ids, [s.subject for s in samples], [s.dataset for s in samples],
-                              [classes.index(s.label) for s in samples], task_of)
+                              # a multi-label task has no class to stratify k-fold by: its folds are by subject only
+                              [0 if dataset_spec.multilabel else classes.index(s.label) for s in samples], task_of)
     try:
         folds = protocol_spec.split(table, config.dataset, **protocol_options)
     except TypeError as error:  # a split that declares no options and does not take one given
@@ -249,6 +266,9 @@ def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, bat
                 # the samples themselves (ids, labels, annotated frames): another copy, errata or generator
                 # version that changes them is another run
                 "samples_digest": config_hash([(s.id, s.label, s.onset, s.apex, s.offset) for s in task.samples])}
+    for key, default in LATER_SETTINGS.items():
+        if resolved[key] == default:
+            del resolved[key]
     identity = {k: v for k, v in resolved.items() if k not in EXECUTION_LEVERS}
     tag = config.protocol if config.protocol != "loso" else ""
     if config.selection != "fixed":
@@ -263,7 +283,18 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     dataset_spec: DatasetSpec = registry.datasets.get(config.dataset)
     protocol_spec: ProtocolSpec = registry.protocols.get(config.protocol)
     levers = resolve_levers(config)
-    model_options = resolve_model_options(model_spec, config.model_options, len(dataset_spec.classes))
+    n_classes = len(dataset_spec.task_classes(resolve_dataset_options(dataset_spec, config.dataset_options)[0]))
+    model_options = resolve_model_options(model_spec, config.model_options, n_classes)
+    estimator = builds_estimator(lambda: model_spec.build(n_classes, **model_options))
+    if estimator and config.selection != "fixed":
+        raise ConfigError(f"--selection {config.selection}: model {config.model!r} is an estimator fitted once per "
+                          f"fold, with no epochs to choose among; use --selection fixed")
+    if config.pos_weight and not dataset_spec.multilabel:
+        raise ConfigError(f"--pos-weight weighs the labels of a multi-label task; task {config.dataset!r} has one "
+                          f"class per sample")
+    if estimator and dataset_spec.multilabel:
+        raise ConfigError(f"model {config.model!r} is an estimator of one class per sample; task {config.dataset!r} "
+                          f"has several labels per sample: pick a single-label task")
     chain = build_chain(registry, model_spec.preprocessing, f"model {model_spec.name!r}")
     preprocessing = chain_config(chain, model_spec.input_spec)
     task = resolve_task(registry, config, dataset_spec, protocol_spec)
@@ -273,9 +304,11 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
                   else suggested_batch_size(dataset_spec, task.dataset_options))
     run_id, identity, resolved = run_identity(config, task, levers, epochs, batch_size, preprocessing)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(config.lr), seed=config.seed,
-                             device=levers.device, bf16=levers.bf16, channels_last=levers.channels_last)
+                             device=levers.device, bf16=levers.bf16, channels_last=levers.channels_last,
+                             multilabel=dataset_spec.multilabel, pos_weight=config.pos_weight)
     return RunPlan(config=config, run_id=run_id, identity=identity, resolved=resolved, model_spec=model_spec,
                    dataset_spec=dataset_spec, protocol_spec=protocol_spec, classes=task.classes,
                    samples=task.samples, table=task.table, folds=task.folds, evaluated=evaluated, chain=chain,
                    preprocessing=preprocessing, device=levers.device, settings=settings,
-                   fold_batch=levers.fold_batch, model_options=model_options)
+                   fold_batch="off" if estimator else levers.fold_batch, model_options=model_options,
+                   estimator=estimator)

@@ -126,8 +126,8 @@ def training_loss_plot(run_folders: Iterable[Path], title: str, path: Path) -> P
 
 
 def interval_plot(labels: Sequence[str], values: Sequence[float], lows: Sequence[float], highs: Sequence[float],
-                  marks: Sequence[str], title: str, path: Path) -> Path:
-    """UF1 per configuration with its interval, best first; marked rows in dark colours."""
+                  marks: Sequence[str], title: str, path: Path, metric: str = "UF1") -> Path:
+    """A figure (UF1) per configuration with its interval, best first; marked rows in dark colours."""
     n = len(labels)
     figure, ax = plt.subplots(figsize=(7.5, 0.45 * n + 1.4))
     positions = np.arange(n)[::-1]
@@ -136,7 +136,7 @@ def interval_plot(labels: Sequence[str], values: Sequence[float], lows: Sequence
     for value, low, high, position, colour in zip(values, lows, highs, positions, colours):
         ax.errorbar([value], [position], xerr=[[value - low], [high - value]], fmt="o", color=colour, capsize=3)
     ax.set_yticks(positions, [f"{label}  {mark}".strip() for label, mark in zip(labels, marks)], fontsize=8)
-    ax.set_xlabel("UF1 (95 % subject-level bootstrap interval)")
+    ax.set_xlabel(f"{metric} (95 % subject-level bootstrap interval)")
     ax.set_ylim(-0.7, n - 0.3)
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title, fontsize=10)
@@ -155,8 +155,8 @@ def pareto_front(x: Sequence[float], y: Sequence[float], larger_x_is_better: boo
 
 
 def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequence[float], fps: Sequence[float],
-                title: str, path: Path) -> Path:
-    """UF1 against parameters (fewer is better) and against inference fps (more is better)."""
+                title: str, path: Path, metric: str = "UF1") -> Path:
+    """A figure (UF1) against parameters (fewer is better) and against inference fps (more is better)."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, x, name, larger in ((axes[0], parameters, "parameters", False), (axes[1], fps, "inference frames/s", True)):
         x = np.asarray(x, float)
@@ -172,7 +172,7 @@ def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequenc
         decades = np.log10(max(x.max(), 1) / max(x.min(), 1))
         ax.xaxis.set_minor_formatter(EngFormatter() if decades <= 3 else NullFormatter())
         ax.set_xlabel(f"{name} (log scale; {'fewer' if not larger else 'more'} is better)")
-        ax.set_ylabel("UF1")
+        ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, frameon=False, loc="lower right")
         ax.margins(x=0.15, y=0.1)
@@ -181,20 +181,50 @@ def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequenc
     return _save(figure, path)
 
 
+def label_f1_plot(labels: Sequence[str], values: Sequence[float], intervals: Sequence[Sequence[float]],
+                  prevalence: Sequence[float], title: str, path: Path) -> Path:
+    """A multi-label task's F1 per label with its interval, beside each label's prevalence (the F1 of
+    detecting it at random at that rate)."""
+    n = len(labels)
+    figure, ax = plt.subplots(figsize=(max(6.0, 0.55 * n + 2), 4.0))
+    positions = np.arange(n)
+    values = np.nan_to_num(np.asarray(values, float))
+    low = np.array([v - (i[0] if np.isfinite(i[0]) else v) for v, i in zip(values, intervals)])
+    high = np.array([(i[1] if np.isfinite(i[1]) else v) - v for v, i in zip(values, intervals)])
+    ax.bar(positions, values, width=0.7, color="tab:blue", yerr=[low, high], capsize=3, label="F1 (95 % interval)")
+    ax.scatter(positions, prevalence, color="black", marker="_", s=200, zorder=3, label="chance (prevalence)")
+    ax.set_xticks(positions, labels, rotation=0 if n <= 14 else 90, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("F1")
+    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
 def configuration_plots(configuration, out_dir: Path) -> dict[str, Path]:
-    """Confusion matrix, accuracy per subject and (where recorded) training loss of one
-    configuration (a :class:`mebench.leaderboard.Configuration`); name → PNG path."""
+    """Confusion matrix (a multi-label task: F1 per label), accuracy per subject and (where recorded)
+    training loss of one configuration (a :class:`mebench.configurations.Configuration`); name → PNG path."""
     seeds = len(configuration.runs)
     stem = safe_name(configuration.first.configuration_id)
     title = f"{configuration.model} on {configuration.dataset}" + (f" ({seeds} seeds)" if seeds > 1 else "")
-    confusion = np.sum([run.metrics.pooled.confusion_matrix for run in configuration.runs], axis=0)
-    plots = {
-        "confusion": confusion_plot(confusion, configuration.classes,
-                                    title + (" — counts summed over seeds" if seeds > 1 else ""),
-                                    Path(out_dir) / f"{stem}__confusion.png"),
-        "subjects": subject_accuracy_plot(configuration.predictions, f"{title}: accuracy per subject",
-                                          Path(out_dir) / f"{stem}__subjects.png"),
-    }
+    if configuration.multilabel:
+        stats, pooled = configuration.statistics(), configuration.first.metrics.pooled
+        labels = list(configuration.classes)
+        first = label_f1_plot(labels, [stats["estimate"][f"f1_{label}"] for label in labels],
+                              [stats[f"f1_{label}"] for label in labels],
+                              [pooled.per_class[label]["support"] / max(pooled.n, 1) for label in labels],
+                              f"{title}: F1 per label", Path(out_dir) / f"{stem}__labels.png")
+        plots = {"labels": first}
+        subjects_title = f"{title}: exact-match accuracy (every label right) per subject"
+    else:
+        confusion = np.sum([run.metrics.pooled.confusion_matrix for run in configuration.runs], axis=0)
+        plots = {"confusion": confusion_plot(confusion, configuration.classes,
+                                             title + (" — counts summed over seeds" if seeds > 1 else ""),
+                                             Path(out_dir) / f"{stem}__confusion.png")}
+        subjects_title = f"{title}: accuracy per subject"
+    plots["subjects"] = subject_accuracy_plot(configuration.predictions, subjects_title,
+                                              Path(out_dir) / f"{stem}__subjects.png")
     loss = training_loss_plot([Path(run.path) for run in configuration.runs], f"{title}: training loss",
                               Path(out_dir) / f"{stem}__loss.png")
     if loss is not None:
@@ -203,8 +233,9 @@ def configuration_plots(configuration, out_dir: Path) -> dict[str, Path]:
 
 
 def leaderboard_plots(tables, out_dir: Path) -> list[Path]:
-    """For each :class:`mebench.leaderboard.LeaderboardTable` with measured rows: UF1 with its
-    interval per configuration, and the two Pareto plots."""
+    """For each :class:`mebench.leaderboard.LeaderboardTable` with measured rows: its ranking figure (UF1,
+    or macro-F1 for a multi-label task) with its interval per configuration, and the two Pareto plots.
+    The files are named ``<table stem>__uf1.png`` and ``__pareto.png`` whatever the figure."""
     written = []
     for table in tables:
         measured = table.numbers[table.numbers["source"] == "measured"]
@@ -212,8 +243,10 @@ def leaderboard_plots(tables, out_dir: Path) -> list[Path]:
             continue
         stem = safe_name(table.stem)
         labels = list(measured["model"])
-        written.append(interval_plot(labels, measured["uf1"], measured["uf1_ci_low"], measured["uf1_ci_high"],
-                                     list(measured["mark"]), table.title, Path(out_dir) / f"{stem}__uf1.png"))
-        written.append(pareto_plot(labels, list(measured["uf1"]), list(measured["params"]), list(measured["fps"]),
-                                   table.title, Path(out_dir) / f"{stem}__pareto.png"))
+        metric, label = table.layout.ranking, table.layout.ranking_label
+        written.append(interval_plot(labels, measured[metric], measured[f"{metric}_ci_low"],
+                                     measured[f"{metric}_ci_high"], list(measured["mark"]), table.title,
+                                     Path(out_dir) / f"{stem}__uf1.png", label))
+        written.append(pareto_plot(labels, list(measured[metric]), list(measured["params"]), list(measured["fps"]),
+                                   table.title, Path(out_dir) / f"{stem}__pareto.png", label))
     return written

@@ -66,11 +66,13 @@ def chain_config(chain: Sequence[PreprocessingStep], input_spec: InputSpec) -> l
 
 
 def resize_image(image: np.ndarray, input_spec: InputSpec) -> np.ndarray:
-    """(H, W, C) → (C, height, width) float32; area interpolation when shrinking."""
+    """(H, W, C) → (C, height, width) float32; area interpolation when shrinking. An image already of
+    that size is kept as it is (as cv2.resize would copy it), so a feature vector (1, 1, D) passes
+    whatever D (cv2.resize takes at most 512 channels)."""
     h, w = image.shape[:2]
     shrinking = input_spec.height < h or input_spec.width < w
-    resized = cv2.resize(image, (input_spec.width, input_spec.height),
-                         interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    resized = image if (h, w) == (input_spec.height, input_spec.width) else cv2.resize(
+        image, (input_spec.width, input_spec.height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     if resized.ndim == 2:
         resized = resized[..., None]
     return np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)
@@ -213,11 +215,12 @@ class SampleCache:
 
 def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input_spec: InputSpec,
             cache_dir: Path | None = None, workers: int | None = None, progress: bool = True, *,
-            classes: Sequence[str] = MEGC2019_CLASSES, log: Callable[[str], None] | None = None) -> PreparedData:
+            classes: Sequence[str] = MEGC2019_CLASSES, log: Callable[[str], None] | None = None,
+            multilabel: bool = False) -> PreparedData:
     """Preprocess every sample into one (N, C, H, W) tensor, reusing cached results.
 
-    ``y`` indexes into ``classes``; a sample whose label is not among them is refused with a
-    ``DataError`` before any work. Each sample is cached as soon as it is computed, so an
+    ``y`` indexes into ``classes`` (``multilabel``: one column per class, 1 where the sample has it);
+    a sample whose label is not among them is refused with a ``DataError`` before any work. Each sample is cached as soon as it is computed, so an
     interrupted run (Ctrl-C, kill) keeps what was done and the next run computes only the rest;
     on Ctrl-C the worker processes are stopped at once and ``KeyboardInterrupt`` propagates.
     Worker processes end with their parent, even if it is killed. A damaged cache entry
@@ -225,7 +228,7 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
     ``UserWarning``), deleted and recomputed. Stale temporary files of killed writes older than
     an hour are removed from the chain's cache folder.
     """
-    _check_samples(samples, classes)
+    _check_samples(samples, classes, multilabel)
     report = log if log is not None else (lambda message: warnings.warn(message, stacklevel=3))
     cache = SampleCache(cache_dir, chain, input_spec, report) if cache_dir else None
     results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
@@ -252,20 +255,21 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
         finally:
             bar.close()
     x = torch.from_numpy(np.stack([results[i][0] for i in range(len(samples))]))
-    y = torch.tensor([list(classes).index(s.label) for s in samples], dtype=torch.long)
+    y = (torch.tensor([[float(c in s.targets) for c in classes] for s in samples], dtype=torch.float32) if multilabel
+         else torch.tensor([list(classes).index(s.label) for s in samples], dtype=torch.long))
     return PreparedData(x=x, y=y, sample_ids=[s.id for s in samples], subjects=[s.subject for s in samples],
                         datasets=[s.dataset for s in samples],
                         notes={samples[i].id: results[i][1] for i in range(len(samples)) if results[i][1]})
 
 
-def _check_samples(samples: Sequence[Sample], classes: Sequence[str]) -> None:
+def _check_samples(samples: Sequence[Sample], classes: Sequence[str], multilabel: bool) -> None:
     if not samples:
         raise PreprocessingError("no samples to preprocess")
     if len({s.id for s in samples}) != len(samples):
         seen: set[str] = set()
         duplicates = {s.id for s in samples if s.id in seen or seen.add(s.id)}
         raise PreprocessingError(f"duplicate sample ids: {sorted(duplicates)[:5]}")
-    check_labels(samples, classes)
+    check_labels(samples, classes, multilabel=multilabel)
 
 
 def _load_notes(path: Path) -> dict[str, Any]:

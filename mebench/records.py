@@ -98,42 +98,63 @@ class FoldRecord:
                    extras={key: data[key] for key in SELECTION_FIELDS if key in data})
 
 
+#: The figures of a single-label (emotion) task's block; a multi-label (action-unit) task's is macro-F1.
+SINGLE_LABEL_FIGURES = ("accuracy", "uf1", "uar")
+MULTI_LABEL_FIGURES = ("macro_f1",)
+
+
 @dataclass
 class MetricBlock:
-    """Pooled figures of one set of samples (the whole task, or one source dataset of a composite)."""
+    """Pooled figures of one set of samples (the whole task, or one source dataset of a composite):
+    ``figures`` (accuracy, UF1, UAR; or macro-F1), ``per_class`` (per class, or per label: precision,
+    recall, F1, support), the confusion matrix (single-label tasks) and the bootstrap intervals."""
 
     n: int
-    accuracy: float
-    uf1: float
-    uar: float
+    figures: dict[str, float]
     per_class: dict[str, dict[str, float]]
-    confusion_matrix: list[list[int]]
+    confusion_matrix: list[list[int]] = field(default_factory=list)
     ci: dict[str, Any] | None = None  # the subject-level bootstrap intervals (see mebench.statistics)
 
     def value(self, metric: str) -> float:
-        return float(getattr(self, metric))
+        return float(self.figures[metric])
 
     def interval(self, metric: str) -> list[float] | None:
         return self.ci.get(metric) if self.ci else None
 
+    @property
+    def accuracy(self) -> float:
+        return self.value("accuracy")
+
+    @property
+    def uf1(self) -> float:
+        return self.value("uf1")
+
+    @property
+    def uar(self) -> float:
+        return self.value("uar")
+
     def to_json(self) -> dict[str, Any]:
-        block = {"n": self.n, "accuracy": self.accuracy, "uf1": self.uf1, "uar": self.uar,
-                 "per_class": self.per_class, "confusion_matrix": self.confusion_matrix}
+        block = {"n": self.n, **self.figures, "per_class": self.per_class}
+        if self.confusion_matrix:
+            block["confusion_matrix"] = self.confusion_matrix
         return {**block, "ci": self.ci} if self.ci is not None else block
 
     @classmethod
     def from_json(cls, data: Any) -> "MetricBlock":
-        if not isinstance(data, dict) or not all(key in data for key in ("accuracy", "uf1", "uar")):
+        names = next((names for names in (SINGLE_LABEL_FIGURES, MULTI_LABEL_FIGURES)
+                      if isinstance(data, dict) and all(key in data for key in names)), None)
+        if names is None:
             raise RecordError("has no pooled metrics")
-        return cls(n=int(data.get("n", 0)), accuracy=float(data["accuracy"]), uf1=float(data["uf1"]),
-                   uar=float(data["uar"]), per_class=dict(data.get("per_class") or {}),
+        return cls(n=int(data.get("n", 0)), figures={key: float(data[key]) for key in names},
+                   per_class=dict(data.get("per_class") or {}),
                    confusion_matrix=list(data.get("confusion_matrix") or []), ci=data.get("ci"))
 
 
 @dataclass
 class Metrics:
-    """``metrics.json``: the task's classes, pooled figures, per source dataset of a composite, the
-    fold-mean accuracy, and for the LEAKY test-oracle rule the same run's fixed-budget figures."""
+    """``metrics.json``: the task's classes (or labels, for a multi-label task), pooled figures, per
+    source dataset of a composite, the fold-mean figure, and for the LEAKY test-oracle rule the same
+    run's fixed-budget figures."""
 
     classes: list[str]
     pooled: MetricBlock
@@ -143,6 +164,11 @@ class Metrics:
     leaky: bool = False
     fixed_budget: dict[str, Any] | None = None
     oracle_inflation: dict[str, float] | None = None
+    multilabel: bool = False  # an action-unit task: several labels per sample, macro-F1 over them
+
+    @property
+    def figure_names(self) -> tuple[str, ...]:
+        return tuple(self.pooled.figures)
 
     def block(self, scope: str | None) -> MetricBlock:
         """The pooled block (``scope`` None) or a source dataset's."""
@@ -150,6 +176,8 @@ class Metrics:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"classes": list(self.classes), "pooled": self.pooled.to_json()}
+        if self.multilabel:
+            data["task"] = "multi-label"
         if self.per_dataset:
             data["per_dataset"] = {name: block.to_json() for name, block in self.per_dataset.items()}
         data["fold_mean"] = self.fold_mean
@@ -167,7 +195,7 @@ class Metrics:
                                 for name, block in (data.get("per_dataset") or {}).items()},
                    fold_mean=dict(data.get("fold_mean") or {}), selection=str(data.get("selection", "fixed")),
                    leaky=bool(data.get("leaky", False)), fixed_budget=data.get("fixed_budget"),
-                   oracle_inflation=data.get("oracle_inflation"))
+                   oracle_inflation=data.get("oracle_inflation"), multilabel=data.get("task") == "multi-label")
 
 
 @dataclass

@@ -67,6 +67,7 @@ class Preparer:
         if key not in self._prepared:
             start = time.perf_counter()
             data = prepare(plan.samples, plan.chain, plan.model_spec.input_spec, classes=plan.classes,
+                           multilabel=plan.dataset_spec.multilabel,
                            cache_dir=self.cache_dir or default_cache_dir(), workers=self.workers,
                            progress=self.progress, log=self.log)
             self._warn_missed_faces(plan, data)

@@ -24,6 +24,7 @@ What a user may rely on:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -65,6 +66,91 @@ class EncodedPredictions:
     @property
     def n_groups(self) -> int:
         return int(self.groups.max()) + 1
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.predicted.shape[0])
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return METRIC_NAMES
+
+    def group_counts(self) -> np.ndarray:
+        """Per seed and group, the counts every metric is computed from: (seeds, groups, K, K) confusions."""
+        return group_confusions(self)
+
+    def metrics(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        return metrics_from_confusion(counts)
+
+
+@dataclass(frozen=True)
+class EncodedLabels:
+    """Multi-label predictions of one configuration (action units): ``truth`` (n, K) and ``predicted``
+    (seeds, n, K) say whether each of the task's ``labels`` is present; ``groups`` (n,) index the
+    resampling unit (the subject). Several seeds share ``truth`` and ``groups``."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    groups: np.ndarray
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        truth, predicted = np.asarray(self.truth, bool), np.asarray(self.predicted, bool)
+        predicted = predicted[None] if predicted.ndim == 2 else predicted
+        object.__setattr__(self, "truth", truth)
+        object.__setattr__(self, "predicted", predicted)
+        n, k = truth.shape[0], len(self.labels)
+        if n == 0 or truth.shape != (n, k) or predicted.shape[1:] != (n, k) or self.groups.shape != (n,):
+            raise ValueError(f"need non-empty truth {truth.shape} and predictions {predicted.shape} with "
+                             f"{k} labels, and groups {self.groups.shape}")
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.groups.max()) + 1
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.predicted.shape[0])
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """``macro_f1``, then ``f1_<label>`` for each label."""
+        return ("macro_f1", *(f"f1_{label}" for label in self.labels))
+
+    def group_counts(self) -> np.ndarray:
+        """(seeds, groups, K, 3): true positives, false positives and false negatives per label."""
+        cells = np.stack([self.predicted & self.truth, self.predicted & ~self.truth, ~self.predicted & self.truth],
+                         axis=-1).astype(np.int64)  # (seeds, n, K, 3)
+        counts = np.zeros((self.n_seeds, self.n_groups, len(self.labels), 3), np.int64)
+        np.add.at(counts, (slice(None), self.groups), cells)
+        return counts
+
+    def metrics(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        return label_metrics_from_counts(counts, self.labels)
+
+
+def label_metrics_from_counts(counts: np.ndarray, labels: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-label F1 = 2TP / (2TP + FP + FN) and their mean, macro-F1, from a (..., K, 3) stack of
+    (TP, FP, FN). A label neither in the truth nor predicted has no F1 (NaN) and is left out of the
+    mean, as UF1 leaves out such a class; macro-F1 is 0 when no label is."""
+    counts = np.asarray(counts, dtype=np.float64)
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denominator = 2 * tp + fp + fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), np.nan)
+        present = denominator > 0
+        macro = np.where(present.any(axis=-1), np.nansum(f1, axis=-1) / np.maximum(present.sum(axis=-1), 1), 0.0)
+    return {"macro_f1": macro, **{f"f1_{label}": f1[..., k] for k, label in enumerate(labels)}}
+
+
+def encode_labels(truth: np.ndarray, predicted: np.ndarray, groups: Sequence, labels: Sequence[str]) -> EncodedLabels:
+    """Multi-label truth (n, K) and predictions ((seeds,) n, K) with arbitrary group labels (subject names)."""
+    _, group_codes = np.unique(np.asarray(groups), return_inverse=True)
+    return EncodedLabels(np.asarray(truth, bool), np.asarray(predicted, bool), group_codes.astype(np.int64),
+                         tuple(labels))
+
+
+Encoded = EncodedPredictions | EncodedLabels
 
 
 def encode(truth: Sequence, predicted: Sequence | Sequence[Sequence], groups: Sequence,
@@ -125,39 +211,54 @@ def resample_counts(n_groups: int, resamples: int, seed: int) -> np.ndarray:
     return np.bincount(flat.ravel(), minlength=resamples * n_groups).reshape(resamples, n_groups)
 
 
-def _resampled_metrics(confusions: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Seed-averaged metrics of each resample: (resamples,) per metric."""
-    seeds, groups, k, _ = confusions.shape
-    stacked = confusions.transpose(1, 0, 2, 3).reshape(groups, seeds * k * k)
-    resampled = (counts @ stacked).reshape(-1, seeds, k, k)
-    return {name: values.mean(axis=1) for name, values in metrics_from_confusion(resampled).items()}
+def _resampled_metrics(data: Encoded, group_counts: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Seed-averaged metrics of each resample: (resamples,) per metric (NaN where a metric is undefined
+    on every seed of a draw, e.g. the F1 of a label no drawn subject shows)."""
+    seeds, groups, *cell = group_counts.shape
+    stacked = np.moveaxis(group_counts, 1, 0).reshape(groups, -1)
+    resampled = (counts @ stacked).reshape(-1, seeds, *cell)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a draw on which a label is undefined for every seed
+        return {name: np.nanmean(values, axis=1) if np.isnan(values).any() else values.mean(axis=1)
+                for name, values in data.metrics(resampled).items()}
 
 
 def _interval(values: np.ndarray, level: float) -> list[float]:
     tail = (1 - level) / 2
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return [float("nan"), float("nan")]
     low, high = np.quantile(values, [tail, 1 - tail])
     return [float(low), float(high)]
 
 
-def subject_bootstrap(data: EncodedPredictions, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                      level: float = DEFAULT_LEVEL) -> dict[str, Any]:
-    """Point estimates and percentile intervals of accuracy, UF1 and UAR, resampling groups.
+def _point(data: Encoded, group_counts: np.ndarray) -> dict[str, float]:
+    """Each metric pooled over all samples, averaged over seeds (NaN where undefined on every seed)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {name: float(np.nanmean(values)) for name, values in data.metrics(group_counts.sum(axis=1)).items()}
 
-    Returns ``{"estimate": {metric: float}, "accuracy": [low, high], "uf1": […], "uar": […],
-    "method", "unit", "resamples", "seed", "level", "groups", "seeds"}``. The estimate is the
-    mean over seeds of each seed's pooled metric."""
-    confusions = group_confusions(data)
-    point = metrics_from_confusion(confusions.sum(axis=1))
-    resampled = _resampled_metrics(confusions, resample_counts(data.n_groups, resamples, seed))
+
+def subject_bootstrap(data: Encoded, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                      level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+    """Point estimates and percentile intervals of the data's metrics (accuracy, UF1 and UAR; or
+    macro-F1 and each label's F1), resampling groups.
+
+    Returns ``{"estimate": {metric: float}, "<metric>": [low, high] for each metric, "method",
+    "unit", "resamples", "seed", "level", "groups", "seeds"}``. The estimate is the mean over seeds
+    of each seed's pooled metric."""
+    group_counts = data.group_counts()
+    point = _point(data, group_counts)
+    resampled = _resampled_metrics(data, group_counts, resample_counts(data.n_groups, resamples, seed))
     return {
-        "estimate": {name: float(point[name].mean()) for name in METRIC_NAMES},
-        **{name: _interval(resampled[name], level) for name in METRIC_NAMES},
+        "estimate": {name: point[name] for name in data.metric_names},
+        **{name: _interval(resampled[name], level) for name in data.metric_names},
         "method": BOOTSTRAP_METHOD, "unit": "subject", "resamples": int(resamples), "seed": int(seed),
-        "level": float(level), "groups": data.n_groups, "seeds": int(data.predicted.shape[0]),
+        "level": float(level), "groups": data.n_groups, "seeds": data.n_seeds,
     }
 
 
-def paired_bootstrap(first: EncodedPredictions, second: EncodedPredictions, resamples: int = DEFAULT_RESAMPLES,
+def paired_bootstrap(first: Encoded, second: Encoded, resamples: int = DEFAULT_RESAMPLES,
                      seed: int = 0, level: float = DEFAULT_LEVEL) -> dict[str, Any]:
     """Difference first − second of each metric, with a paired percentile interval and p-value.
 
@@ -170,14 +271,14 @@ def paired_bootstrap(first: EncodedPredictions, second: EncodedPredictions, resa
     if not (np.array_equal(first.truth, second.truth) and np.array_equal(first.groups, second.groups)):
         raise ValueError("paired comparison needs the same samples with the same labels and subjects")
     counts = resample_counts(first.n_groups, resamples, seed)
-    point_first = metrics_from_confusion(group_confusions(first).sum(axis=1))
-    point_second = metrics_from_confusion(group_confusions(second).sum(axis=1))
-    draws_first = _resampled_metrics(group_confusions(first), counts)
-    draws_second = _resampled_metrics(group_confusions(second), counts)
+    first_counts, second_counts = first.group_counts(), second.group_counts()
+    point_first, point_second = _point(first, first_counts), _point(second, second_counts)
+    draws_first = _resampled_metrics(first, first_counts, counts)
+    draws_second = _resampled_metrics(second, second_counts, counts)
     result: dict[str, Any] = {}
-    for name in METRIC_NAMES:
+    for name in first.metric_names:
         delta = draws_first[name] - draws_second[name]
-        observed = float(point_first[name].mean() - point_second[name].mean())
+        observed = point_first[name] - point_second[name]
         # a tolerance keeps float noise in Δ* − Δ̂ from deciding ties (Δ̂ = 0 must give p = 1)
         extreme = np.abs(delta - observed) >= abs(observed) - 1e-12
         result[name] = {

@@ -15,8 +15,9 @@ import torch
 
 from mebench.data import PreparedData
 from mebench.errors import IncompleteRunError
+from mebench.estimators import Predictor, count_parameters, fit_estimator
 from mebench.hardware import describe_device, device_label
-from mebench.metrics import pooled_metrics
+from mebench.metrics import DETECTION_THRESHOLD, join_labels, pooled_metrics
 from mebench.plan import RunPlan
 from mebench.records import FoldRecord, Metrics, RunRecord, Timing
 from mebench.results import config_hash, environment
@@ -25,7 +26,9 @@ from mebench.timing import inference_throughput, peak_memory_bytes
 
 
 def predictions_frame(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord]) -> pd.DataFrame:
-    """One row per evaluated sample: identity, fold, true and predicted label, class probabilities."""
+    """One row per evaluated sample: identity, fold, true and predicted label, class probabilities. A
+    multi-label task writes the labels present and those detected (probability ≥ 0.5), joined
+    (``AU4+AU12``, ``none``), and each label's probability."""
     classes = plan.classes
     position = {sample_id: i for i, sample_id in enumerate(data.sample_ids)}
     rows = []
@@ -34,10 +37,14 @@ def predictions_frame(plan: RunPlan, data: PreparedData, records: dict[int, Fold
         for prediction in record.predictions:
             i = position[prediction.sample_id]
             probabilities = np.asarray(prediction.probabilities, dtype=float)
+            if data.multilabel:
+                truth = join_labels([c for c, present in zip(classes, data.y[i].tolist()) if present])
+                predicted = join_labels([c for c, p in zip(classes, probabilities) if p >= DETECTION_THRESHOLD])
+            else:
+                truth, predicted = classes[int(data.y[i])], classes[int(probabilities.argmax())]
             rows.append({
                 "sample_id": data.sample_ids[i], "dataset": data.datasets[i], "subject": data.subjects[i],
-                "fold": record.fold, "true_label": classes[int(data.y[i])],
-                "predicted_label": classes[int(probabilities.argmax())],
+                "fold": record.fold, "true_label": truth, "predicted_label": predicted,
                 **{f"p_{name}": float(p) for name, p in zip(classes, probabilities)},
             })
     predictions = pd.DataFrame(rows)
@@ -51,7 +58,14 @@ def predictions_frame(plan: RunPlan, data: PreparedData, records: dict[int, Fold
 
 
 def measure_inference(plan: RunPlan, data: PreparedData) -> tuple[dict[str, Any], int]:
-    """Inference frames per second of a fresh model (warm-up, synchronised) and its parameter count."""
+    """Inference frames per second of a fresh model (warm-up, synchronised) and its parameter count.
+    An estimator is timed the same way once fitted on the first fold's training samples, and counts
+    the parameters its card defines (``mebench.estimators.count_parameters``)."""
+    if plan.estimator:
+        first = plan.folds[0]
+        estimator = fit_estimator(plan.build_model, data.x, data.y, first.train, plan.settings.fold_seed(first.index))
+        throughput = inference_throughput(Predictor(estimator), data.x[: min(len(data), 32)].clone())
+        return throughput.as_dict(), count_parameters(estimator)
     torch.manual_seed(0)
     model = plan.build_model().to(plan.device)
     batch = data.x[: min(len(data), 32)].to(plan.device).clone()
@@ -67,18 +81,19 @@ def run_metrics(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord
     """(predictions, metrics, the records scored): under the LEAKY test-oracle rule each fold is scored
     at its best test epoch, with the same run's fixed-budget figures (its last epoch) and the inflation
     beside them."""
+    multilabel = data.multilabel
     if plan.config.selection == "test-oracle":
-        truth = {sample_id: int(label) for sample_id, label in zip(data.sample_ids, data.y.tolist())}
-        fixed_budget = pooled_metrics(predictions_frame(plan, data, records), plan.classes)
+        truth = {sample_id: np.asarray(label) for sample_id, label in zip(data.sample_ids, data.y.tolist())}
+        fixed_budget = pooled_metrics(predictions_frame(plan, data, records), plan.classes, multilabel)
         records = oracle_records(records, truth)
     predictions = predictions_frame(plan, data, records)
-    metrics = Metrics.from_json(pooled_metrics(predictions, plan.classes))
+    metrics = Metrics.from_json(pooled_metrics(predictions, plan.classes, multilabel))
     metrics.selection = plan.config.selection
     if plan.config.selection == "test-oracle":
         metrics.leaky = True
         metrics.fixed_budget = {"pooled": fixed_budget["pooled"], "note": "the same run scored at its last epoch"}
-        metrics.oracle_inflation = {k: getattr(metrics.pooled, k) - fixed_budget["pooled"][k]
-                                    for k in ("accuracy", "uf1", "uar")}
+        metrics.oracle_inflation = {k: metrics.pooled.value(k) - fixed_budget["pooled"][k]
+                                    for k in metrics.figure_names}
     return predictions, metrics, records
 
 

@@ -32,6 +32,10 @@ class TrainSettings:
     device: torch.device = torch.device("cpu")
     bf16: bool = False
     channels_last: bool = False
+    #: several labels per sample: sigmoid outputs and binary cross-entropy instead of softmax and cross-entropy
+    multilabel: bool = False
+    #: multi-label: weigh each label's positives by its negatives / positives on the fold's training samples
+    pos_weight: bool = False
 
     def autocast(self) -> ContextManager:
         if not self.bf16:
@@ -44,6 +48,30 @@ class TrainSettings:
     def dropout_seed(self, fold_index: int) -> int:
         """The seed of the fold's dropout masks: a stream independent of its weights and batch order."""
         return int(np.random.SeedSequence([self.seed, fold_index, 1]).generate_state(1, dtype=np.uint64)[0])
+
+
+def task_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None,
+              reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy for class indices; for multi-label targets (one 0/1 column per label) binary
+    cross-entropy on the logits, each label's positives weighted by ``pos_weight`` where given."""
+    if targets.dtype.is_floating_point:
+        return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight, reduction=reduction)
+    return F.cross_entropy(logits, targets, reduction=reduction)
+
+
+def fold_pos_weight(y: torch.Tensor, train: torch.Tensor, settings: TrainSettings) -> torch.Tensor | None:
+    """Per label, negatives / positives over the fold's training samples only (1 for a label without
+    positives there); None unless the settings ask for it on a multi-label task."""
+    if not (settings.multilabel and settings.pos_weight):
+        return None
+    positives = y[train].sum(dim=0)
+    negatives = len(train) - positives
+    return torch.where(positives > 0, negatives / positives.clamp_min(1), torch.ones_like(positives))
+
+
+def probabilities(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Class probabilities (softmax) or, multi-label, each label's probability (sigmoid), as float32."""
+    return torch.sigmoid(logits.float()) if multilabel else torch.softmax(logits.float(), dim=1)
 
 
 def check_epoch_loss(loss: float, fold: Fold, epoch: int, settings: TrainSettings) -> None:
@@ -168,13 +196,14 @@ def train_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: t
     selection rule) may look at the model after each epoch; returning True stops training."""
     device = settings.device
     model, train, optimizer, generator = start_fold(build_model, x, fold, settings, settings.channels_last)
+    pos_weight = fold_pos_weight(y, train, settings)
     for epoch in range(settings.epochs):
         total, count = torch.zeros((), device=device), 0
         for batch in epoch_batches(len(train), settings.batch_size, generator):
             index = train[batch.to(device)]
             inputs = normalise(x[index], model, settings)
             with settings.autocast():
-                loss = F.cross_entropy(model(inputs), y[index])
+                loss = task_loss(model(inputs), y[index], pos_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -205,5 +234,5 @@ def predict(model: torch.nn.Module, x: torch.Tensor, index: np.ndarray, settings
     for batch in positions.split(max(settings.batch_size, 64)):
         with settings.autocast():
             logits = model(normalise(x[batch], model, settings))
-        outputs.append(torch.softmax(logits.float(), dim=1).cpu())
+        outputs.append(probabilities(logits, settings.multilabel).cpu())
     return torch.cat(outputs).double().numpy()

@@ -1,6 +1,6 @@
 """The shared test kit: a tiny model plugin and a tiny synthetic run configuration, so that
-end-to-end tests exercise the real runner in seconds on 2 CPU cores; the session's MEGC fixtures
-in the datasets' distributed layouts; and a CLI runner.
+end-to-end tests exercise the real runner in seconds on 2 CPU cores; the session's MEGC and other
+databases' fixtures in their distributed layouts; and a CLI runner.
 
 Tests marked ``slow`` (several seconds each: many folds, subprocesses, pip installs, Ray) are left
 out of the quick inner loop, ``pytest -m "not slow"``; CI runs everything.
@@ -103,6 +103,15 @@ def mebench_cli(*args):
 def cli():
     """``mebench_cli`` as a fixture."""
     return mebench_cli
+
+
+@pytest.fixture(scope="session")
+def db_root(tmp_path_factory):
+    """CAS(ME)³ Part A, MMEW, 4DME, CASME, SMIC-VIS/NIR and SMIC-E fixtures in their distributed layouts, written
+    once per test session (never modified; tests/database_fixtures.py)."""
+    from tests.database_fixtures import write_database_fixture
+
+    return write_database_fixture(tmp_path_factory.mktemp("databases"))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Write small copies of CASME II, SAMM and SMIC-HS in exactly their distributed layouts, with the
 samples of the official MEGC2019 list, clips of the emotions outside the 3-class task (the 5-class
-tasks use some of them), and the kinds of annotation slips the distributed spreadsheets have."""
+tasks use some of them), the kinds of annotation slips the distributed spreadsheets have, and action-unit
+cells drawn from the public sheets' own spellings (``tests/au_spellings.py``; ``MEGC_AU_CELLS``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import openpyxl
 
 from mebench_plugins.datasets.megc2019 import read_official
+from tests import au_spellings
 
 CASME2_EMOTIONS = {"negative": ["disgust", "repression"], "positive": ["happiness"], "surprise": ["surprise"]}
 SAMM_EMOTIONS = {"negative": ["Anger", "Contempt", "Disgust", "Fear", "Sadness"], "positive": ["Happiness"],
@@ -44,6 +46,56 @@ FIVE_CLASS_COUNTS = {
 }
 #: Subjects with at least one 5-class clip (one SAMM subject has only excluded emotions here).
 FIVE_CLASS_SUBJECTS = {"casme2-5class": 24, "samm-5class": 27}
+
+
+#: AU cells every fixture sheet holds (the rest are drawn from the public sheet's cells, each as often as the
+#: sheet holds it): CASME II's '?' (not coded) and prefixed codes; every SAMM spelling read by a further rule.
+CASME2_AU_FIRST = ["?", "?", "4+L10", "R6+R12", "L1+L2", "R4+R10", "4+R12", "L2+26+38"]
+SAMM_AU_FIRST = ["(R6 or R12)+R15", "(R6 or R12) + R15", "L12 or L14", "R12 or R14", "R14A or 17A or 24A",
+                 "12A+ref(24)", "4D+ref(6)+7C+43E", "7B+ ref(43)", "7D+ref(43)", "A9E+ref(10)", "ref(5)+20C+25+26",
+                 "ref(7B)+43", "ref(7B)+43C", "ref(L10)+A12B", "10A/B", "4A/B", "A/L12", "R14+17+soft focus",
+                 "A1B+A2C", "7C+A12B", "T18+39", "B18+25", "L12 + 61", "12+15 ", "L14C"]
+
+
+def au_cells(table: list, count: int, first: list, seed: int) -> list:
+    """``count`` AU cells of a public sheet (``au_spellings`` table): ``first``, then the sheet's other cells
+    (each as often as the sheet holds it) in a seeded order."""
+    pool = [cell for cell, rows, _ in table for _ in range(rows)]
+    for cell in first:
+        pool.remove(cell)
+    order = np.random.default_rng(seed).permutation(len(pool))
+    return (list(first) + [pool[i] for i in order])[:count]
+
+
+def _megc_clips() -> list[tuple[str, str, str, str]]:
+    """(dataset, subject, clip, label or emotion) of every clip the fixture writes, in writing order."""
+    clips = [(dataset, subject.split("/")[1], clip, label) for dataset, subject, clip, label in read_official()]
+    clips += [("casme2", f"sub{number:02d}", clip, emotion) for number, clip, emotion in CASME2_EXTRA]
+    clips += [("samm", subject, clip, emotion) for subject, clip, emotion in SAMM_EXTRA]
+    return clips
+
+
+def megc_au_cells() -> dict[str, dict[str, object]]:
+    """Sample id → the AU cell the fixture writes, per dataset (CASME II and SAMM)."""
+    clips = _megc_clips()
+    cells = {}
+    for dataset, table, first, seed in (("casme2", au_spellings.CASME2, CASME2_AU_FIRST, 21),
+                                        ("samm", au_spellings.SAMM, SAMM_AU_FIRST, 22)):
+        ids = [f"{d}/{subject}/{clip}" for d, subject, clip, _ in clips if d == dataset]
+        cells[dataset] = dict(zip(ids, au_cells(table, len(ids), first, seed)))
+    return cells
+
+
+#: Sample id → AU cell, per dataset.
+MEGC_AU_CELLS = megc_au_cells()
+#: What the AU tasks give on these cells with their defaults (MEB's 12 AUs, alternatives=drop, ref=present):
+#: samples per AU, the samples, and the clips not coded ('?') or dropped (alternatives between AUs).
+MEGC_AU_COUNTS = {
+    "casme2": {"AU1": 16, "AU2": 13, "AU4": 82, "AU5": 2, "AU6": 6, "AU7": 20, "AU9": 9, "AU10": 13, "AU12": 17,
+               "AU14": 13, "AU15": 10, "AU17": 11, "samples": 148, "not coded": 3, "dropped": 0},
+    "samm": {"AU1": 6, "AU2": 15, "AU4": 21, "AU5": 8, "AU6": 2, "AU7": 38, "AU9": 4, "AU10": 5, "AU12": 22, "AU14": 9,
+             "AU15": 2, "AU17": 6, "samples": 131, "not coded": 0, "dropped": 5},
+}
 
 
 def _frames(rng: np.random.Generator) -> list[np.ndarray]:
@@ -93,22 +145,21 @@ def write_megc_fixture(root: Path, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     casme_emotions = {label: itertools.cycle(names) for label, names in CASME2_EMOTIONS.items()}
     samm_emotions = {label: itertools.cycle(names) for label, names in SAMM_EMOTIONS.items()}
-    clips = [(dataset, subject.split("/")[1], clip, label) for dataset, subject, clip, label in read_official()]
-    clips += [("casme2", f"sub{number:02d}", clip, emotion) for number, clip, emotion in CASME2_EXTRA]
-    clips += [("samm", subject, clip, emotion) for subject, clip, emotion in SAMM_EXTRA]
+    clips = _megc_clips()
     casme_rows, samm_rows = [], []
     for dataset, local, clip, label in clips:
         first = int(rng.integers(20, 200))
         numbers = [first + FRAME_STEP * k for k in range(FRAMES)]
         onset, apex, offset = _annotation(f"{dataset}/{local}/{clip}", numbers)
+        au = MEGC_AU_CELLS.get(dataset, {}).get(f"{dataset}/{local}/{clip}")
         if dataset == "casme2":
             _write_clip(root / "CASME2" / "CASME2_RAW_selected" / local / clip, [f"img{n}.jpg" for n in numbers], rng)
             emotion = next(casme_emotions[label]) if label in casme_emotions else label
-            casme_rows.append([int(local[3:]), clip, onset, apex, offset, "AU12", emotion])
+            casme_rows.append([int(local[3:]), clip, onset, apex, offset, au, emotion])
         elif dataset == "samm":
             _write_clip(root / "SAMM" / "SAMM" / local / clip, [f"{local}_{n:05d}.jpg" for n in numbers], rng)
             emotion = next(samm_emotions[label]) if label in samm_emotions else label
-            samm_rows.append([local, clip, 0, onset, apex, offset, 12, "AU4", "", emotion])
+            samm_rows.append([local, clip, 0, onset, apex, offset, 12, au, "", emotion])
         else:
             subject_number = int(local[1:])
             code, number = clip.split("_")[1:]

@@ -60,7 +60,8 @@ def prepared(tmp_path_factory):
     result = cli(*run_args(root / "results", root / "cache"))
     assert result.exit_code == 0, result.output
     (run_dir,) = run_folders(root / "results")
-    return {"results": root / "results", "cache": root / "cache", "run_dir": run_dir}
+    return {"results": root / "results", "cache": root / "cache", "run_dir": run_dir, "stdout": result.stdout,
+            "stderr": result.stderr}
 
 
 def copy_cache(prepared, tmp_path: Path) -> Path:
@@ -85,6 +86,30 @@ def interrupted(run_dir: Path) -> Path:
     for name in ("run.json", "metrics.json", "predictions.csv"):
         (run_dir / name).unlink()
     return run_dir
+
+
+# --- what a run prints ------------------------------------------------------------------------------
+
+def test_a_run_prints_the_chance_level_beside_its_result(prepared):
+    """The chance line of the tiny task's own class counts: the majority class's share, the expected UF1
+    of uniform guessing (a class of prevalence p: 2p(1/K)/(p + 1/K)) and UAR 1/K."""
+    truth = pd.read_csv(prepared["run_dir"] / "predictions.csv")["true_label"].value_counts(normalize=True)
+    k = len(truth)
+    uf1 = sum(2 * p / k / (p + 1 / k) for p in truth) / k
+    expected = (f"chance: accuracy {truth.max():.3f} (always the most frequent class), UF1 {uf1:.3f} and UAR "
+                f"{1 / k:.3f} (uniform guessing)")
+    lines = prepared["stdout"].splitlines()
+    assert expected in lines
+    assert lines.index(expected) < next(i for i, line in enumerate(lines) if line.startswith("| class"))
+
+
+def test_a_runs_first_lines_state_the_epochs_it_uses(prepared):
+    """The tiny task asks for --epochs 1 (its preset's budget is 3): the plan line and the dataset's line
+    both say 1."""
+    lines = [line for line in prepared["stderr"].splitlines() if line.startswith(("ststnet on synthetic", "synthetic:"))]
+    assert len(lines) == 2, prepared["stderr"]
+    assert ", 1 epoch, batch 8, " in lines[0]
+    assert lines[1].startswith("synthetic: 3 subjects, 12 clips, 1 epoch, batch ")
 
 
 # --- finding 2: a damaged preprocessing cache heals ------------------------------------------------

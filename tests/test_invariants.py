@@ -25,14 +25,14 @@ from mebench.folds import Fold, SampleTable, check_folds
 from mebench.plan import RunConfig, plan_run
 from mebench.preprocessing import prepare
 from mebench.records import FoldRecord, Prediction
-from mebench.registry import PluginInfo, discover
+from mebench.registry import PluginInfo, Registry, discover
 from mebench.results import RunDirectory, atomic_write_bytes, config_hash
 from mebench.runner import run
 from mebench.training import (TrainSettings, bf16_supported, epoch_batches, fold_normalisation, predict, start_fold,
                               train_fold)
 from mebench_plugins.datasets.megc2019 import check_task, read_official
 from mebench_plugins.datasets.synthetic import load_synthetic
-from tests.conftest import QUIET, TINY_DATASET, TINY_INPUT, TinyNet, quiet, tiny_config
+from tests.conftest import QUIET, TINY_DATASET, TINY_INPUT, TinyNet, quiet, tiny_config, tiny_plugin_module
 from tests.megc_fixtures import edit_sheet
 
 
@@ -501,3 +501,76 @@ def test_a_spec_builds_with_its_declared_defaults(registry):
     net = waspp.build(3)
     assert net.pyramid2.flow == "waterfall" and len(net.pyramid2.branches) == 3
     assert len(waspp.build(3, branches=2).pyramid2.branches) == 2
+
+
+# --- a run's identity: its folder's configuration, its samples, its pre-flow size ----------------------------
+
+def test_a_run_folder_written_by_another_configuration_is_refused_until_forced(registry, tmp_path):
+    from mebench.errors import RunError
+
+    first = run(tiny_config(), registry, output_dir=tmp_path, **QUIET)
+    config_path = first.run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "lr": 0.5}))
+    (first.run_dir / "run.json").unlink()  # an unfinished run whose folder says another configuration
+    with pytest.raises(RunError, match=f"{re.escape(str(config_path))} holds a different configuration; use --force"):
+        run(tiny_config(), registry, output_dir=tmp_path, **QUIET)
+    again = run(tiny_config(), registry, output_dir=tmp_path, force=True, **QUIET)
+    assert again.run_dir == first.run_dir and json.loads(config_path.read_text()) == config
+
+
+def registry_without(plugin_name: str, module: types.ModuleType) -> Registry:
+    """The installed plugins and the tiny test model but ``plugin_name``, plus ``module`` (registering the
+    names it took); a replacement that fails to register fails the test."""
+    import importlib.metadata
+
+    entry_points = [ep for ep in importlib.metadata.entry_points(group="mebench") if ep.name != plugin_name]
+    registry = discover(entry_points)
+    if plugin_name != "tiny_test_plugin":
+        registry.load_module(tiny_plugin_module(), PluginInfo("tiny_test_plugin", "tests", "tests", "0"))
+    registry.load_module(module, PluginInfo("replacement", "tests", "tests", "0"))
+    assert not registry.broken, registry.broken
+    return registry
+
+
+def test_the_sample_set_is_part_of_the_run_identity(registry):
+    """The same task name and options over samples of which one apex moved by a frame (another copy, an
+    edited errata file): another run, and only the samples' digest tells it apart."""
+    from mebench_plugins.datasets import synthetic
+
+    module = types.ModuleType("moved_apex")
+
+    @hookimpl
+    def mebench_register_datasets(register):
+        def load(data_root=None, **options):
+            samples = synthetic.load_synthetic(data_root, **options)
+            return [dataclasses.replace(samples[0], apex=samples[0].apex + 1), *samples[1:]]
+
+        spec = registry.datasets.get("synthetic")
+        register(dataclasses.replace(spec, load=load))
+
+    module.mebench_register_datasets = mebench_register_datasets
+    moved = plan_run(tiny_config(), registry_without("synthetic", module))
+    original = plan_run(tiny_config(), registry)
+    assert moved.run_id != original.run_id
+    differing = {key for key in original.identity if original.identity[key] != moved.identity[key]}
+    assert differing == {"samples_digest"}
+
+
+def test_the_pre_flow_size_reaches_the_cache_key_the_run_id_and_run_json(registry, tmp_path):
+    from mebench.preprocessing import build_chain, chain_config
+
+    def chain(size: int):
+        return ("apex_frame", ("tvl1_flow", {"size": size}), "optical_strain", "flow_stack")
+
+    assert chain_config(build_chain(registry, chain(64)), TINY_INPUT) != chain_config(build_chain(registry, chain(0)),
+                                                                                      TINY_INPUT)
+    sized = plan_run(tiny_config(), registry_without("tiny_test_plugin", variant_plugin(chain(64))))
+    native = plan_run(tiny_config(), registry)  # the tiny model's chain: tvl1_flow(size=0)
+    assert sized.run_id != native.run_id
+    assert {key for key in native.identity if native.identity[key] != sized.identity[key]} == {"preprocessing"}
+    outcome = run(tiny_config(), registry, output_dir=tmp_path, **QUIET)
+    flow = next(step for step in outcome.record.config["preprocessing"] if step["step"] == "tvl1_flow")
+    assert flow["size"] == 0
+    recorded = json.loads((outcome.run_dir / "run.json").read_text())["config"]["preprocessing"]
+    assert next(step for step in recorded if step["step"] == "tvl1_flow")["size"] == 0

@@ -9,6 +9,9 @@ from mebench_plugins.models.pyramid_nets import PyramidModule, PyramidNet
 REGISTRY = discover()
 FULL_SIZE = {"base", "dspp", "wspp", "daspp", "waspp", "vgg-m", "alexnet", "ststnet", "offapexnet", "dual-inception"}
 SMALL = InputSpec(3, 36, 36)  # the 32 pyramid variants share one implementation; test their wiring small
+#: families pinned in their own files: tests/test_mer_nets.py trains each net on its declared input,
+#: tests/test_baselines.py fits the estimators
+OWN_TESTS = {"rcn", "sssnet", "htnet", "inceptr", "offtanet", "svm_baselines"}
 
 
 def _forward_backward(model, spec, batch=2):
@@ -22,7 +25,7 @@ def _forward_backward(model, spec, batch=2):
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("name", REGISTRY.models.names())
+@pytest.mark.parametrize("name", [n for n in REGISTRY.models.names() if REGISTRY.models.get(n).family not in OWN_TESTS])
 def test_every_registered_model_trains_on_its_declared_input(name):
     spec = REGISTRY.models.get(name)
     input_spec = spec.input_spec if name in FULL_SIZE else SMALL

@@ -44,6 +44,18 @@ def test_kfold_is_subject_disjoint_stratified_and_seeded():
         kfold_folds(t, k=21)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_kfold_stratifies_whole_subjects_by_class(seed):
+    """Twelve subjects of one class each — six 'a', three 'b', three 'c' — in three folds: stratified,
+    every fold tests two 'a' subjects, one 'b' and one 'c', whatever the shuffling seed."""
+    classes = [0] * 6 + [1] * 3 + [2] * 3
+    subjects = [f"d/{s:02d}" for s in range(12) for _ in range(4)]
+    t = table(subjects, labels=[classes[s] for s in range(12) for _ in range(4)])
+    for fold in kfold_folds(t, k=3, seed=seed):
+        tested = {subject: t.labels[i] for i in fold.test for subject in [t.subjects[i]]}
+        assert sorted(tested.values()) == [0, 0, 1, 2], fold.name
+
+
 def test_lodo_holds_out_each_database_and_refuses_a_single_one():
     t = table(["a/1", "a/2", "b/1", "b/2", "c/1"], datasets=["a", "a", "b", "b", "c"])
     folds = lodo_folds(t)
@@ -177,3 +189,76 @@ def test_selection_rules_run_end_to_end_and_the_oracle_is_marked_leaky(registry,
     inner = run(RunConfig(**config, selection="inner-val"), registry, output_dir=tmp_path, **QUIET)
     assert "__inner-val__" in inner.run_dir.name and not inner.record.leaky
     assert set(inner.record.selected_epochs) == {"synthetic/s01", "synthetic/s02", "synthetic/s03"}
+
+
+# --- model selection on cases with known answers -------------------------------------------------------
+
+def test_inner_val_stops_patience_epochs_after_the_best_and_scores_the_best_epochs_weights(monkeypatch):
+    """Validation losses 1.0, 0.5, 0.6, 0.7, 0.8…: the best epoch is 1 (0-based); with patience 2 training
+    stops after epoch 3 and the model scored carries epoch 1's weights."""
+    import torch
+
+    from mebench.selection import EpochSelector
+    from mebench.training import TrainSettings
+
+    losses = iter([1.0, 0.5, 0.6, 0.7, 0.8, 0.9])
+    monkeypatch.setattr(EpochSelector, "_validation_loss", lambda self, model: next(losses))
+    fold = loso_folds(table([f"d/{i // 2}" for i in range(8)]))[0]
+    selector = EpochSelector("inner-val", fold, None, None, TrainSettings(epochs=6), np.array([0]), patience=2)
+    model = torch.nn.Linear(1, 1)
+    decisions = []
+    for epoch in range(6):
+        with torch.no_grad():
+            model.weight.fill_(float(epoch))  # each epoch's "training" leaves its number in the weight
+        decisions.append(selector.after_epoch(epoch, model))
+        if decisions[-1]:
+            break
+    assert decisions == [False, False, False, True]
+    model, extra = selector.finish(model)
+    assert extra["selected_epoch"] == 1 and extra["validation_losses"] == [1.0, 0.5, 0.6, 0.7]
+    assert float(model.weight.detach()) == 1.0
+
+
+def test_inner_val_split_is_seeded_by_the_fold():
+    """Folds with the same training subjects but different indices carve different validation subjects;
+    the same fold always carves the same ones."""
+    from mebench.folds import Fold
+    from mebench.selection import selection_for
+    from mebench.training import TrainSettings
+
+    subjects = np.array([f"d/{i // 3}" for i in range(36)])  # 12 subjects
+    train, test = np.arange(3, 36), np.arange(3)
+    settings = TrainSettings(epochs=1)
+    carved = []
+    for index in range(6):
+        fold, selector = selection_for("inner-val", Fold(index, "d/0", train, test), subjects, settings, None, None)
+        carved.append(tuple(sorted(set(subjects[selector.validation]))))
+        again = selection_for("inner-val", Fold(index, "d/0", train, test), subjects, settings, None, None)[1]
+        assert tuple(sorted(set(subjects[again.validation]))) == carved[-1]
+    assert len(set(carved)) > 1
+
+
+def test_the_oracle_scores_each_folds_best_test_epoch_and_its_inflation_is_oracle_minus_fixed():
+    """One fold of two samples: epoch 0 gets both right, epoch 1 one, epoch 2 (the last: the fixed budget)
+    none. The oracle picks epoch 0 (accuracy 1), the fixed budget scores 0: inflation exactly +1."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from mebench.data import PreparedData
+    from mebench.records import FoldRecord, Prediction
+    from mebench.summarise import run_metrics
+
+    right, wrong = [0.9, 0.05, 0.05], [0.05, 0.9, 0.05]
+    epochs = [[right, right], [right, wrong], [wrong, wrong]]
+    record = FoldRecord(fold=0, test_group="d/1", train_seconds=1.0,
+                        predictions=[Prediction("d/1/a", wrong), Prediction("d/1/b", wrong)],
+                        extras={"epoch_test_probabilities": epochs})
+    data = PreparedData(x=torch.zeros(2, 1, 1, 1), y=torch.tensor([0, 0]), sample_ids=["d/1/a", "d/1/b"],
+                        subjects=["d/1", "d/1"], datasets=["d", "d"])
+    plan = SimpleNamespace(config=SimpleNamespace(selection="test-oracle"), classes=("negative", "positive", "surprise"),
+                           evaluated=np.array([0, 1]), run_id="oracle-test")
+    predictions, metrics, scored = run_metrics(plan, data, {0: record})
+    assert scored[0].selected_epoch == 0 and list(predictions["predicted_label"]) == ["negative", "negative"]
+    assert metrics.leaky and metrics.pooled.accuracy == 1.0 and metrics.fixed_budget["pooled"]["accuracy"] == 0.0
+    assert metrics.oracle_inflation["accuracy"] == 1.0

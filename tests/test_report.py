@@ -80,3 +80,17 @@ def test_report_cli_writes_both_files_and_refuses_an_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     result = mebench_cli("report", "--results", tmp_path / "empty", "--out", tmp_path / "o2")
     assert result.exit_code == 1 and "no complete runs" in result.output and "Traceback" not in result.output
+
+
+def test_reported_inside_ci_says_yes_only_for_a_figure_inside_the_interval(tmp_path):
+    """An all-correct run: accuracy 1 with the interval [1, 1]. A reported 1.0 lies inside it, 0.5 does not."""
+    truth = task_samples()
+    write_run(tmp_path, "perfect", predictions_with_accuracy(truth, 1.0, seed=0))
+    configurations = load_configurations(tmp_path)
+    inside = ReportedFigures(source="Doe 2020, Table 1", dataset="synthetic", accuracy=1.0)
+    outside = ReportedFigures(source="Doe 2020, Table 2", dataset="synthetic", accuracy=0.5)
+    frame = reported_vs_measured(configurations, [("perfect", inside), ("perfect", outside)]).set_index("source")
+    assert frame.loc["Doe 2020, Table 1", "reported inside CI"] == "yes"
+    assert frame.loc["Doe 2020, Table 2", "reported inside CI"] == "no"
+    assert frame.loc["Doe 2020, Table 2", "measured − reported"] == "+0.500"
+    assert frame.loc["Doe 2020, Table 2", "measured"] == "1.000 [1.000, 1.000]"

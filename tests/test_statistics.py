@@ -1,6 +1,5 @@
 """Subject-level bootstrap, paired comparison, McNemar and Holm on cases with known answers."""
 
-import time
 from math import comb
 
 import numpy as np
@@ -132,13 +131,40 @@ def test_holm_adjustment_by_hand():
     assert holm_adjust([]).size == 0
 
 
-def test_bootstrap_of_a_composite_sized_run_is_well_under_a_second():
+def test_the_interval_of_several_seeds_is_that_of_their_mean():
+    """Seed 0 right everywhere, seed 1 wrong everywhere: every draw scores 1 and 0, so the mean is 0.5 on
+    every draw — the interval of the mean is [0.5, 0.5], not seed 0's [1, 1] nor seed 1's [0, 0]."""
+    truth, _, groups = random_task(n_subjects=12, seed=3)
+    wrong = (truth + 1) % 3
+    both = subject_bootstrap(encode(truth, np.stack([truth, wrong]), groups, CLASSES))
+    for metric in ("accuracy", "uf1", "uar"):
+        assert both["estimate"][metric] == pytest.approx(0.5)
+        assert both[metric] == pytest.approx([0.5, 0.5])
+
+
+def test_the_paired_p_value_is_two_sided_on_a_case_worked_by_hand():
+    """Two subjects of 5 samples; A and B differ only on subject 0 (A right, B wrong), so Δaccuracy = 0.5.
+    A draw takes subject 0 twice (Δ* = 1), once (Δ* = 0.5) or never (Δ* = 0), with probabilities 1/4, 1/2,
+    1/4: |Δ* − Δ̂| ≥ |Δ̂| in half the draws, so the two-sided p is about 0.5 (one-sided: about 0.25), and
+    swapping A and B gives the same p."""
+    groups = np.repeat([0, 1], 5)
+    truth = np.zeros(10, int)
+    first = truth.copy()
+    second = np.where(groups == 0, 1, 0)  # wrong on subject 0, right on subject 1
+    a, b = encode(truth, first, groups, CLASSES), encode(truth, second, groups, CLASSES)
+    forward, backward = paired_bootstrap(a, b), paired_bootstrap(b, a)
+    assert forward["accuracy"]["delta"] == pytest.approx(0.5) and backward["accuracy"]["delta"] == pytest.approx(-0.5)
+    assert 0.45 < forward["accuracy"]["p"] < 0.55  # binomial sd of the estimate with 2,000 draws: 0.011
+    assert backward["accuracy"]["p"] == forward["accuracy"]["p"]
+    assert forward["accuracy"]["ci"] == pytest.approx([0.0, 1.0])
+
+
+def test_bootstrap_of_a_composite_sized_run():
+    """A 442-sample, 68-subject run (the speed is measured by benchmarks/statistics_speed.py)."""
     rng = np.random.default_rng(0)
     sizes = rng.multinomial(442 - 68, np.ones(68) / 68) + 1  # 442 samples over 68 unequal subjects
     groups = np.repeat(np.arange(68), sizes)
     truth = rng.integers(0, 3, 442)
-    data = encode(truth, np.where(rng.random(442) < 0.7, truth, 0), groups, CLASSES)
-    subject_bootstrap(data)
-    start = time.perf_counter()
-    subject_bootstrap(data)
-    assert time.perf_counter() - start < 0.25  # ≈ 5 ms measured on 2 CPU cores
+    result = subject_bootstrap(encode(truth, np.where(rng.random(442) < 0.7, truth, 0), groups, CLASSES))
+    assert result["groups"] == 68 and result["resamples"] == 2000
+    assert result["accuracy"][0] < result["estimate"]["accuracy"] < result["accuracy"][1]

@@ -183,3 +183,59 @@ def test_sweep_file_and_dry_run(tmp_path):
     sweep_file.write_text('models = ["ststnet"]\ndatasets = ["synthetic"]\nnosuch = 1\n')
     bad = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run"])
     assert bad.exit_code == 2 and "unknown key 'nosuch'" in bad.output
+
+
+FLAKY_PLUGIN = '''
+"""A model whose first build on a Ray worker fails (it leaves a marker file), then builds: a transient
+failure. Builds in the driver (planning, timing) never fail."""
+import os
+from pathlib import Path
+
+from mebench import hookimpl
+from mebench.data import InputSpec, ModelSpec
+from tests.conftest import TINY_CHAIN, TinyNet
+
+
+def flaky(num_classes, input_spec):
+    marker = Path(os.environ["MEBENCH_FLAKY_MARKER"])
+    if os.getpid() != int(os.environ["MEBENCH_DRIVER_PID"]) and not marker.exists():
+        marker.write_text(f"failed once in process {os.getpid()}")
+        raise RuntimeError("a transient failure")
+    return TinyNet(num_classes, input_spec)
+
+
+@hookimpl
+def mebench_register_models(register):
+    register(ModelSpec(name="flaky", factory=flaky, input_spec=InputSpec(3, 16, 16), preprocessing=TINY_CHAIN))
+'''
+
+
+@pytest.mark.slow
+def test_ray_retries_a_fold_task_that_fails_once(tmp_path, monkeypatch):
+    """--retries: the first attempt of a fold task fails (on a Ray worker), the retry succeeds."""
+    ray = pytest.importorskip("ray")
+    from mebench.ray_executor import RayExecutor
+
+    site = tmp_path / "site"  # the plugin, installed where Ray's workers find it too (entry point and module)
+    (site / "mebench_flaky-0.dist-info").mkdir(parents=True)
+    (site / "mebench_flaky-0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: mebench-flaky\n"
+                                                                 "Version: 0\n")
+    (site / "mebench_flaky-0.dist-info" / "entry_points.txt").write_text("[mebench]\nflaky = mebench_flaky\n")
+    (site / "mebench_flaky.py").write_text(FLAKY_PLUGIN)
+    repository = Path(__file__).resolve().parents[1]
+    marker = tmp_path / "failed-once"
+    monkeypatch.setenv("MEBENCH_FLAKY_MARKER", str(marker))
+    monkeypatch.setenv("MEBENCH_DRIVER_PID", str(os.getpid()))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), str(repository), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.syspath_prepend(str(site))
+    registry = discover()
+    assert "flaky" in registry.models
+    configs = grid_configs(["flaky"], ["synthetic"], [0], base_config(dataset_options={**TINY_DATASET, "subjects": 2}))
+    executor = RayExecutor(retries=1, num_cpus=2, progress=False, log=quiet)
+    try:
+        outcome = Sweep(configs, tmp_path / "out", registry=registry, progress=False, log=quiet).run(executor)
+    finally:
+        ray.shutdown()
+    assert marker.exists() and str(os.getpid()) not in marker.read_text()  # a task failed once on a worker …
+    assert outcome.ok and outcome.runs[0].complete, outcome.failures  # … and its retry succeeded

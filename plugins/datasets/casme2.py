@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mebench.errors import DataError
-from mebench_plugins.datasets.formats import Clip, clip_from_sheet, read_sheet
+from mebench_plugins.datasets.formats import AU_COLUMN, Reading, clip_from_sheet, read_sheet
 
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Estimated Emotion")
 #: Frame layouts in order of preference, each with whether its frames are already cropped to the face.
@@ -25,21 +25,27 @@ def subject_number(value, file, row) -> int:
         raise DataError(file, f"Subject {value!r} is not a subject number", "expected e.g. 1 or 01", row) from None
 
 
-def read_casme2(root: Path) -> list[Clip]:
+def read_casme2(root: Path, sheet: Path | None = None) -> Reading:
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "CASME II folder not found", "point --data-root at the folder holding CASME2/ "
                                                             "(or pass --dataset-opt casme2_root=DIR)")
-    sheets = sorted(root.glob("CASME2-coding-*.xlsx"))
-    if len(sheets) != 1:
-        found = ", ".join(p.name for p in sheets) or "none"
-        raise DataError(root, f"expected exactly one coding spreadsheet CASME2-coding-*.xlsx, found {found}",
-                        "keep the spreadsheet distributed with CASME II, and only that one, in this folder")
-    sheet = sheets[0]
+    if sheet is None:
+        sheets = sorted(root.glob("CASME2-coding-*.xlsx"))
+        if len(sheets) != 1:
+            found = ", ".join(p.name for p in sheets) or "none"
+            raise DataError(root, f"expected exactly one coding spreadsheet CASME2-coding-*.xlsx, found {found}",
+                            "keep the spreadsheet distributed with CASME II, and only that one, in this folder "
+                            "(or pass --dataset-opt sheet=FILE)")
+        sheet = sheets[0]
     layout = next((name for name in FRAME_FOLDERS if (root / name).is_dir()), None)
     if layout is None:
         raise DataError(root, "no frame folder Cropped/ or CASME2_RAW_selected/",
                         "unpack the CASME II frames into this folder")
-    return [clip_from_sheet("casme2", f"sub{subject_number(record['Subject'], sheet, row):02d}", record, COLUMNS[1:],
-                            root / layout, sheet, row, cropped=FRAME_FOLDERS[layout])
-            for row, record in read_sheet(sheet, COLUMNS)]
+    table = read_sheet(sheet, COLUMNS + (AU_COLUMN,))
+    clips = [clip_from_sheet("casme2", f"sub{subject_number(record['Subject'], table.source, row):02d}", record,
+                             COLUMNS[1:], root / layout, table, row, cropped=FRAME_FOLDERS[layout])
+             for row, record in table]
+    return Reading(clips, [f"annotation {table.description}",
+                           f"frames {root / layout}/sub<NN>/<Filename>/ "
+                           f"({'face-cropped' if FRAME_FOLDERS[layout] else 'not cropped'})"])

@@ -17,30 +17,21 @@ already cropped to the face (``Sample.cropped``), from the layout that was read.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import logging
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 from mebench import hookimpl
-from mebench.data import MEGC2019_CLASSES, DatasetSpec, Reference, Sample
+from mebench.data import MEGC2019_CLASSES, DatasetSpec, Reference
 from mebench.dataset_check import DatasetCheck
 from mebench.errors import DataError
 from mebench.options import Option
-from mebench_plugins.datasets.casme2 import read_casme2
-from mebench_plugins.datasets.formats import (FIVE_CLASS_TASKS, Clip, apply_errata, emotion_class, index_frames,
-                                              load_errata, resolve_frames)
-from mebench_plugins.datasets.samm import read_samm
-from mebench_plugins.datasets.smic import read_smic
+from mebench_plugins.datasets.catalog import (check_emotion_task, clip_sample, common_options, location_options,
+                                              read_clips, samples_or_error)
+from mebench_plugins.datasets.formats import FIVE_CLASS_TASKS
 
-LOG = logging.getLogger("mebench.datasets")
-
-READERS = {"casme2": read_casme2, "samm": read_samm, "smic": read_smic}
-FOLDERS = {"casme2": "CASME2", "samm": "SAMM", "smic": "SMIC"}
-NAMES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC"}
+OFFICIAL_DATASETS = ("casme2", "samm", "smic")
 TASKS = {"combined": ("casme2", "samm", "smic"), "casme2": ("casme2",), "samm": ("samm",), "smic": ("smic",)}
 DROPPED_IN_441 = ("samm", "032", "032_3_1")
 
@@ -80,7 +71,7 @@ def read_official(path: Path | None = None, gt_version: int = 442) -> list[tuple
     for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not record:
             continue
-        if len(record) != 4 or record[0] not in READERS or record[3].strip() not in ("0", "1", "2"):
+        if len(record) != 4 or record[0] not in OFFICIAL_DATASETS or record[3].strip() not in ("0", "1", "2"):
             raise DataError(where, f"malformed row {record}", "expected dataset,subject,filename,label(0|1|2)", number)
         dataset, subject, clip, label = (value.strip() for value in record)
         subject = f"{dataset}/{subject_id(dataset, subject, where, number)}"
@@ -92,49 +83,16 @@ def read_official(path: Path | None = None, gt_version: int = 442) -> list[tuple
     return rows
 
 
-def dataset_root(dataset: str, data_root: str | os.PathLike | None, roots: dict[str, Any]) -> Path:
-    """``--dataset-opt <dataset>_root``, else ``$MEBENCH_<DATASET>``, else ``<data root>/<FOLDER>``."""
-    override = roots.get(f"{dataset}_root") or os.environ.get(f"MEBENCH_{dataset.upper()}")
-    if override:
-        return Path(override)
-    if not data_root:
-        raise DataError(FOLDERS[dataset], f"no data root for {dataset}",
-                        f"pass --data-root DIR (holding {', '.join(FOLDERS.values())}) or set MEBENCH_DATA, or "
-                        f"--dataset-opt {dataset}_root=DIR / MEBENCH_{dataset.upper()}")
-    return Path(data_root) / FOLDERS[dataset]
-
-
-def read_clips(datasets: Iterable[str], data_root, roots: dict[str, Any], errata: str | None) -> dict[str, Clip]:
-    """Every annotated clip of ``datasets`` (excluded emotions too), errata applied, by sample id."""
-    fixes = load_errata(Path(errata) if errata else None)
-    return {clip.id: apply_errata(clip, fixes)
-            for dataset in datasets for clip in READERS[dataset](dataset_root(dataset, data_root, roots))}
-
-
-def clip_sample(clip: Clip, label: str, strict: bool) -> Sample:
-    """The sample of one clip: frames indexed, annotation slips corrected (or refused when ``strict``).
-    Raises ``DataError`` for anything that blocks."""
-    frames = index_frames(clip.folder, clip.source, clip.row)
-    resolved = resolve_frames(clip, frames, strict)
-    key = (f"{frames.fingerprint()}:{resolved.onset}:{resolved.apex}:{resolved.offset}:{label}"
-           f":cropped={clip.cropped}")
-    return Sample(id=clip.id, dataset=clip.dataset, subject=clip.subject, label=label, emotion=clip.emotion,
-                  frames=frames, onset=resolved.onset, apex=resolved.apex, offset=resolved.offset,
-                  fingerprint=hashlib.sha256(key.encode()).hexdigest(), cropped=clip.cropped,
-                  corrections=clip.corrections + resolved.corrections)
-
-
 def check_task(task: str, data_root=None, *, gt_version: int = 442, official: str | None = None,
-               errata: str | None = None, strict: bool = False, casme2_root: str | None = None,
-               samm_root: str | None = None, smic_root: str | None = None) -> DatasetCheck:
-    """Match a copy of the datasets against the MEGC2019 official list; collect every problem."""
-    roots = {"casme2_root": casme2_root, "samm_root": samm_root, "smic_root": smic_root}
+               errata: str | None = None, strict: bool = False, **locations: Any) -> DatasetCheck:
+    """Match a copy of the datasets against the MEGC2019 official list; collect every problem.
+    ``locations`` are the task's ``<root>_root`` and ``sheet``/``<root>_sheet`` options."""
     expected = [r for r in read_official(Path(official) if official else None, gt_version) if r[0] in TASKS[task]]
-    clips = read_clips(TASKS[task], data_root, roots, errata)
+    read = read_clips(TASKS[task], data_root, locations, errata)
     samples, missing, problems = [], [], []
     for dataset, subject, name, label in expected:
         sample_id = f"{subject}/{name}"
-        clip = clips.get(sample_id)
+        clip = read.clips.get(sample_id)
         if clip is None or clip.label is None:
             missing.append(sample_id if clip is None else f"{sample_id} (annotated {clip.emotion!r}, excluded)")
             continue
@@ -147,57 +105,20 @@ def check_task(task: str, data_root=None, *, gt_version: int = 442, official: st
         except DataError as error:
             problems.append(str(error))
     expected_ids = {f"{r[1]}/{r[2]}" for r in expected}
-    extra = sorted(c.id for c in clips.values() if c.label is not None and c.id not in expected_ids)
-    return DatasetCheck(task, [(f"{r[1]}/{r[2]}", r[1], r[3]) for r in expected], samples, missing, extra, problems)
-
-
-def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, strict: bool = False,
-                       casme2_root: str | None = None, samm_root: str | None = None) -> DatasetCheck:
-    """A task built from one dataset's spreadsheet with the inclusion rules of ``FIVE_CLASS_TASKS``.
-    There is no official list: ``expected`` is empty and every file problem is listed."""
-    definition = FIVE_CLASS_TASKS[task]
-    clips = read_clips((definition.dataset,), data_root, {"casme2_root": casme2_root, "samm_root": samm_root},
-                       errata)
-    samples, problems = [], []
-    for clip in clips.values():
-        label = emotion_class(definition.mapping, clip.emotion, clip.source, clip.row)
-        if label is None:
-            continue
-        try:
-            samples.append(clip_sample(clip, label, strict))
-        except DataError as error:
-            problems.append(str(error))
-    return DatasetCheck(task, [], samples, [], [], problems)
+    extra = sorted(c.id for c in read.clips.values() if c.label is not None and c.id not in expected_ids)
+    return DatasetCheck(task, [(f"{r[1]}/{r[2]}", r[1], r[3]) for r in expected], samples, missing, extra, problems,
+                        warnings=read.warnings, sources=read.sources)
 
 
 def task_options(datasets: Iterable[str], official_list: bool) -> tuple[Option, ...]:
     """The options of a task reading ``datasets``: the official list's version and copy (MEGC2019 tasks),
-    the errata file, strictness, and the folder of each dataset it reads."""
-    options = []
+    the errata file, strictness, and the folder and annotation file of each dataset it reads."""
+    options: list[Option] = []
     if official_list:
         options += [Option("gt_version", int, 442, "version of the official MEGC2019 list (441 drops SAMM 032_3_1)",
                            choices=(442, 441)),
                     Option("official", Path, None, "your own copy of the official list (CSV)")]
-    options += [Option("errata", Path, None, "errata file (default: the one shipped with mebench)"),
-                Option("strict", bool, False, "refuse known annotation slips instead of correcting them")]
-    options += [Option(f"{dataset}_root", Path, None, f"folder of your {NAMES[dataset]} copy (default: "
-                                                      f"DATA_ROOT/{FOLDERS[dataset]}, or $MEBENCH_{dataset.upper()})")
-                for dataset in datasets]
-    return tuple(options)
-
-
-def samples_or_error(task: str, report: DatasetCheck) -> list[Sample]:
-    """The samples of a task whose check finds nothing missing and no problem; otherwise one
-    ``DataError`` line pointing at ``mebench data check``. Each annotation slip corrected is logged
-    as one warning line."""
-    if report.missing or report.problems:
-        first = report.problems[0] if report.problems else f"missing sample {report.missing[0]}"
-        raise DataError(task, f"{len(report.missing)} missing sample(s) and {len(report.problems)} problem(s); "
-                              f"first: {first}", f"run `mebench data check {task}` for the full list")
-    for sample in report.found:
-        for note in sample.corrections:
-            LOG.warning("%s", note)
-    return report.found
+    return tuple(options) + common_options() + location_options(datasets)
 
 
 def megc2019_spec(task: str, description: str) -> DatasetSpec:

@@ -12,22 +12,25 @@ from pathlib import Path
 
 from mebench.errors import DataError
 from mebench_plugins.datasets.casme2 import subject_number
-from mebench_plugins.datasets.formats import Clip, clip_from_sheet, read_sheet
+from mebench_plugins.datasets.formats import AU_COLUMN, Reading, clip_from_sheet, read_sheet
 
 SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
 COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Estimated Emotion")
 
 
-def read_samm(root: Path) -> list[Clip]:
+def read_samm(root: Path, sheet: Path | None = None) -> Reading:
     root = Path(root)
-    sheet = root / SHEET
+    sheet = Path(sheet) if sheet else root / SHEET
     if not sheet.exists():
         raise DataError(sheet, "SAMM coding spreadsheet not found",
                         "point --data-root at the folder holding SAMM/ (or --dataset-opt samm_root=DIR); "
-                        f"it must contain {SHEET}")
+                        f"it must contain {SHEET} (or pass --dataset-opt sheet=FILE)")
     frames_root = root / "SAMM"
     if not frames_root.is_dir():
         raise DataError(frames_root, "SAMM frame folder not found", "unpack the SAMM frames into SAMM/SAMM/")
-    return [clip_from_sheet("samm", f"{subject_number(record['Subject'], sheet, row):03d}", record, COLUMNS[1:],
-                            frames_root, sheet, row, cropped=False)
-            for row, record in read_sheet(sheet, COLUMNS)]
+    table = read_sheet(sheet, COLUMNS + (AU_COLUMN,), sheets=("MICRO_ONLY",))
+    clips = [clip_from_sheet("samm", f"{subject_number(record['Subject'], table.source, row):03d}", record,
+                             COLUMNS[1:], frames_root, table, row, cropped=False)
+             for row, record in table]
+    return Reading(clips, [f"annotation {table.description}",
+                           f"frames {frames_root}/<subject>/<Filename>/ (not cropped)"])

@@ -1,7 +1,13 @@
-"""SMIC-HS as distributed: ``HS/s1/micro/{negative,positive,surprise}/s1_ne_01/*.bmp`` (not cropped to
-the face) or the widely shared face-cropped copy under ``SMIC_all_cropped/HS``; ``Clip.cropped`` says
-which was read. No apex is annotated; onset and offset are the first and last frames. Folder names
-are unpadded (``s3_po_08``) where the MEGC2019 list pads them (``s03_po_08``).
+"""SMIC as distributed: one folder per camera, ``HS/`` (100 fps high-speed, 164 clips, 16 subjects)
+and ``VIS/`` and ``NIR/`` (25 fps visual and near-infrared cameras, 71 clips of the last 8 subjects each),
+each ``s1/micro/{negative,positive,surprise}/s1_ne_01/*.bmp`` (not cropped to the face), or the widely
+shared face-cropped copy under ``SMIC_all_cropped/<camera>``; ``Clip.cropped`` says which was read. No
+apex is annotated; onset and offset are the first and last frames. Folder names are unpadded
+(``s3_po_08``) where the MEGC2019 list pads them (``s03_po_08``).
+
+The HS layout is the one MEB (``tvaranka/meb``) reads. That ``VIS/`` and ``NIR/`` sit beside ``HS/`` with
+the same structure is NOT confirmed by a public source (docs/datasets.md, "Unconfirmed"): a copy laid
+out otherwise gets a message saying exactly what was looked for.
 
 Reference: Li et al., A Spontaneous Micro-Expression Database: Inducement, Collection and
 Baseline, IEEE FG 2013.
@@ -13,35 +19,45 @@ import re
 from pathlib import Path
 
 from mebench.errors import DataError
-from mebench_plugins.datasets.formats import Clip, three_class
+from mebench_plugins.datasets.formats import Clip, Reading, three_class
 
 CLIP_NAME = re.compile(r"^s(\d+)_([a-z]+)_(\d+)$")
-#: Layouts in order of preference, each with whether its frames are already cropped to the face.
-HS_FOLDERS = {"HS": False, "SMIC_all_cropped/HS": True}
+#: Dataset key of each camera's clips (their ids and subjects are namespaced by it).
+CAMERAS = {"HS": "smic", "VIS": "smic-vis", "NIR": "smic-nir"}
 
 
-def read_smic(root: Path) -> list[Clip]:
-    root = Path(root)
-    layout = next((name for name in HS_FOLDERS if (root / name).is_dir()), None)
+def layouts(camera: str) -> dict[str, bool]:
+    """The folders a camera's clips may sit in, in order of preference, each with whether its frames are
+    already cropped to the face."""
+    return {camera: False, f"SMIC_all_cropped/{camera}": True}
+
+
+def read_smic(root: Path, sheet: Path | None = None, camera: str = "HS") -> Reading:
+    root, dataset = Path(root), CAMERAS[camera]
+    layout = next((name for name in layouts(camera) if (root / name).is_dir()), None)
     if layout is None:
-        raise DataError(root, "no SMIC-HS folder HS/ or SMIC_all_cropped/HS/",
-                        "point --data-root at the folder holding SMIC/ (or --dataset-opt smic_root=DIR)")
-    hs = root / layout
+        raise DataError(root, f"no SMIC-{camera} folder {camera}/ or SMIC_all_cropped/{camera}/",
+                        "point --data-root at the folder holding SMIC/ (or --dataset-opt smic_root=DIR); expected "
+                        f"{camera}/s<k>/micro/<negative|positive|surprise>/s<k>_<ne|po|sur>_<nn>/")
+    cropped = layouts(camera)[layout]
+    folder = root / layout
     clips = []
-    for subject_dir in sorted(p for p in hs.iterdir() if p.is_dir()):
+    for subject_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         micro = subject_dir / "micro"
         if not micro.is_dir():
             raise DataError(subject_dir, "subject folder has no micro/ folder", "restore it from your copy")
         for emotion_dir in sorted(p for p in micro.iterdir() if p.is_dir()):
-            label = three_class("smic", emotion_dir.name, emotion_dir)
+            label = three_class(dataset, emotion_dir.name, emotion_dir)
             for clip_dir in sorted(p for p in emotion_dir.iterdir() if p.is_dir()):
                 match = CLIP_NAME.match(clip_dir.name)
                 if not match:
                     raise DataError(clip_dir, "clip folder name is not like s1_ne_01", "rename it as distributed")
                 subject = f"s{int(match.group(1)):02d}"
                 clips.append(Clip(
-                    dataset="smic", subject=f"smic/{subject}", name=f"{subject}_{match.group(2)}_{match.group(3)}",
-                    emotion=emotion_dir.name, label=label, onset=None, apex=None, offset=None,
-                    folder=clip_dir, source=str(clip_dir), row=None, cropped=HS_FOLDERS[layout], annotated=False,
+                    dataset=dataset, subject=f"{dataset}/{subject}",
+                    name=f"{subject}_{match.group(2)}_{match.group(3)}", emotion=emotion_dir.name, label=label,
+                    onset=None, apex=None, offset=None, folder=clip_dir, source=str(clip_dir), row=None,
+                    cropped=cropped, annotated=False,
                 ))
-    return clips
+    return Reading(clips, [f"clips {folder}/s<k>/micro/<emotion>/<clip>/ "
+                           f"({'face-cropped' if cropped else 'not cropped'}; labels from the emotion folders)"])

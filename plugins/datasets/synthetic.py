@@ -11,6 +11,11 @@ a pixel or two at the apex:
 Every clip also carries nuisance motion — a rigid head shift, a weaker action from another class,
 sometimes a blink — and sensor noise, so the classes overlap. Frames are rendered on demand and go
 through the same preprocessing chain as real data (apex pick, TV-L1 flow, strain, resize).
+
+``synthetic-au`` is the action-unit variant: each clip shows an independent random subset of six
+localised actions — AU1 (inner brow raiser), AU2 (outer brow raiser), AU4 (brow lowerer), AU12
+(lip-corner puller), AU15 (lip-corner depressor), AU26 (jaw drop) — each present with probability
+0.35 (at least one per clip), plus the same head shift, blinks and noise; its labels are the AUs shown.
 """
 
 from __future__ import annotations
@@ -48,14 +53,28 @@ CLASS_PROBABILITIES = (0.5, 0.27, 0.23)  # roughly the MEGC2019 composite's 250/
 
 #: What each option allows. ``size`` ≥ 48 keeps every facial feature a few pixels wide. The preset is
 #: recorded in every run's identity even when not given: it decides the samples and the training budget.
-OPTIONS = (
-    Option("preset", str, DEFAULT_PRESET, "named size and training budget", choices=tuple(PRESETS), recorded=True),
-    Option("subjects", int, None, "subjects (default: the preset's)", minimum=2,
-           reason="leave-one-subject-out needs two subjects"),
-    Option("clips_per_subject", int, None, "clips per subject (default: the preset's)", minimum=1),
-    Option("seed", int, 0, "generator seed", minimum=0),
-    Option("size", int, 96, "frame size in pixels", minimum=48),
-)
+def synthetic_options(presets: dict[str, dict]) -> tuple[Option, ...]:
+    return (
+        Option("preset", str, DEFAULT_PRESET, "named size and training budget", choices=tuple(presets), recorded=True),
+        Option("subjects", int, None, "subjects (default: the preset's)", minimum=2,
+               reason="leave-one-subject-out needs two subjects"),
+        Option("clips_per_subject", int, None, "clips per subject (default: the preset's)", minimum=1),
+        Option("seed", int, 0, "generator seed", minimum=0),
+        Option("size", int, 96, "frame size in pixels", minimum=48),
+    )
+
+
+OPTIONS = synthetic_options(PRESETS)
+
+#: ``synthetic-au``'s sizes and budgets: detecting six labels takes more clips and epochs than telling
+#: three classes apart. ``start`` was chosen by measurement: STSTNet reaches macro-F1 0.56–0.62 (chance
+#: 0.30) over training seeds 0–2 in about 15 s of training per fold on 2 CPU cores.
+AU_PRESETS = {
+    "start": {"subjects": 4, "clips_per_subject": 16, "epochs": 40, "batch_size": 8, "difficulty": "obvious"},
+    "quick": {"subjects": 4, "clips_per_subject": 16, "epochs": 40, "batch_size": 8, "difficulty": "easy"},
+    "standard": {"subjects": 10, "clips_per_subject": 12, "epochs": 40, "batch_size": 16, "difficulty": "standard"},
+}
+AU_OPTIONS = synthetic_options(AU_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,12 @@ def _action_field(action: str, g: FaceGeometry, size: int) -> tuple[np.ndarray, 
             for offset in (-4, 4):
                 dy -= 0.9 * _bump(size, g.cx + side * (g.eye_dx + offset), g.eye_y - g.brow_gap, r)
         dy += 0.5 * _bump(size, g.cx, g.mouth_y + 2, r)
+    elif action in ("inner_brow_raiser", "outer_brow_raiser"):  # AU1, AU2
+        offset = -4 if action == "inner_brow_raiser" else 4
+        for side in (-1, 1):
+            dy -= 1.1 * _bump(size, g.cx + side * (g.eye_dx + offset), g.eye_y - g.brow_gap, r)
+    elif action == "jaw_drop":  # AU26
+        dy += 1.0 * _bump(size, g.cx, g.mouth_y + 2, r)
     elif action == "blink":
         for side in (-1, 1):
             dy += 0.8 * _bump(size, g.cx + side * g.eye_dx, g.eye_y - 1.5, 3.0 * size / 96)
@@ -160,6 +185,11 @@ CLASS_ACTIONS = {
     "negative": ("brow_lowerer", "lip_corner_depressor"),
     "surprise": ("brow_raiser",),
 }
+
+#: The action units of ``synthetic-au`` and the action each renders.
+AU_ACTIONS = {"AU1": "inner_brow_raiser", "AU2": "outer_brow_raiser", "AU4": "brow_lowerer",
+              "AU12": "lip_corner_puller", "AU15": "lip_corner_depressor", "AU26": "jaw_drop"}
+AU_PROBABILITY = 0.35
 
 
 @dataclass(frozen=True)
@@ -175,6 +205,8 @@ class SyntheticClip(FrameSource):
     length: int
     apex_offset: int
     difficulty: str = "standard"
+    #: action units to show (``synthetic-au``); empty: the emotion class's action and a distractor
+    units: tuple[str, ...] = ()
 
     def indices(self) -> list[int]:
         return list(range(self.first_frame, self.first_frame + self.length))
@@ -196,20 +228,27 @@ class SyntheticClip(FrameSource):
         geometry = _subject_geometry(subject_rng, size)
         face = _render_face(geometry, subject_rng, size)
         clip_rng = np.random.default_rng([self.seed, self.subject, self.clip])
-        actions = CLASS_ACTIONS[self.label]
-        main = actions[clip_rng.integers(len(actions))]
-        others = [a for c, acts in CLASS_ACTIONS.items() if c != self.label for a in acts]
-        distractor = others[clip_rng.integers(len(others))]
         signal, nuisance = DIFFICULTY[self.difficulty]
-        amplitude = clip_rng.uniform(0.9, 1.8) * geometry.expressiveness * signal
-        distractor_amplitude = clip_rng.uniform(0.0, 0.55) * amplitude * nuisance
+        if self.units:
+            dx, dy = np.zeros((size, size), np.float32), np.zeros((size, size), np.float32)
+            for unit in self.units:
+                amplitude = clip_rng.uniform(0.9, 1.8) * geometry.expressiveness * signal
+                udx, udy = _action_field(AU_ACTIONS[unit], geometry, size)
+                dx, dy = dx + amplitude * udx, dy + amplitude * udy
+        else:
+            actions = CLASS_ACTIONS[self.label]
+            main = actions[clip_rng.integers(len(actions))]
+            others = [a for c, acts in CLASS_ACTIONS.items() if c != self.label for a in acts]
+            distractor = others[clip_rng.integers(len(others))]
+            amplitude = clip_rng.uniform(0.9, 1.8) * geometry.expressiveness * signal
+            distractor_amplitude = clip_rng.uniform(0.0, 0.55) * amplitude * nuisance
+            dx, dy = _action_field(main, geometry, size)
+            dx, dy = amplitude * dx, amplitude * dy
+            ddx, ddy = _action_field(distractor, geometry, size)
+            dx += distractor_amplitude * ddx
+            dy += distractor_amplitude * ddy
         blink = clip_rng.random() < 0.3 * nuisance
         head = clip_rng.normal(0, 0.45, 2) * nuisance
-        dx, dy = _action_field(main, geometry, size)
-        dx, dy = amplitude * dx, amplitude * dy
-        ddx, ddy = _action_field(distractor, geometry, size)
-        dx += distractor_amplitude * ddx
-        dy += distractor_amplitude * ddy
         if blink:
             bdx, bdy = _action_field("blink", geometry, size)
             dx, dy = dx + bdx, dy + bdy
@@ -261,14 +300,46 @@ def load_synthetic(data_root=None, preset: str = DEFAULT_PRESET, subjects: int |
     return samples
 
 
+def load_synthetic_au(data_root=None, preset: str = DEFAULT_PRESET, subjects: int | None = None,
+                      clips_per_subject: int | None = None, seed: int = 0, size: int = 96) -> list[Sample]:
+    """Generate ``synthetic-au``: the same faces and clip timings, each clip showing a random subset of
+    ``AU_ACTIONS`` (each present with probability ``AU_PROBABILITY``, at least one)."""
+    n_subjects, n_clips = synthetic_size({"preset": preset, "subjects": subjects,
+                                          "clips_per_subject": clips_per_subject}, AU_PRESETS)
+    difficulty = AU_PRESETS[preset]["difficulty"]
+    samples = []
+    for s in range(1, n_subjects + 1):
+        rng = np.random.default_rng([seed, s, 20_000])
+        for c in range(1, n_clips + 1):
+            shown = rng.random(len(AU_ACTIONS)) < AU_PROBABILITY
+            if not shown.any():
+                shown[rng.integers(len(AU_ACTIONS))] = True
+            units = tuple(unit for unit, on in zip(AU_ACTIONS, shown) if on)
+            length = int(rng.integers(9, 14))
+            clip = SyntheticClip(seed=seed, subject=s, clip=1000 + c, label="", size=size,
+                                 first_frame=int(rng.integers(1, 400)), length=length,
+                                 apex_offset=int(rng.integers(3, length - 3)), difficulty=difficulty, units=units)
+            subject = f"synthetic/s{s:02d}"
+            label = "+".join(units)
+            key = (f"synthetic-au-v{GENERATOR_VERSION}:{seed}:{s}:{c}:{size}:{label}:{clip.first_frame}:{length}:"
+                   f"{difficulty}")
+            samples.append(Sample(
+                id=f"{subject}/s{s:02d}_au_{c:02d}", dataset="synthetic", subject=subject, label=label,
+                emotion="", frames=clip, onset=clip.first_frame, apex=clip.first_frame + clip.apex_offset,
+                offset=clip.first_frame + length - 1, fingerprint=hashlib.sha256(key.encode()).hexdigest(),
+                cropped=True, targets=units,
+            ))
+    return samples
+
+
 def preset_name(options) -> str:
     """The preset these dataset options select (the default when none is given)."""
     return options.get("preset") or DEFAULT_PRESET
 
 
-def synthetic_size(options) -> tuple[int, int]:
+def synthetic_size(options, presets: dict[str, dict] = PRESETS) -> tuple[int, int]:
     """(subjects, clips per subject) a run with these options generates: the overrides, else the preset's."""
-    preset = PRESETS[preset_name(options)]
+    preset = presets[preset_name(options)]
     subjects, clips = options.get("subjects"), options.get("clips_per_subject")
     return (int(subjects if subjects is not None else preset["subjects"]),
             int(clips if clips is not None else preset["clips_per_subject"]))
@@ -316,4 +387,18 @@ def mebench_register_datasets(register):
         suggested_epochs=lambda options: PRESETS.get(preset_name(options), {}).get("epochs"),
         suggested_batch_size=lambda options: PRESETS.get(preset_name(options), {}).get("batch_size"),
         describe_run=describe_run,
+    ))
+    register(DatasetSpec(
+        name="synthetic-au",
+        load=load_synthetic_au,
+        description="Action-unit detection on the synthetic faces: each clip shows a random subset of "
+                    + ", ".join(AU_ACTIONS) + " (multi-label). Presets: "
+                    + ", ".join(f"{name} ({p['subjects']} subjects, {p['subjects'] * p['clips_per_subject']} clips, "
+                                f"{p['epochs']} epochs)" for name, p in AU_PRESETS.items()) + ".",
+        classes=tuple(AU_ACTIONS),
+        multilabel=True,
+        needs_data_root=False,
+        options=AU_OPTIONS,
+        suggested_epochs=lambda options: AU_PRESETS.get(preset_name(options), {}).get("epochs"),
+        suggested_batch_size=lambda options: AU_PRESETS.get(preset_name(options), {}).get("batch_size"),
     ))

@@ -206,13 +206,35 @@ def optical_strain_magnitude(flow: np.ndarray) -> np.ndarray:
     return np.sqrt(u_x**2 + v_y**2 + 2 * e_xy**2).astype(np.float32)
 
 
+def offtanet_strain(flow: np.ndarray) -> np.ndarray:
+    """Off-TANet's third channel (Zhang et al. 2021, their ``data.py``): from 3×3 Sobel derivatives,
+    sqrt(u_x² + u_y² + ½(v_x + u_y)²) — not the strain magnitude (u_y stands where v_y belongs)."""
+    u, v = np.ascontiguousarray(flow[..., 0]), np.ascontiguousarray(flow[..., 1])
+    u_x, u_y = cv2.Sobel(u, cv2.CV_32F, 1, 0), cv2.Sobel(u, cv2.CV_32F, 0, 1)
+    v_x = cv2.Sobel(v, cv2.CV_32F, 1, 0)
+    return np.sqrt(u_x**2 + u_y**2 + 0.5 * (v_x + u_y) ** 2).astype(np.float32)
+
+
 class OpticalStrain(PreprocessingStep):
-    """Adds ``item["strain"]``, the optical strain magnitude of ``item["flow"]``."""
+    """Adds ``item["strain"]``, the optical strain magnitude of ``item["flow"]`` (``form="tensor"``), or
+    Off-TANet's variant of it (``form="offtanet"``, see ``offtanet_strain``). The default form adds
+    nothing to the step's config, so the chains that predate the option keep their cache and run ids."""
 
     name = "optical_strain"
+    forms = ("tensor", "offtanet")
+
+    def __init__(self, form: str = "tensor"):
+        if form not in self.forms:
+            raise ValueError(f"optical_strain form must be one of {self.forms}, got {form!r}")
+        self.form = form
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {} if self.form == "tensor" else {"form": self.form}
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        item["strain"] = optical_strain_magnitude(item["flow"])
+        strain = optical_strain_magnitude if self.form == "tensor" else offtanet_strain
+        item["strain"] = strain(item["flow"])
         return item
 
 
@@ -280,7 +302,10 @@ def mebench_register_preprocessors(register):
                  Option("epsilon", float, 0.01, "stopping threshold", minimum=0.0),
                  Option("size", int, PRE_FLOW_SIZE, "common frame size before the flow (0: native size)",
                         minimum=0))))
-    register(PreprocessorSpec("optical_strain", OpticalStrain, "Optical strain magnitude of the flow", options=()))
+    register(PreprocessorSpec(
+        "optical_strain", OpticalStrain, "Optical strain magnitude of the flow (or Off-TANet's variant)",
+        options=(Option("form", str, "tensor", "the strain tensor's magnitude, or Off-TANet's Sobel variant",
+                        choices=OpticalStrain.forms),)))
     register(PreprocessorSpec(
         "flow_stack", FlowStack, "Stack u, v, strain (in the order given) into the model image; optional min-max",
         options=(Option("channels", str, "u,v,strain", "comma list drawn from u, v, strain, in model order"),

@@ -1,0 +1,66 @@
+"""CASME (the first CASME database) as distributed: its coding sheet (Subject, Filename, OnsetF, ApexF1,
+ApexF2, OffsetF, AU, Emotion: the columns MEB's ``Casme`` reads; MEB's copy has 189 rows where the paper
+counts 195 micro-expressions), found anywhere below ``CASME/`` by a name like ``casme.xlsx`` or
+``CASME_coding*.xlsx``, and the frames ``CASME_raw_selected/sub<NN>/<Filename>/<Filename>-<n>.jpg`` (not
+cropped) or ``Cropped/sub<NN>/<Filename>/reg_<Filename>-<n>.jpg`` (face-cropped, used when present),
+numbered by the last digits of their file names (MEB's earlier reader pads some to three digits: the
+numbers are read, not built).
+
+Not confirmed by a public source: the sheet's file name, the spellings of its Emotion cells, and whether
+subject folders are padded (``sub01``; ``sub1`` is accepted too). ``mebench data check`` says what it
+read. The apex is ApexF1 (ApexF2, a second apex some rows have, is not used).
+
+Reference: Yan et al., CASME Database: A Dataset of Spontaneous Micro-Expressions Collected From
+Neutralized Faces, IEEE FG 2013.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mebench.errors import DataError
+from mebench_plugins.datasets.casme2 import subject_number
+from mebench_plugins.datasets.action_units import au_cell
+from mebench_plugins.datasets.formats import (AU_COLUMN, Clip, Column, Reading, find_annotation, frame_number,
+                                              read_sheet, three_class)
+
+ANNOTATION = ("casme.xlsx", "casme_*.xlsx", "casme-*.xlsx", "casme *.xlsx", "casme1*.xlsx", "casme_coding*.xlsx")
+COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetF", ("OnsetFrame", "Onset Frame", "Onset")),
+           Column("ApexF1", ("ApexF", "ApexFrame", "Apex Frame", "Apex")),
+           Column("OffsetF", ("OffsetFrame", "Offset Frame", "Offset")), Column("Emotion", ("Estimated Emotion",)),
+           AU_COLUMN)
+#: Frame layouts in order of preference, each with whether its frames are already cropped to the face.
+FRAME_FOLDERS = {"Cropped": True, "CASME_raw_selected": False}
+
+
+def read_casme(root: Path, sheet: Path | None = None) -> Reading:
+    root = Path(root)
+    path = find_annotation(root, ANNOTATION, "CASME coding sheet", "sheet", sheet, prune="^(Cropped|CASME_raw)")
+    layout = next((name for name in FRAME_FOLDERS if (root / name).is_dir()), None)
+    if layout is None:
+        raise DataError(root, "no frame folder Cropped/ or CASME_raw_selected/",
+                        "unpack the CASME frames into this folder (CASME_raw_selected/sub01/<Filename>/)")
+    frames = root / layout
+    table = read_sheet(path, COLUMNS)
+    clips = []
+    for row, record in table:
+        number = subject_number(record["Subject"], table.source, row)
+        name = str(record["Filename"] or "").strip()
+        if not name:
+            raise DataError(table.source, "empty Filename", "correct the cell", row)
+        subject = f"sub{number:02d}"
+        folder = frames / subject / name
+        if not folder.is_dir() and (frames / f"sub{number}" / name).is_dir():
+            folder = frames / f"sub{number}" / name
+        emotion = str(record["Emotion"] or "").strip()
+        clips.append(Clip(
+            dataset="casme", subject=f"casme/{subject}", name=name, emotion=emotion,
+            label=three_class("casme", emotion, table.source, row),
+            onset=frame_number(record["OnsetF"], "OnsetF", table.source, row),
+            apex=frame_number(record["ApexF1"], "ApexF1", table.source, row, missing_ok=True),
+            offset=frame_number(record["OffsetF"], "OffsetF", table.source, row),
+            folder=folder, source=table.source, row=row, cropped=FRAME_FOLDERS[layout], au=au_cell(record),
+        ))
+    return Reading(clips, [f"annotation {table.description}",
+                           f"frames {frames}/sub<NN>/<Filename>/ "
+                           f"({'face-cropped' if FRAME_FOLDERS[layout] else 'not cropped'})"])

@@ -1,0 +1,123 @@
+"""CAS(ME)³ Part A as distributed: the micro-expression sheet ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx``
+(sheet ``label``: Subject ``spNO.1``…, Filename ``a``…``m``, Onset, Apex, Offset, AU, Objective class,
+emotion; 860 rows, 94 subjects; public in ``jingtingEmmaLi/CAS-ME-3``, ``annotation/partA/``), found by
+name anywhere below ``CASME3/``, and the frames of each recording, ``<frames>/<Subject>/<Filename>/color/<n>.jpg``
+(``<n>`` the frame number the sheet uses: "The frames in the Part A annotation file correspond to the image
+file names", CAS(ME)³ readme). A recording holds several micro-expressions: a sample is the span
+onset..offset of one row, and its name is ``<Filename>_<Onset>`` with the onset as the sheet gives it
+(the authors' own sample ids are ``<Subject>_<Filename>_<Onset>``: ``RGBD_tensor_construction.py``), so
+``casme3a/spNO.1/a_355``. Errata name a clip by that name, before they correct its onset.
+
+Not confirmed by a public source, so both forms are accepted and ``mebench data check`` says what it
+read: the name of the folder holding the subject folders (any folder below ``CASME3/`` holding
+``spNO.<n>`` folders; ``part_A`` preferred where there are several) and whether a recording's frames sit
+in ``color/`` or directly in the Filename folder. One Filename is upper-case in the sheet (spNO.14 ``J``):
+a folder whose name differs only in case is used, with a note.
+
+The release's ``exception/`` lists (damaged images, images of bad quality), where a copy has them below
+``CASME3/``, make ``mebench data check`` warn about each sample whose span holds a listed frame.
+
+Part C (``CAS(ME)3_part_C_ME.xlsx``, sheet ``mockCrimeME``) is not read: its frame numbers are positions
+in a folder's order, not file names (CAS(ME)³ readme), and no public source shows how its frames are
+laid out or ordered, so a reader could only guess which image a number means (docs/datasets.md).
+
+Reference: Li et al., CAS(ME)³: A Third Generation Facial Spontaneous Micro-Expression Database with
+Depth Information and High Ecological Validity, IEEE TPAMI 45(3), 2023.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mebench.errors import DataError
+from mebench_plugins.datasets.action_units import au_cell
+from mebench_plugins.datasets.formats import (AU_COLUMN, Clip, Column, Reading, find_annotation, find_dirs,
+                                              find_files, frame_number, read_sheet, three_class)
+
+ANNOTATION = ("cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",)
+COLUMNS = (Column("Subject"), Column("Filename"), Column("Onset", ("OnsetFrame", "Onset Frame")),
+           Column("Apex", ("ApexFrame", "Apex Frame")), Column("Offset", ("OffsetFrame", "Offset Frame")),
+           Column("emotion", ("Estimated Emotion",)), AU_COLUMN)
+SUBJECT = re.compile(r"^spNO\.\d+$")
+SUBJECT_FOLDERS = r"^spNO\.\d+$"  # not searched for the annotation or the frame folder
+EXCEPTION_LISTS = ("image_with_bad_quality_partA.txt", "error_info_damaged_image_partA.txt")
+#: ``spNO.3 J 498.jpg …`` (damaged list) and ``…/spNO.138/a/color/1294.jpg`` (bad-quality list)
+LISTED_FRAME = re.compile(r"(spNO\.\d+)[\s/]+([A-Za-z]+)[\s/]+(?:color/)?(\d+)\.jpg")
+
+
+def frames_root(root: Path) -> tuple[Path, str]:
+    """The folder holding the ``spNO.<n>`` subject folders, and a line saying how it was chosen."""
+    candidates = find_dirs(root, lambda d: any(SUBJECT.match(p.name) and p.is_dir() for p in d.iterdir()),
+                           prune=SUBJECT_FOLDERS)
+    if not candidates:
+        raise DataError(root, "no frame folder: no folder below it holds spNO.<n> subject folders",
+                        "unpack the Part A frames below CASME3/ (as part_A/spNO.1/a/color/1.jpg)")
+    if len(candidates) > 1:
+        named = [c for c in candidates if c.name.casefold() == "part_a"]
+        if len(named) != 1:
+            raise DataError(root, f"several folders hold spNO.<n> subject folders: "
+                                  f"{', '.join(map(str, candidates))}",
+                            "keep Part A's (named part_A) or point --dataset-opt casme3_root at a folder with one")
+        return named[0], f"frames {named[0]} (part_A of {len(candidates)} folders holding spNO.<n> folders)"
+    return candidates[0], f"frames {candidates[0]}"
+
+
+def recording_folder(frames: Path, subject: str, filename: str) -> tuple[Path, str | None]:
+    """The folder of one recording's frames (``color/`` inside it when present) and a note when the
+    Filename matched a folder only with another case."""
+    folder, note = frames / subject / filename, None
+    if not folder.is_dir() and (frames / subject).is_dir():
+        same = [p for p in (frames / subject).iterdir() if p.is_dir() and p.name.casefold() == filename.casefold()]
+        if len(same) == 1:
+            folder, note = same[0], f"Filename {filename!r} matched the folder {same[0].name!r} (case differs)"
+    return (folder / "color" if (folder / "color").is_dir() else folder), note
+
+
+def exception_frames(root: Path) -> tuple[dict[tuple[str, str], list[tuple[int, str]]], list[str]]:
+    """(subject, Filename in lower case) → [(frame, list file name)] from the exception lists found below
+    ``root``, and a line naming each list read."""
+    listed: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    read = []
+    for path in find_files(root, EXCEPTION_LISTS, prune=SUBJECT_FOLDERS):
+        read.append(f"exception list {path}")
+        for line in path.read_text(errors="replace").splitlines():
+            if match := LISTED_FRAME.search(line):
+                listed.setdefault((match.group(1), match.group(2).casefold()), []).append(
+                    (int(match.group(3)), path.name))
+    return listed, read
+
+
+def read_casme3a(root: Path, sheet: Path | None = None) -> Reading:
+    root = Path(root)
+    path = find_annotation(root, ANNOTATION, "CAS(ME)³ Part A micro-expression sheet", "sheet", sheet,
+                           prune=SUBJECT_FOLDERS)
+    frames, frames_line = frames_root(root)
+    table = read_sheet(path, COLUMNS, sheets=("label",))
+    listed, lists = exception_frames(root)
+    clips, layouts = [], set()
+    for row, record in table:
+        subject, filename = str(record["Subject"] or "").strip(), str(record["Filename"] or "").strip()
+        if not SUBJECT.match(subject):
+            raise DataError(table.source, f"Subject {record['Subject']!r} is not like spNO.1",
+                            "correct the cell", row)
+        if not filename:
+            raise DataError(table.source, "empty Filename", "correct the cell", row)
+        onset = frame_number(record["Onset"], "Onset", table.source, row)
+        emotion = str(record["emotion"] or "").strip()
+        folder, note = recording_folder(frames, subject, filename)
+        layouts.add("color/" if folder.name == "color" else "directly in the Filename folder")
+        clips.append(Clip(
+            dataset="casme3a", subject=f"casme3a/{subject}", name=f"{filename}_{onset}", emotion=emotion,
+            label=three_class("casme3a", emotion, table.source, row), onset=onset,
+            apex=frame_number(record["Apex"], "Apex", table.source, row, missing_ok=True),
+            offset=frame_number(record["Offset"], "Offset", table.source, row),
+            folder=folder, source=table.source, row=row, cropped=False, recording=True,
+            corrections=(f"{table.source}, row {row}: casme3a/{subject}/{filename}_{onset}: {note}; used "
+                         f"{folder}",) if note else (),
+            flagged=tuple(listed.get((subject, filename.casefold()), ())), au=au_cell(record),
+        ))
+    sources = [f"annotation {table.description}",
+               f"{frames_line}/<Subject>/<Filename>/ (whole recordings, not cropped; frames "
+               f"{' and '.join(sorted(layouts)) or 'in color/ or the Filename folder'})"]
+    return Reading(clips, sources + lists)

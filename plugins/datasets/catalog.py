@@ -1,0 +1,247 @@
+"""The databases mebench reads and what every task built on them shares: where each database lives
+(``--data-root``/<FOLDER>, ``--dataset-opt <name>_root``, ``$MEBENCH_<NAME>``), its annotation file
+(``sheet=FILE``), its clips with the errata applied, the sample of each clip, the check of a task built
+from a database's own labels, and the options of a task.
+
+A database's reader turns its distributed files into ``Clip``s and says what it read (``Reading``).
+Several databases can share one folder: SMIC's HS, VIS, NIR and SMIC-E parts all live under ``SMIC/``
+and take ``smic_root``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from mebench.data import Sample
+from mebench.dataset_check import DatasetCheck
+from mebench.errors import DataError
+from mebench.options import Option
+from mebench_plugins.datasets.formats import (EMOTION_TASKS, Clip, FrameFiles, Reading, apply_errata,
+                                              emotion_class, index_frames, load_errata, resolve_frames,
+                                              unmatched_errata)
+
+LOG = logging.getLogger("mebench.datasets")
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database (or one camera of one) as mebench reads it.
+
+    ``key`` namespaces its sample ids and subjects (``casme3a/spNO.1``); ``root`` names the folder it
+    lives in — the option ``<root>_root``, the variable ``MEBENCH_<ROOT>`` and the default
+    ``<data root>/<FOLDER>``; ``reader(folder, sheet)`` reads it (``sheet``: a user's annotation file,
+    or None to find it by name); ``sheet`` says whether it reads an annotation spreadsheet."""
+
+    key: str
+    name: str
+    root: str
+    reader: Callable[[Path, Path | None], Reading]
+    sheet: bool = True
+
+
+#: Folder name under --data-root, and the name used in messages, of each root.
+FOLDERS = {"casme2": "CASME2", "samm": "SAMM", "smic": "SMIC", "casme3": "CASME3", "mmew": "MMEW", "4dme": "4DME",
+           "casme": "CASME"}
+ROOT_NAMES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC (HS, VIS, NIR, SMIC-E)", "casme3": "CAS(ME)³",
+              "mmew": "MMEW", "4dme": "4DME", "casme": "CASME"}
+
+
+def _databases() -> dict[str, Database]:
+    from functools import partial
+
+    from mebench_plugins.datasets.casme import read_casme
+    from mebench_plugins.datasets.casme2 import read_casme2
+    from mebench_plugins.datasets.casme3 import read_casme3a
+    from mebench_plugins.datasets.fourdme import read_4dme
+    from mebench_plugins.datasets.mmew import read_mmew
+    from mebench_plugins.datasets.samm import read_samm
+    from mebench_plugins.datasets.smic import read_smic
+    from mebench_plugins.datasets.smic_e import read_smic_e
+
+    databases = [
+        Database("casme2", "CASME II", "casme2", read_casme2),
+        Database("samm", "SAMM", "samm", read_samm),
+        Database("smic", "SMIC-HS", "smic", partial(read_smic, camera="HS"), sheet=False),
+        Database("smic-vis", "SMIC-VIS", "smic", partial(read_smic, camera="VIS"), sheet=False),
+        Database("smic-nir", "SMIC-NIR", "smic", partial(read_smic, camera="NIR"), sheet=False),
+        Database("smic-e-hs", "SMIC-E-HS", "smic", partial(read_smic_e, camera="HS")),
+        Database("smic-e-vis", "SMIC-E-VIS", "smic", partial(read_smic_e, camera="VIS")),
+        Database("smic-e-nir", "SMIC-E-NIR", "smic", partial(read_smic_e, camera="NIR")),
+        Database("casme3a", "CAS(ME)³ Part A", "casme3", read_casme3a),
+        Database("mmew", "MMEW", "mmew", read_mmew),
+        Database("4dme", "4DME", "4dme", read_4dme),
+        Database("casme", "CASME", "casme", read_casme),
+    ]
+    return {database.key: database for database in databases}
+
+
+#: Every database mebench reads, by key.
+DATABASES: dict[str, Database] = _databases()
+#: Databases that are views of one recording session (SMIC's three cameras, cut and long clips): the same
+#: micro-expressions of the same people, so a composite takes at most one of them.
+SAME_RECORDINGS = ("smic", "smic-vis", "smic-nir", "smic-e-hs", "smic-e-vis", "smic-e-nir")
+
+
+def root_option(root: str) -> str:
+    return f"{root}_root"
+
+
+def root_env(root: str) -> str:
+    return f"MEBENCH_{root.upper()}"
+
+
+def database_root(root: str, data_root: str | os.PathLike | None, options: Mapping[str, Any]) -> Path:
+    """``--dataset-opt <root>_root``, else ``$MEBENCH_<ROOT>``, else ``<data root>/<FOLDER>``."""
+    override = options.get(root_option(root)) or os.environ.get(root_env(root))
+    if override:
+        return Path(override)
+    if not data_root:
+        raise DataError(FOLDERS[root], f"no data root for {ROOT_NAMES[root]}",
+                        f"pass --data-root DIR (holding {FOLDERS[root]}/) or set MEBENCH_DATA, or "
+                        f"--dataset-opt {root_option(root)}=DIR / {root_env(root)}")
+    return Path(data_root) / FOLDERS[root]
+
+
+def sheet_option(keys: Iterable[str], root: str) -> str:
+    """The option naming ``root``'s annotation file: ``sheet`` on a single-database task, else ``<root>_sheet``."""
+    return "sheet" if len({DATABASES[k].root for k in keys}) == 1 else f"{root}_sheet"
+
+
+@dataclass
+class ClipSet:
+    """The clips of some databases with the errata applied (by sample id), what was read and the warnings."""
+
+    clips: dict[str, Clip]
+    sources: list[str]
+    warnings: list[str]
+
+
+def read_clips(keys: Iterable[str], data_root, options: Mapping[str, Any], errata: str | None) -> ClipSet:
+    """Every annotated clip of the databases ``keys`` (excluded emotions too), errata applied, by sample id.
+    Two rows naming one sample are an error naming both."""
+    keys = list(keys)
+    fixes = load_errata(Path(errata) if errata else None)
+    clips: dict[str, Clip] = {}
+    sources, warnings = [], []
+    for key in keys:
+        database = DATABASES[key]
+        sheet = options.get(sheet_option(keys, database.root)) if database.sheet else None
+        reading = database.reader(database_root(database.root, data_root, options), Path(sheet) if sheet else None)
+        sources += [f"{database.name}: {line}" for line in reading.sources]
+        warnings += reading.warnings
+        for clip in reading.clips:
+            if clip.id in clips:
+                raise DataError(clip.source, f"two rows name the sample {clip.id}: {clips[clip.id].where} and this one",
+                                "remove the duplicate row or add an erratum", clip.row)
+            clips[clip.id] = apply_errata(clip, fixes, warnings)
+        warnings += unmatched_errata(fixes, key, reading.clips)
+    return ClipSet(clips, sources, warnings)
+
+
+def clip_sample(clip: Clip, label: str, strict: bool, indexed: dict[Path, FrameFiles] | None = None,
+                targets: tuple[str, ...] | None = None) -> Sample:
+    """The sample of one clip: frames indexed, annotation slips corrected (or refused when ``strict``);
+    a clip of a whole recording keeps only its onset..offset frames. ``indexed`` caches the frame index
+    of folders several clips share; ``targets`` are a multi-label task's labels. Raises ``DataError`` for
+    anything that blocks."""
+    if indexed is not None and clip.folder in indexed:
+        frames = indexed[clip.folder]
+    else:
+        frames = index_frames(clip.folder, clip.source, clip.row)
+        if indexed is not None:
+            indexed[clip.folder] = frames
+    resolved = resolve_frames(clip, frames, strict)
+    if clip.recording:
+        frames = frames.span(resolved.onset, resolved.offset)
+    key = (f"{frames.fingerprint()}:{resolved.onset}:{resolved.apex}:{resolved.offset}:{label}"
+           f":cropped={clip.cropped}")
+    return Sample(id=clip.id, dataset=clip.dataset, subject=clip.subject, label=label, emotion=clip.emotion,
+                  frames=frames, onset=resolved.onset, apex=resolved.apex, offset=resolved.offset,
+                  fingerprint=hashlib.sha256(key.encode()).hexdigest(), cropped=clip.cropped,
+                  corrections=clip.corrections + resolved.corrections, targets=targets)
+
+
+def flagged_frames(clip: Clip, sample: Sample) -> str | None:
+    """A warning line when an exception list of the database names frames of the sample's span."""
+    listed = [(frame, where) for frame, where in clip.flagged if sample.onset <= frame <= sample.offset]
+    if not listed:
+        return None
+    frames = sorted({frame for frame, _ in listed})
+    lists = sorted({where for _, where in listed})
+    apex = " (the annotated apex among them)" if sample.apex in frames else ""
+    shown = ", ".join(map(str, frames[:8])) + (", …" if len(frames) > 8 else "")
+    return (f"{clip.where}: {clip.id}: {len(frames)} frame(s) of its span {sample.onset}..{sample.offset} are "
+            f"listed in {' and '.join(lists)}{apex}: {shown}")
+
+
+def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, strict: bool = False,
+                       **locations: Any) -> DatasetCheck:
+    """A task built from one database's own labels with the rules of ``formats.EMOTION_TASKS``. There is
+    no official list: ``expected`` is empty, every file problem is listed, and the check says what it
+    read and how many clips each rule excluded."""
+    definition = EMOTION_TASKS[task]
+    read = read_clips((definition.dataset,), data_root, locations, errata)
+    samples, problems, warnings, excluded = [], [], list(read.warnings), {}
+    indexed: dict[Path, FrameFiles] = {}
+    for clip in read.clips.values():
+        label = emotion_class(definition.mapping, clip.emotion, clip.source, clip.row)
+        if label is None:
+            excluded[clip.emotion] = excluded.get(clip.emotion, 0) + 1
+            continue
+        try:
+            sample = clip_sample(clip, label, strict, indexed)
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        samples.append(sample)
+        if (line := flagged_frames(clip, sample)) is not None:
+            warnings.append(line)
+    sources = list(read.sources)
+    labels: dict[str, int] = {}
+    for clip in read.clips.values():
+        labels[clip.emotion] = labels.get(clip.emotion, 0) + 1
+    sources.append("labels in the annotation: " + ", ".join(f"{e!r} {n}" for e, n in sorted(labels.items())))
+    if excluded:
+        sources.append("excluded by the task's rules (emotions outside its classes): "
+                       + ", ".join(f"{emotion!r} {n}" for emotion, n in sorted(excluded.items())))
+    return DatasetCheck(task, [], samples, [], [], problems, warnings=warnings, sources=sources)
+
+
+def samples_or_error(task: str, report: DatasetCheck) -> list[Sample]:
+    """The samples of a task whose check finds nothing missing and no problem; otherwise one
+    ``DataError`` line pointing at ``mebench data check``. Each annotation slip corrected and each
+    warning is logged as one warning line."""
+    if report.missing or report.problems:
+        first = report.problems[0] if report.problems else f"missing sample {report.missing[0]}"
+        raise DataError(task, f"{len(report.missing)} missing sample(s) and {len(report.problems)} problem(s); "
+                              f"first: {first}", f"run `mebench data check {task}` for the full list")
+    for sample in report.found:
+        for note in sample.corrections:
+            LOG.warning("%s", note)
+    for line in report.warnings:
+        LOG.warning("%s", line)
+    return report.found
+
+
+def location_options(keys: Iterable[str]) -> tuple[Option, ...]:
+    """The folder (``<root>_root``) of each root the databases ``keys`` live in, and their annotation files
+    (``sheet`` on a single-database task, ``<root>_sheet`` on a composite)."""
+    keys = list(keys)
+    roots = list(dict.fromkeys(DATABASES[k].root for k in keys))
+    options = [Option(root_option(root), Path, None, f"folder of your {ROOT_NAMES[root]} copy (default: "
+                                                     f"DATA_ROOT/{FOLDERS[root]}, or ${root_env(root)})")
+               for root in roots]
+    for root in dict.fromkeys(DATABASES[k].root for k in keys if DATABASES[k].sheet):
+        options.append(Option(sheet_option(keys, root), Path, None,
+                              f"your {ROOT_NAMES[root]} annotation file (default: found by name below its folder)"))
+    return tuple(options)
+
+
+def common_options() -> tuple[Option, ...]:
+    return (Option("errata", Path, None, "errata file (default: the one shipped with mebench)"),
+            Option("strict", bool, False, "refuse known annotation slips instead of correcting them"))

@@ -1,0 +1,89 @@
+"""MMEW as distributed: ``MMEW_Micro_Exp.xlsx`` (Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame,
+Action Units, Estimated Emotion, remarks: the columns MEB's ``Mmew`` reads; 300 micro-expressions),
+found by name anywhere below ``MMEW/``, and face-cropped frames ``Micro_Expression/.../<Filename>/<n>.jpg``
+("frameIndex.jpg", dpailab.com/database.html).
+
+Two folder layouts are published and neither is confirmed from a copy: MEB reads
+``Micro_Expression/<emotion>/<Filename>/`` and the database page describes
+``<subject>/<emotion>/<PersonIndex-EmotionIndex-SampleIndex>/``. The reader accepts both: a clip folder is
+the folder named like the row's Filename two or three levels below ``Micro_Expression/``.
+``mebench data check`` says what it read.
+
+Reference: Ben et al., Video-based Facial Micro-Expression Analysis: A Survey of Datasets, Features
+and Algorithms, IEEE TPAMI 44(9), 2022.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mebench.errors import DataError
+from mebench_plugins.datasets.action_units import au_cell
+from mebench_plugins.datasets.formats import (AU_COLUMN, Clip, Column, Reading, find_annotation, find_dirs,
+                                              frame_number, read_sheet, three_class)
+
+ANNOTATION = ("MMEW_Micro_Exp.xlsx",)
+COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetFrame", ("Onset Frame", "Onset")),
+           Column("ApexFrame", ("Apex Frame", "Apex")), Column("OffsetFrame", ("Offset Frame", "Offset")),
+           Column("Estimated Emotion", ("Emotion",)), AU_COLUMN)
+FRAMES = "Micro_Expression"
+
+
+def subject_id(value, file, row) -> str:
+    """``S01`` from ``S1``, ``S01`` or ``1``."""
+    text = str(value if value is not None else "").strip()
+    match = re.fullmatch(r"[Ss]?0*(\d+)(?:\.0)?", text)
+    if not match:
+        raise DataError(file, f"Subject {value!r} is not like S01", "correct the cell", row)
+    return f"S{int(match.group(1)):02d}"
+
+
+def clip_folders(frames: Path) -> dict[str, list[Path]]:
+    """Folders two or three levels below ``frames`` (``<emotion>/<clip>`` or ``<subject>/<emotion>/<clip>``)
+    by name."""
+    found: dict[str, list[Path]] = {}
+    for level in (frames.glob("*/*"), frames.glob("*/*/*")):
+        for path in level:
+            if path.is_dir():
+                found.setdefault(path.name, []).append(path)
+    return found
+
+
+def read_mmew(root: Path, sheet: Path | None = None) -> Reading:
+    root = Path(root)
+    path = find_annotation(root, ANNOTATION, "MMEW micro-expression sheet", "sheet", sheet, prune=FRAMES)
+    candidates = find_dirs(root, lambda d: d.name == FRAMES, max_depth=2)
+    if len(candidates) != 1:
+        raise DataError(root, f"expected one frame folder {FRAMES}/ below this folder, found "
+                              f"{', '.join(map(str, candidates)) or 'none'}",
+                        "unpack the MMEW micro-expression frames (Micro_Expression/<emotion>/<Filename>/1.jpg)")
+    frames = candidates[0]
+    folders = clip_folders(frames)
+    table = read_sheet(path, COLUMNS)
+    clips, layouts = [], set()
+    for row, record in table:
+        subject = subject_id(record["Subject"], table.source, row)
+        name = str(record["Filename"] or "").strip()
+        emotion = str(record["Estimated Emotion"] or "").strip()
+        if not name:
+            raise DataError(table.source, "empty Filename", "correct the cell", row)
+        matches = folders.get(name, [])
+        if len(matches) > 1:
+            raise DataError(table.source, f"{name}: several clip folders: {', '.join(map(str, matches))}",
+                            "keep one folder per clip", row)
+        folder = matches[0] if matches else frames / emotion / name  # a missing folder is reported by its path
+        if matches:
+            layouts.add("<emotion>/<Filename>" if folder.parent.parent == frames else "<subject>/<emotion>/<Filename>")
+        clips.append(Clip(
+            dataset="mmew", subject=f"mmew/{subject}", name=name, emotion=emotion,
+            label=three_class("mmew", emotion, table.source, row),
+            onset=frame_number(record["OnsetFrame"], "OnsetFrame", table.source, row),
+            apex=frame_number(record["ApexFrame"], "ApexFrame", table.source, row, missing_ok=True),
+            offset=frame_number(record["OffsetFrame"], "OffsetFrame", table.source, row),
+            folder=folder, source=table.source, row=row, cropped=True, au=au_cell(record),
+        ))
+    shown = " and ".join(sorted(layouts)) or "none found"
+    return Reading(clips, [f"annotation {table.description}",
+                           f"frames {frames}/ (face-cropped; clip folders looked for as <emotion>/<Filename> or "
+                           f"<subject>/<emotion>/<Filename>; found: {shown})"])

@@ -1,0 +1,130 @@
+"""SMIC-E as distributed: the long clips of SMIC's three cameras with their annotated micro-expression
+spans. The annotation ``SMIC-<camera>-E_annotation.xlsx`` (Subject, Filename, OnsetF, OffsetF,
+Onset2F, Offset2F, …, FirstF, LastF, …, Emotion; no apex) is found by name anywhere below ``SMIC/``;
+copies that hold one sheet per camera in one file (``SMIC-HS-E_annotation.xlsx`` with sheets ``HS`` and
+``VIS``, as in ``davidnvq/me_recognition``) are read by the camera's sheet. The long clips are folders
+named like the Filename (``s3_ne_02``; subject folders padded or not) below ``<camera>_long/`` (or
+``SMIC_<camera>_E/``), frames numbered by the digits of their names (``image17581039.jpg``).
+
+Each annotated span is a sample: the span OnsetF..OffsetF of a row is named like the clip
+(``smic-e-hs/s03/s03_ne_02``), a second or third span (Onset2F..Offset2F) adds ``_span2``/``_span3``.
+The label is the Emotion cell; where it disagrees with the clip's name (``s18_sur_03`` is labelled
+negative in the public sheets) the sheet's label is used and the disagreement is noted on the sample.
+Five HS clips have no video ("don't exist in the downloaded datasets": the davidnvq/me_recognition
+README; "data loss of the original videos": the SMIC page): their rows, and any row whose FirstF says
+MISSING, are skipped with a warning when their folder is absent.
+
+Not confirmed by a public source: the frame folder names of VIS and NIR and whether a NIR annotation
+exists (public copies have HS and VIS sheets only). ``mebench data check`` says what it read.
+
+Reference: Li et al., Towards Reading Hidden Emotions: A Comparative Study of Spontaneous
+Micro-expression Spotting and Recognition Methods, IEEE Transactions on Affective Computing 9(4), 2018.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mebench.errors import DataError
+from mebench_plugins.datasets.formats import (Clip, Column, Reading, find_annotation, find_dirs, find_files,
+                                              frame_number, read_sheet, three_class)
+
+CLIP_NAME = re.compile(r"^s(\d+)_(ne|po|sur)_(\d+)$")
+TAGS = {"ne": "negative", "po": "positive", "sur": "surprise"}
+CAMERAS = {"HS": "smic-e-hs", "VIS": "smic-e-vis", "NIR": "smic-e-nir"}
+COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetF", ("Onset1F", "Onset")),
+           Column("OffsetF", ("Offset1F", "Offset")), Column("Emotion", ("Estimated Emotion",)),
+           Column("FirstF", required=False))
+EXTRA_SPAN = re.compile(r"^onset([2-9])f$", re.IGNORECASE)
+#: HS clips listed in the annotation whose long videos were lost (davidnvq/me_recognition README).
+LOST = {"HS": {"s3_ne_03", "s3_ne_20", "s4_ne_05", "s4_ne_06", "s9_sur_02"}}
+FRAME_TREES = r"^(HS|VIS|NIR|SMIC_all_cropped|.*_long|SMIC_.*_E)$"
+
+
+def annotation(root: Path, camera: str, sheet: Path | None) -> Path:
+    """The camera's annotation: ``SMIC-<camera>-E_annotation.xlsx``, else the one SMIC-*-E annotation
+    file with a sheet named after the camera."""
+    exact = (f"SMIC-{camera}-E_annotation.xlsx",)
+    if sheet or find_files(root, exact, prune=FRAME_TREES):
+        return find_annotation(root, exact, f"SMIC-E {camera} annotation", "sheet", sheet, prune=FRAME_TREES)
+    import openpyxl
+
+    holders = []
+    for path in find_files(root, ("SMIC-*-E_annotation.xlsx",), prune=FRAME_TREES):
+        workbook = openpyxl.load_workbook(path, read_only=True)
+        if camera.casefold() in (n.casefold() for n in workbook.sheetnames):
+            holders.append(path)
+        workbook.close()
+    if len(holders) != 1:
+        raise DataError(root, f"expected one SMIC-E {camera} annotation anywhere below this folder: "
+                              f"SMIC-{camera}-E_annotation.xlsx, or a SMIC-*-E_annotation.xlsx with a sheet "
+                              f"{camera!r}; found {', '.join(map(str, holders)) or 'none'}",
+                        "keep the annotation distributed with SMIC-E, or pass --dataset-opt sheet=FILE")
+    return holders[0]
+
+
+def clip_key(name: str) -> tuple[int, str, int] | None:
+    match = CLIP_NAME.match(name)
+    return (int(match.group(1)), match.group(2), int(match.group(3))) if match else None
+
+
+def read_smic_e(root: Path, sheet: Path | None = None, camera: str = "HS") -> Reading:
+    root, dataset = Path(root), CAMERAS[camera]
+    if not root.is_dir():
+        raise DataError(root, "SMIC folder not found", "point --data-root at the folder holding SMIC/ "
+                                                       "(or --dataset-opt smic_root=DIR)")
+    path = annotation(root, camera, sheet)
+    bases = find_dirs(root, lambda d: d.name.casefold() in (f"{camera}_long".casefold(),
+                                                            f"SMIC_{camera}_E".casefold()),
+                      max_depth=2, prune=r"^s\d+$")
+    if not bases:
+        raise DataError(root, f"no long-clip folder {camera}_long/ or SMIC_{camera}_E/ below this folder",
+                        f"unpack the SMIC-E {camera} long clips ({camera}_long/…/s1_ne_01/image<n>.jpg)")
+    base = bases[0]
+    folders = {}
+    for level in ("*", "*/*", "*/*/*"):
+        for folder in base.glob(level):
+            if folder.is_dir() and (key := clip_key(folder.name)) is not None:
+                folders.setdefault(key, folder)
+    table = read_sheet(path, COLUMNS, sheets=(camera,))
+    clips, warnings = [], []
+    for row, record in table:
+        filename = str(record["Filename"] or "").strip()
+        key = clip_key(filename)
+        if key is None:
+            raise DataError(table.source, f"Filename {filename!r} is not like s1_ne_01", "correct the cell", row)
+        subject_cell = str(record["Subject"] if record["Subject"] is not None else "").strip().lower().lstrip("s")
+        if not subject_cell.replace(".0", "").isdigit() or int(float(subject_cell)) != key[0]:
+            raise DataError(table.source, f"Subject {record['Subject']!r} is not the subject of {filename}",
+                            "correct the cell", row)
+        folder = folders.get(key)
+        lost = filename in LOST.get(camera, set()) or str(record.get("FirstF") or "").upper().startswith("MISSING")
+        if folder is None and lost:
+            warnings.append(f"{table.source}, row {row}: {filename} has no long clip (its video was lost); skipped")
+            continue
+        subject = f"s{key[0]:02d}"
+        name = f"{subject}_{key[1]}_{key[2]:02d}"
+        emotion = str(record["Emotion"] or "").strip()
+        label = three_class(dataset, emotion, table.source, row)
+        notes = ()
+        if label is not None and label != TAGS[key[1]]:
+            notes = (f"{table.source}, row {row}: {dataset}/{subject}/{name}: Emotion {emotion!r} disagrees with the "
+                     f"clip name's {TAGS[key[1]]!r}; used {emotion!r} (the sheet's label)",)
+        spans = [(1, record["OnsetF"], record["OffsetF"])]
+        for column in record:
+            if (match := EXTRA_SPAN.match(column)) and record[column] not in (None, ""):
+                number = int(match.group(1))
+                offset = next((record[c] for c in record if c.casefold() == f"offset{number}f"), None)
+                spans.append((number, record[column], offset))
+        for number, onset, offset in spans:
+            clips.append(Clip(
+                dataset=dataset, subject=f"{dataset}/{subject}", name=name + (f"_span{number}" if number > 1 else ""),
+                emotion=emotion, label=label, onset=frame_number(onset, f"Onset{number}F", table.source, row),
+                apex=None, offset=frame_number(offset, f"Offset{number}F", table.source, row),
+                folder=folder or base / filename, source=table.source, row=row, cropped=False, annotated=False,
+                recording=True, corrections=notes,
+            ))
+    return Reading(clips, [f"annotation {table.description}",
+                           f"long clips {base}/…/<Filename>/ (found by name up to three levels down; not cropped; "
+                           f"one sample per annotated span)"], warnings)
