@@ -43,8 +43,23 @@ PAIRED_METHOD = ("paired subject-level cluster bootstrap: percentile interval of
                  "from the bootstrap distribution centred on the null (Hall & Wilson 1991)")
 
 
+class _GroupedSeeds:
+    """What both encodings share: ``groups`` index the resampling unit, ``predicted`` has a seed axis first."""
+
+    groups: np.ndarray
+    predicted: np.ndarray
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.groups.max()) + 1
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.predicted.shape[0])
+
+
 @dataclass(frozen=True)
-class EncodedPredictions:
+class EncodedPredictions(_GroupedSeeds):
     """Predictions of one configuration as integer codes, one column per sample.
 
     ``truth`` (n,) and ``predicted`` (seeds, n) index the task's classes; ``groups`` (n,) index
@@ -64,14 +79,6 @@ class EncodedPredictions:
                              f"{predicted.shape} and groups {self.groups.shape}")
 
     @property
-    def n_groups(self) -> int:
-        return int(self.groups.max()) + 1
-
-    @property
-    def n_seeds(self) -> int:
-        return int(self.predicted.shape[0])
-
-    @property
     def metric_names(self) -> tuple[str, ...]:
         return METRIC_NAMES
 
@@ -84,7 +91,7 @@ class EncodedPredictions:
 
 
 @dataclass(frozen=True)
-class EncodedLabels:
+class EncodedLabels(_GroupedSeeds):
     """Multi-label predictions of one configuration (action units): ``truth`` (n, K) and ``predicted``
     (seeds, n, K) say whether each of the task's ``labels`` is present; ``groups`` (n,) index the
     resampling unit (the subject). Several seeds share ``truth`` and ``groups``."""
@@ -103,14 +110,6 @@ class EncodedLabels:
         if n == 0 or truth.shape != (n, k) or predicted.shape[1:] != (n, k) or self.groups.shape != (n,):
             raise ValueError(f"need non-empty truth {truth.shape} and predictions {predicted.shape} with "
                              f"{k} labels, and groups {self.groups.shape}")
-
-    @property
-    def n_groups(self) -> int:
-        return int(self.groups.max()) + 1
-
-    @property
-    def n_seeds(self) -> int:
-        return int(self.predicted.shape[0])
 
     @property
     def metric_names(self) -> tuple[str, ...]:

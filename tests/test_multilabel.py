@@ -93,6 +93,24 @@ def test_binary_cross_entropy_and_positive_weights_from_the_training_fold_only()
     assert fold_pos_weight(y, train, TrainSettings(epochs=1, multilabel=True)) is None
 
 
+def test_multi_label_outputs_are_each_labels_own_probability():
+    """Sigmoid per label, not a softmax over them: two confident labels are both detected."""
+    from mebench.training import predict
+
+    class Constant(torch.nn.Module):
+        def forward(self, x):
+            return torch.tensor([[2.0, 2.0, -3.0]]).expand(len(x), 3)
+
+    model = Constant()
+    model.register_buffer("input_mean", torch.zeros(1, 1, 1))
+    model.register_buffer("input_std", torch.ones(1, 1, 1))
+    x = torch.zeros(4, 1, 2, 2)
+    probabilities = predict(model, x, np.arange(4), TrainSettings(epochs=1, multilabel=True))
+    assert probabilities[0] == pytest.approx(torch.sigmoid(torch.tensor([2.0, 2.0, -3.0])).tolist())
+    single = predict(model, x, np.arange(4), TrainSettings(epochs=1))
+    assert single[0].sum() == pytest.approx(1.0)
+
+
 def test_the_oracle_scores_a_multi_label_epoch_by_macro_f1():
     truth = np.array([[1, 0], [0, 1]])
     epochs = np.array([[[0.9, 0.1], [0.1, 0.9]],   # both labels right: macro-F1 1
@@ -150,7 +168,14 @@ def test_compare_and_report_on_a_multi_label_task(au_runs, cli, tmp_path):
     root, runs = au_runs
     result = cli("compare", runs[0].run_dir, runs[2].run_dir)
     assert result.exit_code == 0, result.output
-    assert "| all     | macro-F1 |" in result.output and "McNemar exact (seed 0 vs 0, AU4)" in result.output
+    assert "| all     | macro-F1 |" in result.output
+    # McNemar per label, on each sample's decision about that label, counted here by hand for AU4
+    a, b = (pd.read_csv(run.run_dir / "predictions.csv", keep_default_na=False) for run in (runs[0], runs[2]))
+    truth = a["true_label"].str.split("+").apply(lambda labels: "AU4" in labels)
+    right_a = a["predicted_label"].str.split("+").apply(lambda labels: "AU4" in labels) == truth
+    right_b = b["predicted_label"].str.split("+").apply(lambda labels: "AU4" in labels) == truth
+    assert (f"McNemar exact (seed 0 vs 0, AU4): A right & B wrong {int((right_a & ~right_b).sum())}, A wrong & B "
+            f"right {int((~right_a & right_b).sum())}") in result.output
     report = cli("report", "--results", root, "--out", tmp_path / "report")
     assert report.exit_code == 0, report.output
     assert list((tmp_path / "report").glob("*__labels.png"))  # F1 per label instead of a confusion matrix

@@ -27,13 +27,13 @@ from typing import Any, Mapping, Sequence
 
 from mebench.data import DatasetSpec, Reference
 from mebench.dataset_check import DatasetCheck
-from mebench.errors import DataError, OptionError
+from mebench.errors import DataError
 from mebench.options import Option
 from mebench_plugins.datasets.action_units import (ALTERNATIVES, AU_COLUMN_ALIASES, AU_COLUMN_NAME, MEB_AUS,
                                                    REFERENCES, AUSyntaxError, au_labels, parse_au_set, read_cell,
                                                    resolve)
-from mebench_plugins.datasets.catalog import (DATABASES, clip_sample, common_options, flagged_frames,
-                                              location_options, read_clips, samples_or_error)
+from mebench_plugins.datasets.catalog import (DATABASES, TaskFindings, collect_sample, common_options,
+                                              location_options, parse_members, read_clips, samples_or_error)
 from mebench_plugins.datasets.formats import FrameFiles
 
 #: Each single-database AU task and the database it reads.
@@ -94,7 +94,8 @@ def check_au_task(task: str, keys: Sequence[str], data_root=None, *, aus: str | 
     units = parse_au_set(aus)
     labels = au_labels(units)
     read = read_clips(keys, data_root, locations, errata)
-    samples, problems, warnings = [], [], list(read.warnings)
+    found = TaskFindings([], [], list(read.warnings))
+    problems, warnings = found.problems, found.warnings
     tallies: dict[str, Counter] = {key: Counter() for key in keys}
     outside: dict[str, Counter] = {key: Counter() for key in keys}
     columns: dict[str, set[str]] = {key: set() for key in keys}
@@ -134,14 +135,7 @@ def check_au_task(task: str, keys: Sequence[str], data_root=None, *, aus: str | 
             continue
         tally["coded"] += 1
         targets = tuple(f"AU{au}" for au in resolution.aus)
-        try:
-            sample = clip_sample(clip, "+".join(targets) or "none", strict, indexed, targets=targets)
-        except DataError as error:
-            problems.append(str(error))
-            continue
-        samples.append(sample)
-        if (line := flagged_frames(clip, sample)) is not None:
-            warnings.append(line)
+        collect_sample(clip, "+".join(targets) or "none", strict, indexed, found, targets)
     sources = list(read.sources)
     sources.append(f"AU set: {', '.join(labels)} ({len(labels)}; --dataset-opt aus=…); alternatives={alternatives}, "
                    f"ref={ref}")
@@ -160,7 +154,7 @@ def check_au_task(task: str, keys: Sequence[str], data_root=None, *, aus: str | 
         if outside[key]:
             sources.append("  AUs coded outside the task's set (ignored; rows): " + ", ".join(
                 f"AU{au} {n}" for au, n in sorted(outside[key].items())))
-    return AUCheck(task, [], samples, [], [], problems, warnings=warnings, sources=sources, labels=labels)
+    return AUCheck(task, [], found.samples, [], [], problems, warnings=warnings, sources=sources, labels=labels)
 
 
 def _spec(name: str, keys_of, description: str, reference: Reference | None, options: tuple[Option, ...]
@@ -179,24 +173,9 @@ def _spec(name: str, keys_of, description: str, reference: Reference | None, opt
 
 
 def parse_au_members(members: str | None) -> tuple[str, ...]:
-    """The member tasks of an ``au-composite``, checked: known AU tasks, each once, at least two; returned
-    as database keys."""
-    valid = ", ".join(AU_TASKS)
-    if not members:
-        raise OptionError(f"--dataset-opt members: dataset 'au-composite' needs its member tasks, e.g. "
-                          f"members=casme2-au,samm-au; valid members: {valid}")
-    names = [name.strip() for name in str(members).replace("+", ",").split(",") if name.strip()]
-    unknown = [name for name in names if name not in AU_TASKS]
-    if unknown:
-        raise OptionError(f"--dataset-opt members={members}: {', '.join(map(repr, unknown))} is not an AU task; "
-                          f"valid members: {valid}")
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise OptionError(f"--dataset-opt members={members}: {', '.join(repeated)} named twice")
-    if len(names) < 2:
-        raise OptionError(f"--dataset-opt members={members}: an AU composite needs at least two members "
-                          f"(use --dataset {names[0]} for one)")
-    return tuple(AU_TASKS[name] for name in names)
+    """The member tasks of an ``au-composite``, checked (known AU tasks, each once, at least two), as
+    database keys."""
+    return tuple(AU_TASKS[name] for name in parse_members(members, AU_TASKS, "au-composite", "an AU task"))
 
 
 def au_specs() -> list[DatasetSpec]:

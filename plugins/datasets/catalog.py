@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from mebench.data import Sample
 from mebench.dataset_check import DatasetCheck
-from mebench.errors import DataError
+from mebench.errors import DataError, OptionError
 from mebench.options import Option
 from mebench_plugins.datasets.formats import (EMOTION_TASKS, Clip, FrameFiles, Reading, apply_errata,
                                               emotion_class, index_frames, load_errata, resolve_frames,
@@ -179,6 +179,50 @@ def flagged_frames(clip: Clip, sample: Sample) -> str | None:
             f"listed in {' and '.join(lists)}{apex}: {shown}")
 
 
+def collect_sample(clip: Clip, label: str, strict: bool, indexed: dict[Path, FrameFiles], found: "TaskFindings",
+                   targets: tuple[str, ...] | None = None) -> None:
+    """Add the clip's sample to ``found``, or what blocks it to its problems; a warning where an exception
+    list names frames of its span."""
+    try:
+        sample = clip_sample(clip, label, strict, indexed, targets=targets)
+    except DataError as error:
+        found.problems.append(str(error))
+        return
+    found.samples.append(sample)
+    if (line := flagged_frames(clip, sample)) is not None:
+        found.warnings.append(line)
+
+
+@dataclass
+class TaskFindings:
+    """What checking a task finds: its samples, what blocks, what a user should know."""
+
+    samples: list[Sample]
+    problems: list[str]
+    warnings: list[str]
+
+
+def parse_members(members: str | None, valid: Iterable[str], task: str, kind: str) -> list[str]:
+    """The member tasks a composite ``task`` names (``a,b`` or ``a+b``), checked: each one of ``valid``
+    (tasks of ``kind``), each once, at least two."""
+    valid = list(valid)
+    if not members:
+        raise OptionError(f"--dataset-opt members: dataset {task!r} needs its member tasks, e.g. "
+                          f"members={','.join(valid[:2])}; valid members: {', '.join(valid)}")
+    names = [name.strip() for name in str(members).replace("+", ",").split(",") if name.strip()]
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise OptionError(f"--dataset-opt members={members}: {', '.join(map(repr, unknown))} is not {kind}; "
+                          f"valid members: {', '.join(valid)}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise OptionError(f"--dataset-opt members={members}: {', '.join(repeated)} named twice")
+    if len(names) < 2:
+        raise OptionError(f"--dataset-opt members={members}: a composite needs at least two members "
+                          f"(use --dataset {names[0]} for one)")
+    return names
+
+
 def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, strict: bool = False,
                        **locations: Any) -> DatasetCheck:
     """A task built from one database's own labels with the rules of ``formats.EMOTION_TASKS``. There is
@@ -186,21 +230,14 @@ def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, 
     read and how many clips each rule excluded."""
     definition = EMOTION_TASKS[task]
     read = read_clips((definition.dataset,), data_root, locations, errata)
-    samples, problems, warnings, excluded = [], [], list(read.warnings), {}
+    found, excluded = TaskFindings([], [], list(read.warnings)), {}
     indexed: dict[Path, FrameFiles] = {}
     for clip in read.clips.values():
         label = emotion_class(definition.mapping, clip.emotion, clip.source, clip.row)
         if label is None:
             excluded[clip.emotion] = excluded.get(clip.emotion, 0) + 1
             continue
-        try:
-            sample = clip_sample(clip, label, strict, indexed)
-        except DataError as error:
-            problems.append(str(error))
-            continue
-        samples.append(sample)
-        if (line := flagged_frames(clip, sample)) is not None:
-            warnings.append(line)
+        collect_sample(clip, label, strict, indexed, found)
     sources = list(read.sources)
     labels: dict[str, int] = {}
     for clip in read.clips.values():
@@ -209,7 +246,7 @@ def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, 
     if excluded:
         sources.append("excluded by the task's rules (emotions outside its classes): "
                        + ", ".join(f"{emotion!r} {n}" for emotion, n in sorted(excluded.items())))
-    return DatasetCheck(task, [], samples, [], [], problems, warnings=warnings, sources=sources)
+    return DatasetCheck(task, [], found.samples, [], [], found.problems, warnings=found.warnings, sources=sources)
 
 
 def samples_or_error(task: str, report: DatasetCheck) -> list[Sample]:

@@ -25,7 +25,7 @@ from mebench.dataset_check import DatasetCheck
 from mebench.errors import OptionError
 from mebench.options import Option
 from mebench_plugins.datasets.catalog import (DATABASES, SAME_RECORDINGS, check_emotion_task, common_options,
-                                              location_options, samples_or_error, sheet_option)
+                                              location_options, parse_members, samples_or_error, sheet_option)
 from mebench_plugins.datasets.formats import NATIVE_TASKS
 from mebench_plugins.datasets.megc2019 import MEGC2019, TASKS as MEGC_TASKS, check_task
 
@@ -101,27 +101,14 @@ def member_databases(task: str) -> tuple[str, ...]:
     return MEGC_TASKS[task] if task in MEGC_TASKS else (NATIVE_TASKS[task].dataset,)
 
 
-def parse_members(members: str | None) -> list[str]:
-    """The member tasks of a composite, checked: known 3-class tasks, each once, at most one view of the SMIC
-    recordings, at least two."""
-    if not members:
-        raise OptionError(f"--dataset-opt members: dataset 'composite' needs its member tasks, e.g. "
-                          f"members=casme2,samm,smic,casme3a; valid members: {', '.join(MEMBERS)}")
-    names = [name.strip() for name in str(members).replace("+", ",").split(",") if name.strip()]
-    unknown = [name for name in names if name not in MEMBERS]
-    if unknown:
-        raise OptionError(f"--dataset-opt members={members}: {', '.join(map(repr, unknown))} is not a 3-class task "
-                          f"a composite can hold; valid members: {', '.join(MEMBERS)}")
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise OptionError(f"--dataset-opt members={members}: {', '.join(repeated)} named twice")
+def composite_members(members: str | None) -> list[str]:
+    """The member tasks of a composite, checked: known 3-class tasks, each once, at least two, and at most
+    one view of the SMIC recordings."""
+    names = parse_members(members, MEMBERS, "composite", "a 3-class task a composite can hold")
     smic = [name for name in names if name in SAME_RECORDINGS]
     if len(smic) > 1:
         raise OptionError(f"--dataset-opt members={members}: {', '.join(smic)} are views of the same SMIC "
                           f"recordings (the same micro-expressions of the same people); take one of them")
-    if len(names) < 2:
-        raise OptionError(f"--dataset-opt members={members}: a composite needs at least two members "
-                          f"(use --dataset {names[0]} for one)")
     return names
 
 
@@ -129,7 +116,7 @@ def check_composite(data_root=None, *, members: str | None = None, gt_version: i
                     official: str | None = None, errata: str | None = None, strict: bool = False,
                     **locations: Any) -> DatasetCheck:
     """The member tasks' checks together: every sample found, everything missing or wrong, what was read."""
-    names = parse_members(members)
+    names = composite_members(members)
     found, missing, extra, problems, warnings, sources = [], [], [], [], [], []
     for name in names:
         keys = member_databases(name)
