@@ -256,7 +256,8 @@ class TableKey(NamedTuple):
 def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterable[tuple[str, ReportedFigures]] = (),
                        metrics: Sequence[str] | None = None, dataset: str | None = None) -> list[LeaderboardTable]:
     """One table per (dataset and its samples, protocol and its options, selection) — rows of one
-    table are scored on the same samples —, measured rows by UF1 then reported rows.
+    table are scored on the same samples —, measured rows by UF1 then reported rows; tables with measured rows
+    come before tables of reported rows alone.
     ``metrics`` picks columns among accuracy, uf1, uar, per-dataset (default: the MEGC2019 layout
     — UF1, UAR, per-dataset UF1/UAR — for composites, accuracy/UF1/UAR otherwise); ``dataset`` filters."""
     groups: dict[TableKey, list[Configuration]] = {}
@@ -272,7 +273,8 @@ def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterab
     qualifiers = _sample_set_qualifiers(groups)
     homes = _reported_homes(groups)
     tables = []
-    for key, members in sorted(groups.items(), key=lambda item: (*item[0][:4], qualifiers[item[0]])):
+    # tables with measured rows first; tables of publications' figures alone after them
+    for key, members in sorted(groups.items(), key=lambda item: (not item[1], *item[0][:4], qualifiers[item[0]])):
         name, protocol, protocol_options, selection = key.dataset, key.protocol, key.protocol_options, key.selection
         layout = Layout.of(members)
         members = sorted(members, key=lambda c: -c.statistics()["estimate"][layout.ranking])

@@ -153,6 +153,36 @@ def pareto_front(x: Sequence[float], y: Sequence[float], larger_x_is_better: boo
                         for j in range(len(x)))]
     return sorted(front, key=lambda i: x[i])
 
+# label offsets in points tried in turn: right-above, right-below, left-above, left-below, then further out
+_LABEL_OFFSETS = ((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 11), (4, -18), (-4, 11), (-4, -18))
+
+
+def _place_labels(ax: plt.Axes, x: Sequence[float], y: Sequence[float], labels: Sequence[str],
+                  fontsize: float = 7) -> None:
+    """Annotate each point where its label covers no marker and no label already placed (the first free offset,
+    else the first offset): close points (nets of one family, a row of pyramids) stay readable."""
+    ax.figure.canvas.draw()  # fixes the limits, so data map to display points
+    scale = 72.0 / ax.figure.dpi
+    points = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)])) * scale
+    width, height = 0.6 * fontsize, fontsize  # a character's box, in points
+    marker = 3.5  # a marker's half width, in points: labels avoid the markers too
+    placed = [(px - marker, py - marker, px + marker, py + marker) for px, py in points]
+    for i in sorted(range(len(labels)), key=lambda i: -points[i][1]):
+        px, py = points[i]
+        w = width * len(labels[i])
+        for dx, dy in _LABEL_OFFSETS:
+            left = px + dx if dx >= 0 else px + dx - w
+            box = (left, py + dy, left + w, py + dy + height)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        else:
+            dx, dy = _LABEL_OFFSETS[0]
+            left = px + dx
+            box = (left, py + dy, left + w, py + dy + height)
+        placed.append(box)
+        ax.annotate(labels[i], (x[i], y[i]), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                    ha="left" if dx >= 0 else "right")
+
 
 def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequence[float], fps: Sequence[float],
                 title: str, path: Path, metric: str = "UF1") -> Path:
@@ -163,8 +193,6 @@ def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequenc
         front = pareto_front(x, uf1, larger)
         ax.scatter(x, uf1, color="gray", zorder=2)
         ax.plot(x[front], np.asarray(uf1)[front], color="tab:red", marker="o", zorder=3, label="Pareto front")
-        for xi, yi, label in zip(x, uf1, labels):
-            ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(EngFormatter())  # 2 M rather than 2×10⁶
         ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # 1, 2, 5 per decade
@@ -176,6 +204,7 @@ def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequenc
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, frameon=False, loc="lower right")
         ax.margins(x=0.15, y=0.1)
+        _place_labels(ax, x, uf1, labels)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return _save(figure, path)

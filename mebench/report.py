@@ -39,10 +39,14 @@ class Block:
 
 def reported_vs_measured(configurations: Sequence[Configuration], reported: Iterable[tuple[str, ReportedFigures]]
                          ) -> pd.DataFrame:
-    """One row per published figure: the measured figure of the same model, dataset and protocol
-    (fixed selection preferred) with its interval, and measured − reported."""
+    """One row per published figure on a dataset and protocol these results ran: the measured figure of the same
+    model (fixed selection preferred) with its interval, and measured − reported; "not run here" where that model
+    was not run. Figures on tasks nothing here ran stay in the leaderboard tables only."""
+    tasks = {(c.dataset, c.protocol) for c in configurations}
     rows = []
     for model, figures in reported:
+        if (figures.dataset, figures.protocol) not in tasks:
+            continue
         candidates = [c for c in configurations
                       if c.model == model and c.dataset == figures.dataset and c.protocol == figures.protocol]
         candidates.sort(key=lambda c: (c.selection != "fixed", bool(c.protocol_options), -len(c.sample_ids)))
@@ -146,7 +150,19 @@ tr:nth-child(even) td { background: #fafafa; }
 ul { font-size: 13px; color: #444; }
 img { max-width: 100%; display: block; margin: 0.8em 0; }
 .scroll { overflow-x: auto; }
+td.long { white-space: normal; min-width: 22em; }
 """
+
+
+def _html_table(frame: pd.DataFrame, long: int = 40) -> str:
+    """The frame as an HTML table; a cell longer than ``long`` characters (a citation) wraps, the rest do not."""
+    def cell(tag: str, value) -> str:
+        text = html.escape(str(value))
+        return f'<{tag} class="long">{text}</{tag}>' if len(text) > long else f"<{tag}>{text}</{tag}>"
+    head = "".join(cell("th", column) for column in frame.columns)
+    body = "".join("<tr>" + "".join(cell("td", value) for value in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_html(blocks: Sequence[Block]) -> str:
@@ -159,7 +175,7 @@ def render_html(blocks: Sequence[Block]) -> str:
         elif block.kind == "bullets":
             parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in block.content) + "</ul>")
         elif block.kind == "table":
-            parts.append(f'<div class="scroll">{block.content.to_html(index=False, escape=True, border=0)}</div>')
+            parts.append(f'<div class="scroll">{_html_table(block.content)}</div>')
         elif block.kind == "image":
             data = base64.b64encode(Path(block.content).read_bytes()).decode("ascii")
             parts.append(f'<img alt="{html.escape(block.content.stem)}" src="data:image/png;base64,{data}">')

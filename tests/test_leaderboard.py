@@ -187,11 +187,12 @@ def test_reported_rows_carry_their_source_and_sit_in_their_dataset_table(three_m
                                                    parameters=123),
                          ReportedFigures(source="Doe 2020, Table 5", dataset="casme2", uf1=0.8))
     tables = leaderboard_tables(load_configurations(three_models), reported_figures([spec]))
-    assert [t.dataset for t in tables] == ["casme2", "combined"]  # a reported-only dataset gets its own table
-    combined = tables[1].display.set_index("source")
+    # a reported-only dataset gets its own table, after the tables with measured rows
+    assert [t.dataset for t in tables] == ["combined", "casme2"]
+    combined = tables[0].display.set_index("source")
     row = combined.loc["reported: Doe 2020, Table 4"]
     assert row["UF1"] == "0.660" and row["casme2 UF1"] == "0.700" and row["samm UF1"] == "" and row["params"] == "123"
-    assert "not part of the significance test" in tables[1].footer[-1]
+    assert "not part of the significance test" in tables[0].footer[-1]
     csv = render_tables(tables, "csv")
     assert csv.splitlines()[0].startswith("model,dataset,source,seeds,accuracy")
     assert "Doe 2020, Table 5" in csv

@@ -2,6 +2,7 @@
 
 import base64
 import re
+from dataclasses import replace
 
 import numpy as np
 from mebench.configurations import load_configurations
@@ -54,6 +55,8 @@ def test_reported_rows_give_measured_minus_reported_and_their_source(tmp_path):
     assert row["measured − reported"] == f"{measured - 0.66:+.3f}" and row["source"] == "Doe 2020, Table 4"
     assert frame.loc[("strong", "UAR", "combined: samm"), "reported"] == "0.500"
     assert frame.loc[("absent", "UF1", "combined"), "measured"] == "not run here"
+    elsewhere = replace(figures, dataset="samm")  # a task nothing here ran: no rows, however many figures
+    assert reported_vs_measured(configurations, [("strong", elsewhere)]).empty
 
 
 def test_loss_plot_is_skipped_where_fold_records_lack_epoch_losses(tmp_path):
