@@ -203,8 +203,11 @@ def parse_au_cell(value: Any) -> AUCode:
     if not isinstance(value, str):
         raise AUSyntaxError(f"a {type(value).__name__} cell, not AU text")
     text = _normal(value)
-    if text in ("", "?"):
-        return NOT_CODED
+    return NOT_CODED if text in ("", "?") else _parse_text(text)
+
+
+def _parse_text(text: str) -> AUCode:
+    """The AUs of a cell's (normalised, non-empty) text."""
     items = _split(text)
     present: set[int] = set()
     referenced: set[int] = set()

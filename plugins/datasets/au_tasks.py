@@ -121,11 +121,9 @@ def check_au_task(task: str, keys: Sequence[str], data_root=None, *, aus: str | 
         resolution = resolve(code, units, alternatives, ref)
         outside[clip.dataset].update(resolution.outside)
         warnings += [f"{where}: {line}" for line in code.ignored + resolution.applied]
-        tally["notes"] += bool(code.notes)
-        tally["ignored"] += bool(code.ignored)
-        tally["alternatives"] += bool(code.alternatives)
-        tally["ref"] += bool(code.referenced)
-        tally["static"] += bool(code.static)
+        tally.update({name: 1 for name, value in (("notes", code.notes), ("ignored", code.ignored),
+                                                   ("alternatives", code.alternatives), ("ref", code.referenced),
+                                                   ("static", code.static)) if value})
         if not code.coded:
             tally["not coded"] += 1
             warnings.append(f"{where}: not coded (an empty cell or '?'); the clip leaves the AU task")
@@ -136,9 +134,16 @@ def check_au_task(task: str, keys: Sequence[str], data_root=None, *, aus: str | 
         tally["coded"] += 1
         targets = tuple(f"AU{au}" for au in resolution.aus)
         collect_sample(clip, "+".join(targets) or "none", strict, indexed, found, targets)
-    sources = list(read.sources)
-    sources.append(f"AU set: {', '.join(labels)} ({len(labels)}; --dataset-opt aus=…); alternatives={alternatives}, "
-                   f"ref={ref}")
+    sources = list(read.sources) + _au_sources(keys, labels, tallies, columns, outside, alternatives, ref)
+    return AUCheck(task, [], found.samples, [], [], problems, warnings=warnings, sources=sources, labels=labels)
+
+
+def _au_sources(keys: Sequence[str], labels: Sequence[str], tallies: dict[str, Counter], columns: dict[str, set[str]],
+                outside: dict[str, Counter], alternatives: str, ref: str) -> list[str]:
+    """What ``data check`` says of an AU task: the AU set and its rules, then per database where its codes came
+    from, how many rows entered the task, which rules applied and which AUs lie outside the set."""
+    sources = [f"AU set: {', '.join(labels)} ({len(labels)}; --dataset-opt aus=…); alternatives={alternatives}, "
+               f"ref={ref}"]
     for key in keys:
         tally = tallies[key]
         sources.append(f"{DATABASES[key].name}: AU codes from {' and '.join(sorted(columns[key])) or 'no rows'}: "
@@ -154,7 +159,7 @@ def check_au_task(task: str, keys: Sequence[str], data_root=None, *, aus: str | 
         if outside[key]:
             sources.append("  AUs coded outside the task's set (ignored; rows): " + ", ".join(
                 f"AU{au} {n}" for au, n in sorted(outside[key].items())))
-    return AUCheck(task, [], found.samples, [], [], problems, warnings=warnings, sources=sources, labels=labels)
+    return sources
 
 
 def _spec(name: str, keys_of, description: str, reference: Reference | None, options: tuple[Option, ...]

@@ -160,14 +160,19 @@ class RCN(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+def stem_5x5(channels: int, featuremaps: int, dropout: float) -> nn.Sequential:
+    """RCN-A's and RCN-S's stem: a 5×5 convolution, BN, ReLU, 2×2 max-pooling, dropout."""
+    return nn.Sequential(nn.Conv2d(channels, featuremaps, 5), nn.BatchNorm2d(featuremaps), nn.ReLU(inplace=True),
+                         nn.MaxPool2d(2, 2), nn.Dropout(dropout))
+
+
 class RcnA(RCN):
     """RCN-A: a 5×5 stem, the recurrent layer, and the attention unit on the stem's pooled output."""
 
     def __init__(self, num_classes: int, input_spec: InputSpec, featuremaps: int = 64, pool_size: int = 5,
                  num_layers: int = 1, dropout: float = 0.5):
         super().__init__(num_classes, featuremaps, pool_size)
-        self.conv1 = nn.Sequential(nn.Conv2d(input_spec.channels, featuremaps, 5), nn.BatchNorm2d(featuremaps),
-                                   nn.ReLU(inplace=True), nn.MaxPool2d(2, 2), nn.Dropout(dropout))
+        self.conv1 = stem_5x5(input_spec.channels, featuremaps, dropout)
         self.rcls = repeated(RecurrentBlock, featuremaps, num_layers, dropout)
         self.init_weights()
 
@@ -183,8 +188,7 @@ class RcnS(RCN):
     def __init__(self, num_classes: int, input_spec: InputSpec, featuremaps: int = 64, pool_size: int = 5,
                  num_layers: int = 1, dropout: float = 0.5):
         super().__init__(num_classes, featuremaps, pool_size)
-        self.conv1 = nn.Sequential(nn.Conv2d(input_spec.channels, featuremaps, 5), nn.BatchNorm2d(featuremaps),
-                                   nn.ReLU(inplace=True), nn.MaxPool2d(2, 2), nn.Dropout(dropout))
+        self.conv1 = stem_5x5(input_spec.channels, featuremaps, dropout)
         self.dbl = repeated(ShortcutBlock, featuremaps, num_layers, dropout)
         self.init_weights()
 
