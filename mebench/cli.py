@@ -273,7 +273,6 @@ def check(dataset, data_root, dataset_opt, list_all):
 def info(model, as_json, every_model, write):
     """Show MODEL's card: source, code, fidelity, input chain, parameters, MACs, options, paper figures, deviations."""
     from mebench.model_card import model_facts, models_document, render_card
-    from mebench.results import atomic_write_text
 
     registry = default_registry()
     if every_model == bool(model):
@@ -283,6 +282,13 @@ def info(model, as_json, every_model, write):
     else:
         facts = model_facts(registry.models.get(model), plugin=registry.models.owner(model))
         text = json.dumps(facts.as_json(), indent=2) if as_json else render_card(facts)
+    _echo_and_write(text, write)
+
+
+def _echo_and_write(text: str, write: Path | None) -> None:
+    """Print ``text``; with ``--write FILE``, also write it there atomically, ending in a newline."""
+    from mebench.results import atomic_write_text
+
     click.echo(text)
     if write:
         atomic_write_text(write, text if text.endswith("\n") else text + "\n")
@@ -315,7 +321,6 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
     are marked. Runs that cannot be read are listed as skipped.
     """
     from mebench.leaderboard import leaderboard_text
-    from mebench.results import atomic_write_text
 
     registry = default_registry()
     if models_table:
@@ -328,9 +333,7 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
                                        dataset, plots_dir)
         for path in plots:
             click.echo(f"wrote {path}", err=True)
-    click.echo(text)
-    if write:
-        atomic_write_text(write, text if text.endswith("\n") else text + "\n")
+    _echo_and_write(text, write)
 
 
 def load_saved_runs(results_dir: Path):

@@ -20,7 +20,7 @@ from mebench.errors import DataError, ResolveError
 from mebench.records import RunRecord, load_results, load_run
 from mebench.results import config_hash as digest
 from mebench.metrics import encode_predictions
-from mebench.statistics import Encoded, subject_bootstrap
+from mebench.statistics import METRIC_NAMES, Encoded, label_metric_names, subject_bootstrap
 
 ALL = "all"  #: scope name of the whole task (the composite, or the single dataset)
 
@@ -49,6 +49,7 @@ class Configuration:
     predictions: list[pd.DataFrame]
     classes: tuple[str, ...]
     _stats: dict = field(default_factory=dict, repr=False)
+    _encoded: dict = field(default_factory=dict, repr=False)
 
     @property
     def first(self) -> RunRecord:
@@ -101,19 +102,17 @@ class Configuration:
         return self.first.metrics.multilabel
 
     @property
-    def ranking_metric(self) -> str:
-        """The figure that ranks a table of this task: UF1, or macro-F1 for a multi-label task."""
-        return "macro_f1" if self.multilabel else "uf1"
-
-    @property
     def metric_names(self) -> tuple[str, ...]:
         """The figures its statistics give: accuracy, UF1, UAR; or macro-F1 and each label's F1."""
-        return self.encoded().metric_names
+        return label_metric_names(self.classes) if self.multilabel else METRIC_NAMES
 
     def encoded(self, scope: str = ALL) -> Encoded:
-        frame = self.predictions[0]
-        mask = np.ones(len(frame), bool) if scope == ALL else (frame["dataset"] == scope).to_numpy()
-        return encode_predictions(self.predictions, self.classes, self.multilabel, mask)
+        """Its seeds' predictions on ``scope`` encoded for the statistics (cached)."""
+        if scope not in self._encoded:
+            frame = self.predictions[0]
+            mask = np.ones(len(frame), bool) if scope == ALL else (frame["dataset"] == scope).to_numpy()
+            self._encoded[scope] = encode_predictions(self.predictions, self.classes, self.multilabel, mask)
+        return self._encoded[scope]
 
     def statistics(self, scope: str = ALL) -> dict[str, Any]:
         """Seed-averaged figures with 95 % subject-level bootstrap intervals (cached)."""
@@ -198,11 +197,11 @@ def load_run_folders(folders: Sequence[Path]) -> list[Configuration]:
 
 def resolve_configuration(reference: str, configurations: Sequence[Configuration], dataset: str | None = None
                           ) -> Configuration:
-    """A run id, a run folder, or a model name (all its seeds; ``dataset`` narrows it down)."""
-    path = Path(reference).resolve()
+    """A run id or a model name (all its seeds; ``dataset`` narrows it down) among saved runs; a run folder
+    is read by ``load_run_folders``."""
     for configuration in configurations:
         for run in configuration.runs:
-            if reference == run.run_id or (path.is_dir() and Path(run.path).resolve() == path):
+            if reference == run.run_id:
                 return configuration.single(run)
     matches = [c for c in configurations if c.model == reference and (dataset is None or c.dataset == dataset)]
     if len(matches) == 1:

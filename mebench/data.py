@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from mebench.errors import DataError
-from mebench.options import Option
+from mebench.options import Option, resolve_options
 
 if TYPE_CHECKING:
     from mebench.dataset_check import DatasetCheck
@@ -261,6 +261,11 @@ class DatasetSpec:
     def task_classes(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """The classes (labels) of the task under these option values."""
         return tuple(self.classes_for(values)) if self.classes_for is not None else tuple(self.classes)
+
+    def resolve_options(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(every option for the loader, the options a run records) from the ``--dataset-opt`` values given,
+        checked by the one validator."""
+        return resolve_options(given, self.options, "--dataset-opt", f"dataset {self.name!r}")
 
 
 @dataclass(frozen=True)

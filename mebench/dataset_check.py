@@ -10,7 +10,6 @@ import pandas as pd
 from tabulate import tabulate
 
 from mebench.errors import UsageError
-from mebench.options import resolve_options
 
 if TYPE_CHECKING:
     from mebench.data import DatasetSpec, Sample
@@ -150,5 +149,5 @@ def check_dataset(spec: "DatasetSpec", data_root: str | None, given: Mapping[str
     """Check a copy of the task ``spec`` (``mebench data check``), its options validated first."""
     if spec.check is None:
         raise UsageError(f"dataset {spec.name!r} reads no files of yours, so there is nothing to check")
-    values, _ = resolve_options(given, spec.options, "--dataset-opt", f"dataset {spec.name!r}")
+    values, _ = spec.resolve_options(given)
     return spec.check(data_root, **values)

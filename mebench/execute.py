@@ -67,7 +67,7 @@ class FoldJob:
         subjects = list(data.subjects) if plan.config.selection == "inner-val" else None
         return cls(plan.run_id, plan.config.model, dict(plan.model_options), len(plan.classes),
                    plan.settings, fold, [data.sample_ids[i] for i in fold.test], plan.config.selection,
-                   plan.config.compile and not plan.estimator, subjects, plan.estimator)
+                   plan.compile, subjects, plan.estimator)
 
 
 def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, together: int,
@@ -178,7 +178,7 @@ class InProcessExecutor:
         device = plan.device
         x, y = data.x.to(device), data.y.to(device)
         build = plan.build_model
-        if plan.config.compile and not plan.estimator:
+        if plan.compile:
             build = _compiled(build)
         pending = list(unit.folds)
         group_size = 1
@@ -186,7 +186,7 @@ class InProcessExecutor:
             group_size = fold_batch_size(plan.build_model, x, y, pending[0], plan.settings, len(pending))
         elif plan.fold_batch not in ("auto", "off"):
             group_size = int(plan.fold_batch)
-        if plan.config.selection != "fixed" or plan.config.compile:
+        if plan.config.selection != "fixed" or plan.compile:
             group_size = 1
         if group_size > 1 and (obstacle := fold_batching_obstacle(plan.build_model, x)) is not None:
             self.log(f"fold batching off: {obstacle}; folds are trained one at a time")

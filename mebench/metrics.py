@@ -26,7 +26,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from tabulate import tabulate
 
 from mebench.records import MetricBlock, Metrics
-from mebench.statistics import Encoded, encode, encode_labels, label_metrics_from_counts, subject_bootstrap
+from mebench.statistics import (Encoded, encode, encode_labels, label_cells, label_metrics_from_counts,
+                                subject_bootstrap)
 
 #: How a multi-label sample's labels are written in predictions.csv: ``AU4+AU12``; ``none`` for no label.
 LABEL_SEPARATOR, NO_LABEL = "+", "none"
@@ -71,7 +72,7 @@ def label_metrics(truth: np.ndarray, predicted: np.ndarray, labels: Sequence[str
         raise ValueError(f"need equally shaped, non-empty label matrices, got {truth.shape} and {predicted.shape}")
     precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, average=None,
                                                                      zero_division=0)
-    counts = np.stack([(predicted & truth).sum(0), (predicted & ~truth).sum(0), (~predicted & truth).sum(0)], axis=-1)
+    counts = label_cells(truth, predicted).sum(axis=0)
     return {
         "n": int(truth.shape[0]),
         "macro_f1": float(label_metrics_from_counts(counts, labels)["macro_f1"]),
@@ -153,7 +154,8 @@ def pooled_label_metrics(predictions: pd.DataFrame, labels: Sequence[str]) -> di
             result["per_dataset"][name] = {**label_metrics(truth[mask], predicted[mask], labels),
                                            "ci": bootstrap_ci(frame[mask], labels, True)}
     folds = frame["fold"].to_numpy()
-    per_fold = [label_metrics(truth[folds == f], predicted[folds == f], labels)["macro_f1"] for f in np.unique(folds)]
+    per_fold = [float(label_metrics_from_counts(label_cells(truth[folds == f], predicted[folds == f]).sum(axis=0),
+                                                labels)["macro_f1"]) for f in np.unique(folds)]
     result["fold_mean"] = {"macro_f1": float(np.mean(per_fold)), "macro_f1_std": float(np.std(per_fold)),
                            "folds": len(per_fold), "note": "mean of per-fold macro-F1; not comparable with pooled "
                                                            "figures"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from tabulate import tabulate
@@ -152,14 +152,19 @@ def render_card(facts: ModelFacts) -> str:
     return "\n".join(lines)
 
 
-def models_leaderboard(registry: Registry, fmt: str = "markdown") -> str:
-    """A table of every registered model: params (ours and reference), MACs, input, fidelity, reference."""
+def all_model_facts(registry: Registry) -> list[ModelFacts]:
+    """Every registered model's facts, by name (each model built once)."""
+    return [model_facts(registry.models.get(name), registry.models.owner(name)) for name in registry.models.names()]
+
+
+def models_leaderboard(registry: Registry, fmt: str = "markdown", measured: Sequence[ModelFacts] | None = None) -> str:
+    """A table of every registered model: params (ours and reference), MACs, input, fidelity, reference
+    (``measured``: the models' facts where the caller has them, else measured here)."""
     import pandas as pd
 
     rows = []
-    for name in registry.models.names():
-        spec = registry.models.get(name)
-        facts = model_facts(spec, registry.models.owner(name))
+    for facts in all_model_facts(registry) if measured is None else measured:
+        spec, name = facts.spec, facts.spec.name
         card = spec.card
         reported = next((f.parameters for f in spec.reported if f.parameters), None)
         rows.append({"model": name, "params": "—" if facts.parameters is None else f"{facts.parameters:,}",
@@ -182,8 +187,8 @@ def models_document(registry: Registry) -> str:
     card, such as the pyramid variants, are listed together with their own counts)."""
     groups: dict[int, list[ModelFacts]] = {}
     cards: list[ModelCard | None] = []
-    for name in registry.models.names():
-        facts = model_facts(registry.models.get(name), registry.models.owner(name))
+    every = all_model_facts(registry)
+    for facts in every:
         key = next((i for i, card in enumerate(cards) if card is not None and card == facts.card), None)
         if key is None:
             key = len(cards)
@@ -196,7 +201,7 @@ def models_document(registry: Registry) -> str:
              "`timm:<name>` makes any timm architecture a model (random initialisation, `in_chans` and `num_classes` "
              "set, input size from timm's default configuration or `timm:<name>@<size>`); nothing is ever "
              "downloaded.", "",
-             models_leaderboard(registry), ""]
+             models_leaderboard(registry, measured=every), ""]
     for members in groups.values():
         first = members[0]
         names = [f.spec.name for f in members]

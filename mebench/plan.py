@@ -95,6 +95,11 @@ class RunPlan:
     estimator: bool = False  # the model is fitted once per fold, not trained (mebench.estimators)
 
     @property
+    def compile(self) -> bool:
+        """Whether each fold's net is wrapped in ``torch.compile`` (asked for, and a net: an estimator is fitted)."""
+        return self.config.compile and not self.estimator
+
+    @property
     def leaky(self) -> bool:
         return self.config.selection == "test-oracle"
 
@@ -181,15 +186,10 @@ def resolve_model_options(spec: ModelSpec, options: dict[str, Any], n_classes: i
     return values
 
 
-def resolve_dataset_options(spec: DatasetSpec, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(every option for the loader, the options the run records), checked by the one validator."""
-    return resolve_options(given, spec.options, "--dataset-opt", f"dataset {spec.name!r}")
-
-
 def load_task_samples(spec: DatasetSpec, data_root: str | None, given: dict[str, Any]
                       ) -> tuple[list[Sample], dict[str, Any]]:
     """The task's samples and the dataset options the run records, every option checked first."""
-    values, recorded = resolve_dataset_options(spec, given)
+    values, recorded = spec.resolve_options(given)
     try:
         samples = spec.load(data_root, **values)
     except TypeError as error:  # a loader that declares no options and does not take one given
@@ -215,18 +215,18 @@ class Task:
     protocol_options: dict[str, Any]
 
 
-def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpec, protocol_spec: ProtocolSpec
-                 ) -> Task:
-    """Load the tasks the protocol needs (the run's own first), check they fit together, make the folds."""
+def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpec, protocol_spec: ProtocolSpec,
+                 classes: tuple[str, ...]) -> Task:
+    """Load the tasks the protocol needs (the run's own first, whose ``classes`` every other task must
+    have), check they fit together, make the folds."""
     protocol_options, recorded_protocol = resolve_options(config.protocol_options, protocol_spec.options,
                                                           "--protocol-opt", f"protocol {protocol_spec.name!r}")
-    classes = dataset_spec.task_classes(resolve_dataset_options(dataset_spec, config.dataset_options)[0])
     names = (list(protocol_spec.tasks(config.dataset, protocol_options)) if protocol_spec.tasks
              else [config.dataset])
     samples, task_of, dataset_options = [], [], {}
     for name in names:
         spec = dataset_spec if name == config.dataset else registry.datasets.get(name)
-        own = classes if name == config.dataset else spec.task_classes(resolve_dataset_options(spec, {})[0])
+        own = classes if name == config.dataset else spec.task_classes(spec.resolve_options({})[0])
         if own != classes:
             raise OptionError(f"protocol {protocol_spec.name}: task {name!r} has classes {', '.join(own)} "
                               f"but {config.dataset!r} has {', '.join(classes)}; pick tasks with the same classes")
@@ -283,7 +283,8 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     dataset_spec: DatasetSpec = registry.datasets.get(config.dataset)
     protocol_spec: ProtocolSpec = registry.protocols.get(config.protocol)
     levers = resolve_levers(config)
-    n_classes = len(dataset_spec.task_classes(resolve_dataset_options(dataset_spec, config.dataset_options)[0]))
+    classes = dataset_spec.task_classes(dataset_spec.resolve_options(config.dataset_options)[0])
+    n_classes = len(classes)
     model_options = resolve_model_options(model_spec, config.model_options, n_classes)
     estimator = builds_estimator(lambda: model_spec.build(n_classes, **model_options))
     if estimator and config.selection != "fixed":
@@ -297,7 +298,7 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
                           f"has several labels per sample: pick a single-label task")
     chain = build_chain(registry, model_spec.preprocessing, f"model {model_spec.name!r}")
     preprocessing = chain_config(chain, model_spec.input_spec)
-    task = resolve_task(registry, config, dataset_spec, protocol_spec)
+    task = resolve_task(registry, config, dataset_spec, protocol_spec, classes)
     evaluated = np.sort(np.concatenate([f.test for f in task.folds]))
     epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, task.dataset_options)
     batch_size = (config.batch_size if config.batch_size is not None

@@ -134,8 +134,13 @@ class RunSession:
         self.records[record.fold] = record
 
     @property
+    def written_folds(self) -> int:
+        """How many of the run's fold records are on disk."""
+        return sum(self.run_dir.fold_path(f.index).exists() for f in self.plan.folds)
+
+    @property
     def all_folds_written(self) -> bool:
-        return all(self.run_dir.fold_path(f.index).exists() for f in self.plan.folds)
+        return self.written_folds == len(self.plan.folds)
 
     def summarise(self) -> RunRecord:
         """Write predictions.csv, metrics.json and run.json (last: it marks completion)."""

@@ -97,13 +97,14 @@ class EpochSelector:
 
 def epoch_scores(epochs: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Each epoch's score on a fold's test samples: accuracy (``epochs`` (E, n, classes), ``truth`` (n,)
-    class indices), or macro-F1 for a multi-label task (``truth`` (n, K) 0/1; a label detected at p ≥ 0.5)."""
+    class indices), or macro-F1 for a multi-label task (``truth`` (n, K) 0/1; a label detected at p ≥ 0.5,
+    ``DETECTION_THRESHOLD``)."""
     if truth.ndim == 1:
         return (epochs.argmax(axis=2) == truth).mean(axis=1)
-    from mebench.statistics import label_metrics_from_counts
+    from mebench.metrics import DETECTION_THRESHOLD
+    from mebench.statistics import label_cells, label_metrics_from_counts
 
-    detected, present = epochs >= 0.5, truth.astype(bool)[None]
-    counts = np.stack([(detected & present).sum(1), (detected & ~present).sum(1), (~detected & present).sum(1)], -1)
+    counts = label_cells(truth[None], epochs >= DETECTION_THRESHOLD).sum(axis=1)  # (E, K, 3)
     return label_metrics_from_counts(counts, range(truth.shape[1]))["macro_f1"]
 
 

@@ -90,6 +90,18 @@ class EncodedPredictions(_GroupedSeeds):
         return metrics_from_confusion(counts)
 
 
+def label_cells(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per sample and label, whether it is a true positive, a false positive or a false negative: a 0/1
+    stack on a new last axis (TP, FP, FN) of the boolean ``truth`` and ``predicted`` (broadcast)."""
+    truth, predicted = np.asarray(truth, bool), np.asarray(predicted, bool)
+    return np.stack([predicted & truth, predicted & ~truth, ~predicted & truth], axis=-1).astype(np.int64)
+
+
+def label_metric_names(labels: Sequence[str]) -> tuple[str, ...]:
+    """The figures of a multi-label task: ``macro_f1``, then ``f1_<label>`` for each label."""
+    return ("macro_f1", *(f"f1_{label}" for label in labels))
+
+
 @dataclass(frozen=True)
 class EncodedLabels(_GroupedSeeds):
     """Multi-label predictions of one configuration (action units): ``truth`` (n, K) and ``predicted``
@@ -113,13 +125,11 @@ class EncodedLabels(_GroupedSeeds):
 
     @property
     def metric_names(self) -> tuple[str, ...]:
-        """``macro_f1``, then ``f1_<label>`` for each label."""
-        return ("macro_f1", *(f"f1_{label}" for label in self.labels))
+        return label_metric_names(self.labels)
 
     def group_counts(self) -> np.ndarray:
         """(seeds, groups, K, 3): true positives, false positives and false negatives per label."""
-        cells = np.stack([self.predicted & self.truth, self.predicted & ~self.truth, ~self.predicted & self.truth],
-                         axis=-1).astype(np.int64)  # (seeds, n, K, 3)
+        cells = label_cells(self.truth, self.predicted)  # (seeds, n, K, 3)
         counts = np.zeros((self.n_seeds, self.n_groups, len(self.labels), 3), np.int64)
         np.add.at(counts, (slice(None), self.groups), cells)
         return counts

@@ -104,10 +104,7 @@ def summarise(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord],
     throughput, parameters = measure_inference(plan, data)
     hardware = describe_device(plan.device)  # once: on CUDA it asks nvidia-smi
     timing = Timing(train_seconds_per_fold=[records[f.index].train_seconds for f in plan.folds],
-                    preprocess_seconds=preprocess_seconds,
-                    inference_fps=throughput["inference_fps"], inference_batch_size=throughput["inference_batch_size"],
-                    inference_batches=throughput["inference_batches"],
-                    inference_warmup_batches=throughput["inference_warmup_batches"], **peak_memory_bytes(plan.device))
+                    preprocess_seconds=preprocess_seconds, **throughput, **peak_memory_bytes(plan.device))
     cropped = {s.id for s in plan.samples if s.cropped is False}
     record = RunRecord(
         run_id=plan.run_id, model=plan.config.model, dataset=plan.config.dataset, seed=plan.config.seed,

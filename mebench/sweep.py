@@ -188,8 +188,7 @@ def plan_grid(configs: list[RunConfig], registry: Registry, output_dir: Path, pr
             run.error = f"{type(error).__name__}: {error}"
         if run.session is not None:
             run.complete = run.session.completed() is not None
-            run.done_folds = len(run.plan.folds) if run.complete else sum(
-                run.session.run_dir.fold_path(f.index).exists() for f in run.plan.folds)
+            run.done_folds = len(run.plan.folds) if run.complete else run.session.written_folds
         runs.append(run)
     return runs
 

@@ -20,15 +20,14 @@ from pathlib import Path
 
 from mebench.errors import DataError
 from mebench_plugins.datasets.casme2 import subject_number
-from mebench_plugins.datasets.action_units import au_cell
-from mebench_plugins.datasets.formats import (AU_COLUMN, Clip, Column, Reading, find_annotation, frame_number,
-                                              read_sheet, three_class)
+from mebench_plugins.datasets.formats import AU_COLUMN, Column, Reading, clip_from_sheet, find_annotation, read_sheet
 
 ANNOTATION = ("casme.xlsx", "casme_*.xlsx", "casme-*.xlsx", "casme *.xlsx", "casme1*.xlsx", "casme_coding*.xlsx")
 COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetF", ("OnsetFrame", "Onset Frame", "Onset")),
            Column("ApexF1", ("ApexF", "ApexFrame", "Apex Frame", "Apex")),
            Column("OffsetF", ("OffsetFrame", "Offset Frame", "Offset")), Column("Emotion", ("Estimated Emotion",)),
            AU_COLUMN)
+SHEET_COLUMNS = ("Filename", "OnsetF", "ApexF1", "OffsetF", "Emotion")
 #: Frame layouts in order of preference, each with whether its frames are already cropped to the face.
 FRAME_FOLDERS = {"Cropped": True, "CASME_raw_selected": False}
 
@@ -45,22 +44,12 @@ def read_casme(root: Path, sheet: Path | None = None) -> Reading:
     clips = []
     for row, record in table:
         number = subject_number(record["Subject"], table.source, row)
-        name = str(record["Filename"] or "").strip()
-        if not name:
-            raise DataError(table.source, "empty Filename", "correct the cell", row)
-        subject = f"sub{number:02d}"
+        subject, name = f"sub{number:02d}", str(record["Filename"] or "").strip()
         folder = frames / subject / name
         if not folder.is_dir() and (frames / f"sub{number}" / name).is_dir():
             folder = frames / f"sub{number}" / name
-        emotion = str(record["Emotion"] or "").strip()
-        clips.append(Clip(
-            dataset="casme", subject=f"casme/{subject}", name=name, emotion=emotion,
-            label=three_class("casme", emotion, table.source, row),
-            onset=frame_number(record["OnsetF"], "OnsetF", table.source, row),
-            apex=frame_number(record["ApexF1"], "ApexF1", table.source, row, missing_ok=True),
-            offset=frame_number(record["OffsetF"], "OffsetF", table.source, row),
-            folder=folder, source=table.source, row=row, cropped=FRAME_FOLDERS[layout], au=au_cell(record),
-        ))
+        clips.append(clip_from_sheet("casme", subject, record, SHEET_COLUMNS, frames, table, row,
+                                     FRAME_FOLDERS[layout], folder))
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/sub<NN>/<Filename>/ "
                            f"({'face-cropped' if FRAME_FOLDERS[layout] else 'not cropped'})"])

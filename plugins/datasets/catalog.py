@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from mebench.data import Sample
+from mebench.data import DatasetSpec, Reference, Sample
 from mebench.dataset_check import DatasetCheck
 from mebench.errors import DataError, OptionError
 from mebench.options import Option
@@ -263,6 +263,21 @@ def samples_or_error(task: str, report: DatasetCheck) -> list[Sample]:
     for line in report.warnings:
         LOG.warning("%s", line)
     return report.found
+
+
+def emotion_task_spec(task: str, description: str, reference: Reference | None) -> DatasetSpec:
+    """The dataset spec of a task built from one database's own labels (``formats.EMOTION_TASKS``)."""
+    definition = EMOTION_TASKS[task]
+
+    def check(data_root=None, **options: Any) -> DatasetCheck:
+        return check_emotion_task(task, data_root, **options)
+
+    def load(data_root=None, **options: Any) -> list[Sample]:
+        return samples_or_error(task, check(data_root, **options))
+
+    return DatasetSpec(name=task, load=load, check=check, description=description, reference=reference,
+                       needs_data_root=True, classes=definition.classes,
+                       options=common_options() + location_options((definition.dataset,)))
 
 
 def location_options(keys: Iterable[str]) -> tuple[Option, ...]:

@@ -25,7 +25,8 @@ from mebench.dataset_check import DatasetCheck
 from mebench.errors import OptionError
 from mebench.options import Option
 from mebench_plugins.datasets.catalog import (DATABASES, SAME_RECORDINGS, check_emotion_task, common_options,
-                                              location_options, parse_members, samples_or_error, sheet_option)
+                                              emotion_task_spec, location_options, parse_members, samples_or_error,
+                                              sheet_option)
 from mebench_plugins.datasets.formats import NATIVE_TASKS
 from mebench_plugins.datasets.megc2019 import MEGC2019, TASKS as MEGC_TASKS, check_task
 
@@ -80,21 +81,6 @@ DESCRIPTIONS = {
 #: The tasks a composite may combine: the MEGC2019 single-database tasks and every 3-class task above.
 MEMBERS = ("casme2", "samm", "smic") + tuple(t for t, d in NATIVE_TASKS.items()
                                              if d.classes == MEGC2019_CLASSES)
-
-
-def native_spec(task: str) -> DatasetSpec:
-    definition = NATIVE_TASKS[task]
-    description, reference = DESCRIPTIONS[task]
-
-    def check(data_root=None, **options: Any) -> DatasetCheck:
-        return check_emotion_task(task, data_root, **options)
-
-    def load(data_root=None, **options: Any):
-        return samples_or_error(task, check(data_root, **options))
-
-    return DatasetSpec(name=task, load=load, check=check, description=description, reference=reference,
-                       needs_data_root=True, classes=definition.classes,
-                       options=common_options() + location_options((definition.dataset,)))
 
 
 def member_databases(task: str) -> tuple[str, ...]:
@@ -166,7 +152,7 @@ def mebench_register_datasets(register):
     from mebench_plugins.datasets.au_tasks import au_specs
 
     for task in NATIVE_TASKS:
-        register(native_spec(task))
+        register(emotion_task_spec(task, *DESCRIPTIONS[task]))
     register(composite_spec())
     for spec in au_specs():  # the action-unit tasks of every database with AU codes (au_tasks.py)
         register(spec)

@@ -605,18 +605,21 @@ def unmatched_errata(errata: dict[tuple[str, str, str], list[Erratum]], dataset:
 
 
 def clip_from_sheet(dataset: str, subject: str, record: dict[str, Any], columns: tuple[str, ...], frames_root: Path,
-                    sheet: "Sheet | Path | str", row: int, cropped: bool | None) -> Clip:
+                    sheet: Sheet, row: int, cropped: bool | None, folder: Path | None = None) -> Clip:
     """A clip from one coding-spreadsheet row; ``columns`` names the (filename, onset, apex, offset,
-    emotion) columns of that dataset's spreadsheet."""
+    emotion) columns of that dataset's spreadsheet. The clip's frames are in ``folder``, by default
+    ``frames_root/<subject>/<filename>``."""
     filename, onset, apex, offset, emotion_column = columns
-    source = sheet.source if isinstance(sheet, Sheet) else str(sheet)
-    name = str(record[filename]).strip()
+    name = str(record[filename] or "").strip()
+    if not name:
+        raise DataError(sheet.source, f"empty {filename}", "correct the cell", row)
     emotion = str(record[emotion_column] or "").strip()
     return Clip(
         dataset=dataset, subject=f"{dataset}/{subject}", name=name, emotion=emotion,
-        label=three_class(dataset, emotion, source, row),
-        onset=frame_number(record[onset], onset, source, row),
-        apex=frame_number(record[apex], apex, source, row, missing_ok=True),
-        offset=frame_number(record[offset], offset, source, row),
-        folder=frames_root / subject / name, source=source, row=row, cropped=cropped, au=au_cell(record),
+        label=three_class(dataset, emotion, sheet.source, row),
+        onset=frame_number(record[onset], onset, sheet.source, row),
+        apex=frame_number(record[apex], apex, sheet.source, row, missing_ok=True),
+        offset=frame_number(record[offset], offset, sheet.source, row),
+        folder=folder if folder is not None else frames_root / subject / name, source=sheet.source, row=row,
+        cropped=cropped, au=au_cell(record),
     )

@@ -21,9 +21,8 @@ import re
 from pathlib import Path
 
 from mebench.errors import DataError
-from mebench_plugins.datasets.action_units import au_cell
-from mebench_plugins.datasets.formats import (AU_COLUMN, Clip, Column, Reading, find_annotation, find_dirs,
-                                              frame_number, read_sheet, three_class)
+from mebench_plugins.datasets.formats import (AU_COLUMN, Column, Reading, clip_from_sheet, find_annotation, find_dirs,
+                                              read_sheet)
 
 ANNOTATION = ("4DME_Labelling_Micro_release v1.xlsx", "4DME_Labelling_Micro_release_v1.xlsx")
 COLUMNS = (Column("sub_ID", ("Subject", "sub_ID'")), Column("fold_name", ("Filename",)),
@@ -31,6 +30,7 @@ COLUMNS = (Column("sub_ID", ("Subject", "sub_ID'")), Column("fold_name", ("Filen
            Column("Offset", ("OffsetFrame", "Offset Frame")), Column("Emotion", ("Estimated Emotion",)), AU_COLUMN)
 #: Frame folders in order of preference, each with whether its frames are already cropped to the face.
 FRAME_FOLDERS = {"gray_micro": False, "gray_micro_crop": True}
+SHEET_COLUMNS = ("fold_name", "Onset", "Apex", "Offset", "Emotion")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -56,15 +56,7 @@ def read_4dme(root: Path, sheet: Path | None = None) -> Reading:
         for column, value in (("sub_ID", subject), ("fold_name", name)):
             if not NAME.match(value):
                 raise DataError(table.source, f"{column} {value!r} is not a folder name", "correct the cell", row)
-        emotion = str(record["Emotion"] or "").strip()
-        clips.append(Clip(
-            dataset="4dme", subject=f"4dme/{subject}", name=name, emotion=emotion,
-            label=three_class("4dme", emotion, table.source, row),
-            onset=frame_number(record["Onset"], "Onset", table.source, row),
-            apex=frame_number(record["Apex"], "Apex", table.source, row, missing_ok=True),
-            offset=frame_number(record["Offset"], "Offset", table.source, row),
-            folder=frames / subject / name, source=table.source, row=row, cropped=cropped, au=au_cell(record),
-        ))
+        clips.append(clip_from_sheet("4dme", subject, record, SHEET_COLUMNS, frames, table, row, cropped))
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/<sub_ID>/<fold_name>/ ({'face-cropped' if cropped else 'not cropped'}; "
                            f"frame numbers from the digits of the file names)"])

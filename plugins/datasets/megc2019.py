@@ -27,9 +27,8 @@ from mebench.data import MEGC2019_CLASSES, DatasetSpec, Reference
 from mebench.dataset_check import DatasetCheck
 from mebench.errors import DataError
 from mebench.options import Option
-from mebench_plugins.datasets.catalog import (check_emotion_task, clip_sample, common_options, location_options,
+from mebench_plugins.datasets.catalog import (clip_sample, common_options, emotion_task_spec, location_options,
                                               read_clips, samples_or_error)
-from mebench_plugins.datasets.formats import FIVE_CLASS_TASKS
 
 OFFICIAL_DATASETS = ("casme2", "samm", "smic")
 TASKS = {"combined": ("casme2", "samm", "smic"), "casme2": ("casme2",), "samm": ("samm",), "smic": ("smic",)}
@@ -110,15 +109,13 @@ def check_task(task: str, data_root=None, *, gt_version: int = 442, official: st
                         warnings=read.warnings, sources=read.sources)
 
 
-def task_options(datasets: Iterable[str], official_list: bool) -> tuple[Option, ...]:
-    """The options of a task reading ``datasets``: the official list's version and copy (MEGC2019 tasks),
-    the errata file, strictness, and the folder and annotation file of each dataset it reads."""
-    options: list[Option] = []
-    if official_list:
-        options += [Option("gt_version", int, 442, "version of the official MEGC2019 list (441 drops SAMM 032_3_1)",
-                           choices=(442, 441)),
-                    Option("official", Path, None, "your own copy of the official list (CSV)")]
-    return tuple(options) + common_options() + location_options(datasets)
+def task_options(datasets: Iterable[str]) -> tuple[Option, ...]:
+    """The options of a MEGC2019 task reading ``datasets``: the official list's version and copy, the errata
+    file, strictness, and the folder and annotation file of each dataset it reads."""
+    return ((Option("gt_version", int, 442, "version of the official MEGC2019 list (441 drops SAMM 032_3_1)",
+                    choices=(442, 441)),
+             Option("official", Path, None, "your own copy of the official list (CSV)"))
+            + common_options() + location_options(datasets))
 
 
 def megc2019_spec(task: str, description: str) -> DatasetSpec:
@@ -127,18 +124,7 @@ def megc2019_spec(task: str, description: str) -> DatasetSpec:
 
     return DatasetSpec(name=task, load=lambda data_root=None, **options: samples_or_error(task, check(data_root, **options)),
                        check=check, description=description, reference=MEGC2019, needs_data_root=True,
-                       classes=MEGC2019_CLASSES, options=task_options(TASKS[task], official_list=True))
-
-
-def five_class_spec(task: str, description: str, reference: Reference) -> DatasetSpec:
-    definition = FIVE_CLASS_TASKS[task]
-
-    def check(data_root=None, **options: Any) -> DatasetCheck:
-        return check_emotion_task(task, data_root, **options)
-
-    return DatasetSpec(name=task, load=lambda data_root=None, **options: samples_or_error(task, check(data_root, **options)),
-                       check=check, description=description, reference=reference, needs_data_root=True,
-                       classes=definition.classes, options=task_options((definition.dataset,), official_list=False))
+                       classes=MEGC2019_CLASSES, options=task_options(TASKS[task]))
 
 
 @hookimpl
@@ -148,7 +134,7 @@ def mebench_register_datasets(register):
     register(megc2019_spec("casme2", "CASME II, MEGC2019 3-class subset (145 samples, 24 subjects)"))
     register(megc2019_spec("samm", "SAMM, MEGC2019 3-class subset (133 samples, 28 subjects)"))
     register(megc2019_spec("smic", "SMIC-HS, MEGC2019 3-class subset (164 samples, 16 subjects; no apex annotated)"))
-    register(five_class_spec("casme2-5class", "CASME II 5-class: happiness, surprise, disgust, repression, others "
+    register(emotion_task_spec("casme2-5class", "CASME II 5-class: happiness, surprise, disgust, repression, others "
                                               "(from the spreadsheet; fear and sadness excluded)", CASME2))
-    register(five_class_spec("samm-5class", "SAMM 5-class estimated emotions: anger, contempt, happiness, surprise, "
+    register(emotion_task_spec("samm-5class", "SAMM 5-class estimated emotions: anger, contempt, happiness, surprise, "
                                             "other (from the spreadsheet; disgust, fear, sadness excluded)", SAMM))

@@ -19,14 +19,14 @@ import re
 from pathlib import Path
 
 from mebench.errors import DataError
-from mebench_plugins.datasets.action_units import au_cell
-from mebench_plugins.datasets.formats import (AU_COLUMN, Clip, Column, Reading, find_annotation, find_dirs,
-                                              frame_number, read_sheet, three_class)
+from mebench_plugins.datasets.formats import (AU_COLUMN, Column, Reading, clip_from_sheet, find_annotation, find_dirs,
+                                              read_sheet)
 
 ANNOTATION = ("MMEW_Micro_Exp.xlsx",)
 COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetFrame", ("Onset Frame", "Onset")),
            Column("ApexFrame", ("Apex Frame", "Apex")), Column("OffsetFrame", ("Offset Frame", "Offset")),
            Column("Estimated Emotion", ("Emotion",)), AU_COLUMN)
+SHEET_COLUMNS = ("Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Estimated Emotion")
 FRAMES = "Micro_Expression"
 
 
@@ -43,10 +43,8 @@ def clip_folders(frames: Path) -> dict[str, list[Path]]:
     """Folders two or three levels below ``frames`` (``<emotion>/<clip>`` or ``<subject>/<emotion>/<clip>``)
     by name."""
     found: dict[str, list[Path]] = {}
-    for level in (frames.glob("*/*"), frames.glob("*/*/*")):
-        for path in level:
-            if path.is_dir():
-                found.setdefault(path.name, []).append(path)
+    for path in find_dirs(frames, lambda d: len(d.relative_to(frames).parts) >= 2, max_depth=3):
+        found.setdefault(path.name, []).append(path)
     return found
 
 
@@ -66,8 +64,6 @@ def read_mmew(root: Path, sheet: Path | None = None) -> Reading:
         subject = subject_id(record["Subject"], table.source, row)
         name = str(record["Filename"] or "").strip()
         emotion = str(record["Estimated Emotion"] or "").strip()
-        if not name:
-            raise DataError(table.source, "empty Filename", "correct the cell", row)
         matches = folders.get(name, [])
         if len(matches) > 1:
             raise DataError(table.source, f"{name}: several clip folders: {', '.join(map(str, matches))}",
@@ -75,14 +71,7 @@ def read_mmew(root: Path, sheet: Path | None = None) -> Reading:
         folder = matches[0] if matches else frames / emotion / name  # a missing folder is reported by its path
         if matches:
             layouts.add("<emotion>/<Filename>" if folder.parent.parent == frames else "<subject>/<emotion>/<Filename>")
-        clips.append(Clip(
-            dataset="mmew", subject=f"mmew/{subject}", name=name, emotion=emotion,
-            label=three_class("mmew", emotion, table.source, row),
-            onset=frame_number(record["OnsetFrame"], "OnsetFrame", table.source, row),
-            apex=frame_number(record["ApexFrame"], "ApexFrame", table.source, row, missing_ok=True),
-            offset=frame_number(record["OffsetFrame"], "OffsetFrame", table.source, row),
-            folder=folder, source=table.source, row=row, cropped=True, au=au_cell(record),
-        ))
+        clips.append(clip_from_sheet("mmew", subject, record, SHEET_COLUMNS, frames, table, row, True, folder))
     shown = " and ".join(sorted(layouts)) or "none found"
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/ (face-cropped; clip folders looked for as <emotion>/<Filename> or "

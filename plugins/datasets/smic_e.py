@@ -83,10 +83,8 @@ def read_smic_e(root: Path, sheet: Path | None = None, camera: str = "HS") -> Re
                         f"unpack the SMIC-E {camera} long clips ({camera}_long/…/s1_ne_01/image<n>.jpg)")
     base = bases[0]
     folders = {}
-    for level in ("*", "*/*", "*/*/*"):
-        for folder in base.glob(level):
-            if folder.is_dir() and (key := clip_key(folder.name)) is not None:
-                folders.setdefault(key, folder)
+    for folder in find_dirs(base, lambda d: clip_key(d.name) is not None, max_depth=3):
+        folders.setdefault(clip_key(folder.name), folder)
     table = read_sheet(path, COLUMNS, sheets=(camera,))
     clips, warnings = [], []
     for row, record in table:

@@ -16,7 +16,6 @@ ViT builds but never uses (a class token, a 5-way head, a mask layer) are built 
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -153,7 +152,8 @@ class GlobalBranch(nn.Module):
         self.patch_embed = nn.Conv2d(channels, dim, 1)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))  # built, never used (the authors' definition)
         self.pos_embed = nn.Parameter(torch.zeros(1, size * size, dim))
-        rates = np.linspace(0, drop_path, depth, dtype=np.float32).tolist()  # as torch.linspace(…).item() gives them
+        # the authors' [x.item() for x in torch.linspace(…)]; on the CPU even while a net is built on "meta"
+        rates = torch.linspace(0, drop_path, depth, device="cpu").tolist()
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, rate, HeadDrop(head_drop_rate, head_drop_mode))
                                     for rate in rates)
         self.norm = nn.LayerNorm(dim, eps=1e-6)

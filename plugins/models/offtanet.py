@@ -87,7 +87,6 @@ class RowSelfAttention(nn.Module):
         super().__init__()
         if channels % heads:
             raise ValueError(f"Off-TANet self-attention: {channels} channels do not split into {heads} heads")
-        self.heads = heads
         self.query, self.key, self.value = (nn.Conv2d(channels, channels, 1) for _ in range(3))
         self.register_buffer("position", position_code(size), persistent=False)
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
 from mebench import hookimpl
 from mebench.data import PreprocessingStep, PreprocessorSpec
 from mebench.options import Option
+from mebench_plugins.preprocessors.optical_flow import resize_frame
 
 #: ``main_HTNet.py``'s fallback landmarks on the 28×28 apex frame, (x, y): left eye, right eye, nose,
 #: left and right mouth corner.
@@ -44,8 +44,7 @@ def patch_centres(landmarks, grid: int, patch: int, swap_xy: bool) -> list[tuple
 def htnet_patch_image(image: np.ndarray, landmarks, grid: int = 28, swap_xy: bool = True) -> np.ndarray:
     """The (grid, grid, C) image of HTNet's four patches, from a flow image resized to grid×grid."""
     if image.shape[:2] != (grid, grid):
-        shrinking = image.shape[0] > grid or image.shape[1] > grid
-        image = cv2.resize(image, (grid, grid), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        image = resize_frame(image, grid)
         image = image[..., None] if image.ndim == 2 else image
     patch, half = grid // 2, grid // 4
     centres = patch_centres(landmarks, grid, patch, swap_xy)

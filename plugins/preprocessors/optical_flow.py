@@ -10,6 +10,8 @@ step's ``config``, hence in the cache key and ``run.json``.
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 import cv2
@@ -80,6 +82,25 @@ class ApexFrame(PreprocessingStep):
         return apex_index, apex
 
 
+@functools.lru_cache(maxsize=1)
+def _face_cascade() -> cv2.CascadeClassifier:
+    """OpenCV's bundled frontal-face Haar cascade, loaded once per process."""
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    if cascade.empty():
+        raise RuntimeError("OpenCV's Haar cascade is missing; install opencv-contrib-python-headless<5")
+    return cascade
+
+
+def face_box(frame: np.ndarray, margin: float = 0.1, min_size: int = 40) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the largest face OpenCV's frontal-face Haar cascade finds in ``frame``,
+    grown by ``margin`` (``crop_box``), or None."""
+    faces = _face_cascade().detectMultiScale(frame, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
+    if len(faces) == 0:
+        return None
+    x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
+    return crop_box((int(x), int(y), int(w), int(h)), margin, frame.shape)
+
+
 class FaceCrop(PreprocessingStep):
     """Crops onset and target frames to the face found in the onset frame by OpenCV's bundled
     frontal-face Haar cascade (works offline), enlarged by ``margin`` on each side.
@@ -114,20 +135,15 @@ class FaceCrop(PreprocessingStep):
         if self.when == "auto" and getattr(sample, "cropped", None) is not False:
             return item
         onset = item["onset_frame"]
-        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        if cascade.empty():
-            raise RuntimeError("OpenCV's Haar cascade is missing; install opencv-contrib-python-headless<5")
-        faces = cascade.detectMultiScale(onset, scaleFactor=1.1, minNeighbors=5,
-                                         minSize=(self.min_size, self.min_size))
-        if len(faces) == 0:
+        box = face_box(onset, self.margin, self.min_size)
+        if box is None:
             if self.on_miss == "keep":
                 item["face_missed"] = True  # reported by the run (a warning line and run.json), never silent
                 return item
             raise ValueError("no face found in the onset frame; use frames that are already cropped, lower "
                              "min_size, or set on_miss=keep")
-        x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
-        item["face_box"] = crop_box((int(x), int(y), int(w), int(h)), self.margin, onset.shape)
-        top, bottom, left, right = item["face_box"]
+        item["face_box"] = box
+        top, bottom, left, right = box
         item["onset_frame"] = onset[top:bottom, left:right]
         item["apex_frame"] = item["apex_frame"][top:bottom, left:right]
         item["face_cropped"] = True

@@ -18,20 +18,7 @@ import numpy as np
 from mebench import hookimpl
 from mebench.data import PreprocessingStep, PreprocessorSpec
 from mebench.options import Option
-from mebench_plugins.preprocessors.optical_flow import PRE_FLOW_SIZE, crop_box, resize_frame
-
-
-def face_box(frame: np.ndarray, margin: float = 0.1, min_size: int = 40) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of the largest face OpenCV's bundled frontal-face Haar cascade finds in
-    ``frame``, grown by ``margin`` (as ``face_crop`` does), or None."""
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    if cascade.empty():
-        raise RuntimeError("OpenCV's Haar cascade is missing; install opencv-contrib-python-headless<5")
-    faces = cascade.detectMultiScale(frame, scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size))
-    if len(faces) == 0:
-        return None
-    x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
-    return crop_box((int(x), int(y), int(w), int(h)), margin, frame.shape)
+from mebench_plugins.preprocessors.optical_flow import PRE_FLOW_SIZE, face_box, resize_frame
 
 
 class GreySequence(PreprocessingStep):
