@@ -8,6 +8,7 @@ out of the quick inner loop, ``pytest -m "not slow"``; CI runs everything.
 
 from __future__ import annotations
 
+import shutil
 import types
 from pathlib import Path
 
@@ -41,6 +42,23 @@ def tiny_config(**overrides) -> RunConfig:
     values = dict(model="tiny", dataset="synthetic", epochs=1, batch_size=8, device="cpu", precision="fp32",
                   dataset_options=dict(TINY_DATASET))
     return RunConfig(**{**values, **overrides})
+
+
+def load_task(task: str, data_root, **options):
+    """The registered task's samples, as a run loads them (options checked by the one validator)."""
+    from mebench.plan import load_task_samples
+    from mebench.registry import default_registry
+
+    spec = default_registry().datasets.get(task)
+    return load_task_samples(spec, str(data_root) if data_root else None, options)[0]
+
+
+def private(root: Path, tmp_path: Path, *folders: str) -> Path:
+    """A private copy of some database folders of a session's data root that a test may damage; returns
+    the copy's data root."""
+    for folder in folders:
+        shutil.copytree(root / folder, tmp_path / "data" / folder)
+    return tmp_path / "data"
 
 
 def tiny_run(registry, output_dir: Path, **overrides):
@@ -78,12 +96,18 @@ def tiny_plugin_module():
     return module
 
 
+def tiny_registry(*extra: types.ModuleType):
+    """A registry of the installed plugins, the tiny test model and the plugin modules ``extra``."""
+    reg = discover()
+    for module in (tiny_plugin_module(), *extra):
+        reg.load_module(module, PluginInfo(module.__name__, "tests", "tests", "0"))
+    return reg
+
+
 @pytest.fixture(scope="session")
 def registry():
     """The installed plugins plus the tiny test model."""
-    reg = discover()
-    reg.load_module(tiny_plugin_module(), PluginInfo("tiny_test_plugin", "tests", "tests", "0"))
-    return reg
+    return tiny_registry()
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import numpy as np
 import openpyxl
 
 from tests import au_spellings
-from tests.megc_fixtures import FRAME_STEP, _write_clip, au_cells
+from tests.megc_fixtures import FRAME_STEP, _sheet, _write_clip, au_cells
 
 # --- CAS(ME)³ Part A --------------------------------------------------------------------------------------
 
@@ -166,7 +166,7 @@ def write_mmew(root: Path, seed: int = 1) -> None:
         elif slip == "apex missing":
             apex = None
         rows.append([f"S{subject:02d}", name, onset, apex, offset, aus, emotion, None])
-    _workbook(base / "MMEW_Micro_Exp.xlsx", ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame",
+    _sheet(base / "MMEW_Micro_Exp.xlsx", ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame",
                                              "Action Units", "Estimated Emotion", "remarks"], rows)
 
 
@@ -200,7 +200,7 @@ def write_4dme(root: Path, seed: int = 2) -> None:
                                                                 "Others")]
         rows.append([subject, name, emotion, first, first + 2 * FRAME_STEP, first + 4 * FRAME_STEP, aus,
                      *[int(au in marked) for au in FOURDME_ONE_HOT], *onehot])
-    _workbook(base / "4DME_Labelling_Micro_release v1.xlsx",
+    _sheet(base / "4DME_Labelling_Micro_release v1.xlsx",
               ["sub_ID", "fold_name", "Emotion", "Onset", "Apex", "Offset", "AUs",
                *[f"AU{au}" for au in FOURDME_ONE_HOT], "Positive", "Negative", "Surprise", "Repression", "Others"],
               rows)
@@ -230,7 +230,7 @@ def write_casme(root: Path, seed: int = 3) -> None:
                     rng)
         onset = first - 5 if CASME_SLIPS.get(f"casme/sub{subject:02d}/{name}") else first
         rows.append([subject, name, None, onset, numbers[2], numbers[3], numbers[4], None, aus, emotion])
-    _workbook(base / "casme.xlsx", ["Subject", "Filename", None, "OnsetF", "ApexF1", "ApexF2", "OffsetF", None, "AU",
+    _sheet(base / "casme.xlsx", ["Subject", "Filename", None, "OnsetF", "ApexF1", "ApexF2", "OffsetF", None, "AU",
                                     "Emotion"], rows)
 
 
@@ -306,17 +306,7 @@ def write_smic(root: Path, seed: int = 4) -> None:
             sheet.append(row)
     workbook.create_sheet("Sheet2")
     workbook.save(annotation / "SMIC-HS-E_annotation.xlsx")
-    _workbook(annotation / "SMIC-NIR-E_annotation.xlsx", header, sheets["NIR"])
-
-
-def _workbook(path: Path, header: list, rows: list[list]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    workbook.save(path)
+    _sheet(annotation / "SMIC-NIR-E_annotation.xlsx", header, sheets["NIR"])
 
 
 def write_database_fixture(root: Path) -> Path:

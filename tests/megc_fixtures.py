@@ -115,6 +115,7 @@ def _write_clip(folder: Path, names: list[str], rng: np.random.Generator) -> Non
 
 
 def _sheet(path: Path, header: list[str], rows: list[list], title: list[list] | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     for line in title or []:

@@ -5,7 +5,6 @@ databases' layouts, clips not coded, unreadable cells, errata of AU cells, the c
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from mebench_plugins.datasets.catalog import DATABASES
 from mebench_plugins.datasets.formats import load_errata
 from tests import au_spellings
 from tests.au_spellings import MEB_SAMM_PATCHES, MEB_TABLE4, NOT_CODED, Parse
-from tests.conftest import mebench_cli, tiny_config
+from tests.conftest import mebench_cli, private, tiny_config
 from tests.database_fixtures import AU_COUNTS, FOURDME_AUS, MMEW_AUS, MMEW_CLIPS
 from tests.megc_fixtures import MEGC_AU_CELLS, MEGC_AU_COUNTS, edit_sheet
 
@@ -300,8 +299,7 @@ def test_data_check_prints_per_au_counts_what_it_read_and_the_rows_listed(megc_r
 
 
 def test_an_unreadable_au_cell_blocks_with_file_row_and_value(megc_root, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(megc_root / "CASME2", data / "CASME2")
+    data = private(megc_root, tmp_path, "CASME2")
     sheet = data / "CASME2" / "CASME2-coding-20140508.xlsx"
     row = edit_sheet(sheet, "EP03_02f", "Action Units", "4+x")
     report = check_au_task("casme2-au", ("casme2",), data)
@@ -316,8 +314,7 @@ def test_an_unreadable_au_cell_blocks_with_file_row_and_value(megc_root, tmp_pat
 
 
 def test_a_sheet_without_an_au_column_blocks_the_au_task_only(db_root, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(db_root / "CASME", data / "CASME")
+    data = private(db_root, tmp_path, "CASME")
     import openpyxl
 
     path = data / "CASME" / "casme.xlsx"
@@ -334,8 +331,7 @@ def test_a_sheet_without_an_au_column_blocks_the_au_task_only(db_root, tmp_path)
 def test_a_4dme_sheet_with_only_one_column_per_au_is_read_from_the_columns(db_root, tmp_path):
     import openpyxl
 
-    data = tmp_path / "data"
-    shutil.copytree(db_root / "4DME", data / "4DME")
+    data = private(db_root, tmp_path, "4DME")
     path = data / "4DME" / "4DME_Labelling_Micro_release v1.xlsx"
     workbook = openpyxl.load_workbook(path)
     header = [cell.value for cell in workbook.active[1]]

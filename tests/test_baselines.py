@@ -11,7 +11,7 @@ from sklearn.svm import SVC
 from mebench.data import Fidelity
 from mebench.registry import discover
 from mebench_plugins.models.svm_baselines import LinearSVM
-from tests.conftest import QUIET, tiny_config
+from tests.conftest import tiny_run
 
 REGISTRY = discover()
 
@@ -78,11 +78,8 @@ SMALL_OPTIONS = {"htnet": {"dim": 8, "heads": 1, "block_repeats": "1,1,1"},
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["lbptop", "biwoof"] + NETS + ["htnet", "inceptr"])
 def test_every_new_model_runs_on_the_tiny_synthetic_configuration(name, tmp_path):
-    from mebench.runner import run
-
     options = SMALL_OPTIONS.get(name, {})
-    config = tiny_config(model=name, model_options=options)
-    outcome = run(config, REGISTRY, output_dir=tmp_path, **QUIET)
+    outcome = tiny_run(REGISTRY, tmp_path, model=name, model_options=options)
     record = json.loads((outcome.run_dir / "run.json").read_text())
     assert record["n_samples"] == 12 and record["n_folds"] == 3 and record["parameters"] > 0
     spec = REGISTRY.models.get(name)

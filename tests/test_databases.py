@@ -14,13 +14,13 @@ import pytest
 
 from mebench.data import MEGC2019_CLASSES
 from mebench.errors import DataError, OptionError
-from mebench.plan import RunConfig, load_task_samples, plan_run
+from mebench.plan import RunConfig, plan_run
 from mebench.registry import default_registry
 from mebench_plugins.datasets.catalog import DATABASES, check_emotion_task
 from mebench_plugins.datasets.databases import MEMBERS, check_composite
 from mebench_plugins.datasets.formats import (EMOTION_TASKS, EMOTIONS, NATIVE_TASKS, Column, emotion_class,
                                               load_errata, read_sheet)
-from tests.conftest import QUIET, mebench_cli
+from tests.conftest import load_task, mebench_cli, private, tiny_run
 from tests.database_fixtures import (CASME3_CASE, CASME3_COUNTS, CASME3_FLAGGED, CASME3_SHEET, CASME3_SLIPS,
                                      CASME3_SUBJECTS, CASME_COUNTS, CASME_SLIPS, FOURDME_COUNTS, MMEW_COUNTS,
                                      MMEW_SLIPS, SMIC_CAMERA_COUNTS, SMIC_E_COUNTS, SMIC_E_LOST, edit_cell)
@@ -34,21 +34,9 @@ def casme3_reports(db_root):
     return {task: check_emotion_task(task, db_root) for task in CASME3_COUNTS}
 
 
-def private(db_root, tmp_path, *folders):
-    """A private copy of some database folders that a test may damage; returns its data root."""
-    for folder in folders:
-        shutil.copytree(db_root / folder, tmp_path / "data" / folder)
-    return tmp_path / "data"
-
-
 def private_sheet(db_root, tmp_path):
     """A private copy of the CAS(ME)³ sheet (read with sheet=FILE; the frames stay the session's)."""
     return shutil.copy(db_root.joinpath(*ANNOTATION), tmp_path / CASME3_SHEET)
-
-
-def load_task(task, data_root, **options):
-    spec = default_registry().datasets.get(task)
-    return load_task_samples(spec, str(data_root) if data_root else None, options)[0]
 
 
 # --- CAS(ME)³ Part A ------------------------------------------------------------------------------------
@@ -451,11 +439,8 @@ def test_composite_folds_for_loso_lodo_and_cross(db_root, registry, protocol, op
 
 @pytest.mark.parametrize("protocol", [pytest.param("loso", marks=pytest.mark.slow), "lodo"])  # LOSO: 12 folds, ~5 s
 def test_one_epoch_runs_on_a_composite_of_four_databases(db_root, registry, tmp_path, protocol):
-    from mebench.runner import run
-
-    outcome = run(RunConfig(model="tiny", dataset="composite", protocol=protocol, epochs=1, batch_size=16,
-                            device="cpu", precision="fp32", dataset_options={"members": SMALL},
-                            data_root=str(db_root)), registry, output_dir=tmp_path, **QUIET)
+    outcome = tiny_run(registry, tmp_path, dataset="composite", protocol=protocol, batch_size=16,
+                       dataset_options={"members": SMALL}, data_root=str(db_root))
     predictions = pd.read_csv(outcome.run_dir / "predictions.csv")
     assert len(predictions) == 48 and predictions["sample_id"].is_unique
     assert set(predictions["dataset"]) == {"mmew", "4dme", "casme", "smic-vis"}

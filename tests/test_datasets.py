@@ -9,22 +9,15 @@ import openpyxl
 import pytest
 
 from mebench.errors import DataError, OptionError
-from mebench.plan import load_task_samples
 from mebench.registry import default_registry
 from mebench_plugins.datasets.formats import EMOTIONS, FIVE_CLASS_TASKS
 from mebench_plugins.datasets.megc2019 import check_task, read_official
-from tests.conftest import mebench_cli, tiny_run
+from tests.conftest import load_task, mebench_cli, tiny_run
 from tests.megc_fixtures import FIVE_CLASS_COUNTS, FIVE_CLASS_SUBJECTS, SLIPS, edit_sheet
 
 OFFICIAL_COUNTS = {"casme2": (145, 24, {"negative": 88, "positive": 32, "surprise": 25}),
                    "samm": (133, 28, {"negative": 92, "positive": 26, "surprise": 15}),
                    "smic": (164, 16, {"negative": 70, "positive": 51, "surprise": 43})}
-
-
-def load_task(task, data_root, **options):
-    """The registered task's samples, as a run loads them (options checked by the one validator)."""
-    spec = default_registry().datasets.get(task)
-    return load_task_samples(spec, str(data_root) if data_root else None, options)[0]
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from mebench.errors import ConfigError
 from mebench.estimators import count_parameters, is_estimator, predict_probabilities, seeded
 from mebench.model_card import model_facts, models_leaderboard, render_card
 from mebench.plan import plan_run
-from mebench.registry import PluginInfo, Registry, discover
-from mebench.runner import run
+from mebench.registry import Registry
 from mebench.training import TrainSettings
-from tests.conftest import QUIET, TINY_CHAIN, TINY_INPUT, tiny_config, tiny_plugin_module
+from tests.conftest import TINY_CHAIN, TINY_INPUT, tiny_config, tiny_registry, tiny_run
 
 FITS: list[dict] = []  # every fit of the test estimator: its random_state and training size
 
@@ -69,15 +68,12 @@ def estimator_plugin():
 
 @pytest.fixture(scope="module")
 def registry():
-    reg = discover()
-    reg.load_module(tiny_plugin_module(), PluginInfo("tiny_test_plugin", "tests", "tests", "0"))
-    reg.load_module(estimator_plugin(), PluginInfo("estimator_test_plugin", "tests", "tests", "0"))
-    return reg
+    return tiny_registry(estimator_plugin())
 
 
 def centroid_run(registry, output, **overrides):
     FITS.clear()
-    return run(tiny_config(model="centroid", **overrides), registry, output_dir=output, **QUIET)
+    return tiny_run(registry, output, model="centroid", **overrides)
 
 
 def test_an_estimator_is_fitted_once_per_fold_and_writes_the_records_a_net_writes(registry, tmp_path):

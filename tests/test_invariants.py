@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 import types
 
 import numpy as np
@@ -32,7 +31,8 @@ from mebench.training import (TrainSettings, bf16_supported, epoch_batches, fold
                               train_fold)
 from mebench_plugins.datasets.megc2019 import check_task, read_official
 from mebench_plugins.datasets.synthetic import load_synthetic
-from tests.conftest import QUIET, TINY_DATASET, TINY_INPUT, TinyNet, quiet, tiny_config, tiny_plugin_module
+from tests.conftest import (QUIET, TINY_DATASET, TINY_INPUT, TinyNet, private, quiet, tiny_config,
+                            tiny_plugin_module)
 from tests.megc_fixtures import edit_sheet
 
 
@@ -318,8 +318,7 @@ def test_prepare_recomputes_when_a_step_setting_changes(tmp_path):
 def casme2_sheet(megc_root, tmp_path):
     """A private copy of the session fixture's CASME II folder (a test may edit its spreadsheet), and
     the data root that reads it."""
-    root = tmp_path / "data"
-    shutil.copytree(megc_root / "CASME2", root / "CASME2")
+    root = private(megc_root, tmp_path, "CASME2")
     return root, root / "CASME2" / "CASME2-coding-20140508.xlsx"
 
 

@@ -6,15 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from mebench.cli import main
 from mebench.errors import OptionError
 from mebench.folds import SampleTable, check_folds, cross_folds, kfold_folds, lodo_folds, loso_folds
 from mebench.plan import RunConfig, plan_run
 from mebench.runner import run
 from mebench.training import fold_normalisation
-from tests.conftest import QUIET, TINY_DATASET
+from tests.conftest import QUIET, TINY_DATASET, mebench_cli
 
 
 def table(subjects, datasets=None, labels=None, task=None) -> SampleTable:
@@ -117,7 +115,6 @@ def test_lodo_and_cross_runs_on_fixtures_in_the_official_layouts(megc_root, regi
 
 
 def test_protocols_that_do_not_fit_the_task_are_one_line_usage_errors(megc_root, tmp_path):
-    cli = CliRunner()
     base = ["run", "--model", "ststnet", "--output", str(tmp_path / "r"), "--epochs", "1", "-q"]
     synthetic = ["--dataset", "synthetic", *sum((["--dataset-opt", f"{k}={v}"] for k, v in TINY_DATASET.items()), [])]
     cases = [
@@ -130,7 +127,7 @@ def test_protocols_that_do_not_fit_the_task_are_one_line_usage_errors(megc_root,
           "target=combined"], "share samples"),
     ]
     for args, message in cases:
-        result = cli.invoke(main, base + args)
+        result = mebench_cli(*base, *args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output and "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1, result.output
@@ -138,7 +135,7 @@ def test_protocols_that_do_not_fit_the_task_are_one_line_usage_errors(megc_root,
 
 
 def test_list_protocols_lists_the_four():
-    result = CliRunner().invoke(main, ["list", "protocols"])
+    result = mebench_cli("list", "protocols")
     names = {line.split()[0] for line in result.output.splitlines()[2:] if line.strip()}
     assert {"loso", "lodo", "kfold", "cross"} <= names
 

@@ -12,16 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from mebench import hookimpl
-from mebench.cli import main
 from mebench.data import ModelSpec
 from mebench.errors import OptionError
 from mebench.plan import RunConfig, plan_run
-from mebench.registry import PluginInfo, discover
+from mebench.registry import discover
 from mebench.sweep import Sweep, expand_names, grid_configs, parse_seeds, parse_shard, shard_tasks
-from tests.conftest import TINY_DATASET, TINY_INPUT, quiet, tiny_config, tiny_plugin_module
+from tests.conftest import TINY_DATASET, TINY_INPUT, mebench_cli, quiet, tiny_config, tiny_registry
 
 GRID_OPTIONS = ["--epochs", "1", "--precision", "fp32", "--batch-size", "8", "-q",
                 *sum((["--dataset-opt", f"{k}={v}"] for k, v in TINY_DATASET.items()), [])]
@@ -69,10 +67,7 @@ def failing_registry():
                            preprocessing=("apex_frame", "tvl1_flow", "optical_strain", "flow_stack")))
 
     module.mebench_register_models = mebench_register_models
-    registry = discover()
-    registry.load_module(tiny_plugin_module(), PluginInfo("tiny_test_plugin", "tests", "tests", "0"))
-    registry.load_module(module, PluginInfo("failing_plugin", "tests", "tests", "0"))
-    return registry
+    return tiny_registry(module)
 
 
 @pytest.mark.slow
@@ -126,7 +121,7 @@ def sweep_command(output: Path, cache: Path, *extra: str) -> list[str]:
 def sequential_grid(tmp_path_factory):
     """The reference: the ststnet grid run in one process, through the CLI."""
     root = tmp_path_factory.mktemp("sequential")
-    result = CliRunner().invoke(main, sweep_command(root / "out", root / "cache")[3:])
+    result = mebench_cli(*sweep_command(root / "out", root / "cache")[3:])
     assert result.exit_code == 0, result.output
     return root
 
@@ -171,17 +166,17 @@ def test_sweep_file_and_dry_run(tmp_path):
     sweep_file = tmp_path / "grid.toml"
     sweep_file.write_text('models = ["ststnet"]\ndatasets = ["synthetic"]\nseeds = "0-2"\nepochs = 1\n'
                           f'dataset_options = {{ subjects = 3, clips_per_subject = 4 }}\noutput = "{tmp_path / "o"}"\n')
-    result = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run"])
+    result = mebench_cli("sweep", sweep_file, "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.output.count("ststnet__synthetic__") == 3 and "9 fold tasks to do" in result.output
     # an option given on the command line wins over the file's; the file's others stay
-    override = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run", "--epochs", "2", "--seeds", "4"])
+    override = mebench_cli("sweep", sweep_file, "--dry-run", "--epochs", "2", "--seeds", "4")
     expected = plan_run(RunConfig(model="ststnet", dataset="synthetic", epochs=2, seed=4,
                                   dataset_options={"subjects": 3, "clips_per_subject": 4}))
     assert override.exit_code == 0 and override.output.count("ststnet__synthetic__") == 1
     assert expected.run_id in override.output
     sweep_file.write_text('models = ["ststnet"]\ndatasets = ["synthetic"]\nnosuch = 1\n')
-    bad = CliRunner().invoke(main, ["sweep", str(sweep_file), "--dry-run"])
+    bad = mebench_cli("sweep", sweep_file, "--dry-run")
     assert bad.exit_code == 2 and "unknown key 'nosuch'" in bad.output
 
 
