@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from mebench.errors import MebenchError, OptionError, UsageError, one_line
+from mebench.errors import DataError, MebenchError, OptionError, UsageError, one_line
 from mebench.registry import default_registry
 
 ENV_DATA = "MEBENCH_DATA"
@@ -35,10 +35,18 @@ class MebenchGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:  # click's own (a bad option value, an unknown option): one line too
+            command = error.ctx.command_path if error.ctx else ctx.command_path
+            message = f"{error.format_message().rstrip('.')} — see `{command} --help`"
+            raise OneLineError(message, error.exit_code) from None
         except MebenchError as error:
             raise OneLineError(one_line(error), error.exit_code) from None
         except OSError as error:
             raise OneLineError(one_line(error), 1) from None
+        except KeyboardInterrupt:  # Ctrl-C: not click's bare "Aborted!"
+            resumes = ctx.invoked_subcommand in ("run", "sweep")
+            raise OneLineError("interrupted" + ("; every finished fold is kept, and the same command again resumes "
+                                                "from them" if resumes else ""), 130) from None
 
 
 def parse_value(text: str) -> Any:
@@ -76,8 +84,9 @@ RUN_OPTIONS = [
                  help=f"Folder holding your copy of the licensed datasets (default: ${ENV_DATA})."),
     click.option("--epochs", type=click.IntRange(min=1), default=None,
                  help="Fixed training epochs per fold (default: the dataset's documented budget, else 50)."),
-    click.option("--protocol", default="loso", show_default=True,
-                 help="Evaluation protocol: loso, lodo, kfold, cross (see `mebench list protocols`)."),
+    click.option("--protocol", default=None,
+                 help="Evaluation protocol: loso, lodo, kfold, cross (see `mebench list protocols`); default: the "
+                      "task's own (lodo for cd6me), else loso."),
     click.option("--protocol-opt", multiple=True, metavar="KEY=VALUE",
                  help="Protocol option, e.g. k=10 (kfold) or target=smic (cross) (repeatable)."),
     click.option("--selection", type=click.Choice(["fixed", "inner-val", "test-oracle"]), default="fixed",
@@ -136,8 +145,24 @@ def run_settings(settings: dict[str, Any], only_given: bool = False) -> dict[str
     return values
 
 
+def require_data_root(data_root: Path | None, spec) -> None:
+    """A data root that was given must exist, for a task that reads your copies (not "CASME II folder not found")."""
+    if data_root is not None and spec.needs_data_root and not Path(data_root).is_dir():
+        source = click.get_current_context().get_parameter_source("data_root")
+        given = f"${ENV_DATA}" if source is not None and source.name == "ENVIRONMENT" else "--data-root"
+        raise DataError(data_root, f"no such folder (given by {given})",
+                        f"point --data-root or ${ENV_DATA} at the folder that holds your copies of the databases")
+
+
 def log_line(line: str) -> None:
     click.echo(line, err=True)
+
+
+TRACK_OPTION = click.option(
+    "--track", type=click.Choice(["mlflow", "tensorboard", "wandb"]), default=None,
+    help="Export to this tracker, as `mebench export` does, the run when it finishes (sweep: each complete run of "
+         "the grid when the grid ends). The run folder stays the record; this is not live per-epoch logging. "
+         "Needs the tracker's extra: pip install \"mebench[mlflow]\" ….")
 
 
 @main.command()
@@ -146,9 +171,10 @@ def log_line(line: str) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and batch order.")
 @click.option("--force", is_flag=True, help="Discard an existing result for this configuration and run again.")
 @click.option("--no-wait", is_flag=True, help="Exit instead of waiting when another process is running this run.")
+@TRACK_OPTION
 @run_options
-def run(model, dataset, seed, force, no_wait, **settings):
-    """Train and score MODEL on DATASET under a protocol (default: leave-one-subject-out).
+def run(model, dataset, seed, force, no_wait, track, **settings):
+    """Train and score MODEL on DATASET under a protocol (default: the task's own, else leave-one-subject-out).
 
     Writes run.json, predictions.csv and metrics.json under OUTPUT/<run-id>/ and prints the
     metrics table. An interrupted run resumes from its finished folds; a finished run is not
@@ -157,10 +183,20 @@ def run(model, dataset, seed, force, no_wait, **settings):
     from mebench.plan import RunConfig
     from mebench.runner import run as run_one
 
+    if track:
+        from mebench.export import require_tracker
+
+        require_tracker(track)  # before any training: a missing extra is one line, not a lost run
+    require_data_root(settings["data_root"], default_registry().datasets.get(dataset))
     config = RunConfig(model=model, dataset=dataset, seed=seed, **run_settings(settings))
     outcome = run_one(config, output_dir=settings["output"], cache_dir=settings["cache_dir"], force=force,
                       progress=not settings["quiet"], workers=settings["workers"], log=log_line, wait=not no_wait)
     click.echo(outcome.summary())
+    if track:
+        from mebench.export import export_runs
+
+        for line in export_runs([outcome.run_dir], track, log=log_line):
+            log_line(f"exported {line}")
 
 
 @main.command()
@@ -179,8 +215,9 @@ def run(model, dataset, seed, force, no_wait, **settings):
 @click.option("--dry-run", is_flag=True, help="List the runs, their fold counts and what is already done; train nothing.")
 @click.option("--summarise", "summarise_only", is_flag=True,
               help="Train nothing; write the summary of every run whose folds are all done.")
+@TRACK_OPTION
 @run_options
-def sweep(sweep_file, dry_run, summarise_only, **settings):
+def sweep(sweep_file, dry_run, summarise_only, track, **settings):
     """Run a grid: every model × dataset × seed, skipping finished runs and resuming partial ones.
 
     The grid comes from --models/--datasets/--seeds plus any `mebench run` option, or from a TOML
@@ -206,14 +243,24 @@ def sweep(sweep_file, dry_run, summarise_only, **settings):
     if dry_run:
         click.echo(dry_run_report(spec, progress=not quiet, log=log_line))
         return
+    if track:
+        from mebench.export import require_tracker, track_runs
+
+        require_tracker(track)  # before any training
     outcome = run_sweep(spec, summarise_only=summarise_only, progress=not quiet, log=log_line)
-    if outcome.leaderboard:
-        click.echo(outcome.leaderboard)
+    if outcome.complete:  # the leaderboard of the grid's complete runs, not of everything in the results folder
+        from mebench.configurations import load_run_folders
+        from mebench.leaderboard import leaderboard_tables, render_tables
+
+        click.echo(render_tables(leaderboard_tables(load_run_folders(outcome.complete_folders))))
+    untracked = track_runs([run.run_dir.path for run in outcome.runs if run.complete], track, log_line) if track else []
     click.echo(f"\n{outcome.complete} of {len(outcome.runs)} runs complete", err=True)
     if outcome.problems:
         click.echo(f"{len(outcome.problems)} failed:", err=True)
         for where, error in outcome.problems:
             click.echo(f"  {where}: {error}", err=True)
+        sys.exit(1)
+    if untracked:
         sys.exit(1)
 
 
@@ -255,6 +302,7 @@ def check(dataset, data_root, dataset_opt, list_all):
     from mebench.dataset_check import check_dataset
 
     spec = default_registry().datasets.get(dataset)
+    require_data_root(data_root, spec)
     report = check_dataset(spec, str(data_root) if data_root else None, parse_options(dataset_opt, "--dataset-opt"))
     click.echo(report.render(spec.classes, list_all))
     if not report.ok:
@@ -378,6 +426,90 @@ def compare(first, second, results_dir, dataset):
 
 
 @main.command()
+@click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--task", "task", required=True, help="The task the predictions are for, e.g. combined (see "
+                                                   "`mebench list datasets`).")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_DATA,
+              help="Your copy of the datasets, for a task whose ground truth mebench does not ship "
+                   f"(default: ${ENV_DATA}).")
+@click.option("--dataset-opt", multiple=True, metavar="KEY=VALUE",
+              help="Option of the task, e.g. gt_version=441 (repeatable).")
+@click.option("--ground-truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="--task spotting: the ground-truth intervals, a CSV vid,onset,offset,type[,subject].")
+@click.option("--iou", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="--task spotting: the IoU at which a predicted interval matches a ground-truth one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tables.")
+def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json):
+    """Score PREDICTIONS (a CSV made anywhere) against TASK's ground truth, as a run of mebench is scored.
+
+    Spotting (--task spotting --ground-truth GT.csv): intervals in the MEGC submission form
+    (vid,onset,offset,type with type me|mae; pred_onset/pred_offset too), scored by the MEGC rule (IoU ≥ 0.5,
+    each ground-truth interval found once) per type and overall, with subject-level intervals.
+
+    Recognition: the file names each sample by an `id` column (mebench's sample id) or by the official
+    list's `dataset`, `subject` and `clip` columns, and gives a `prediction` column: a class name or its
+    index in the task's coding. Prints accuracy, UF1 and UAR pooled and per source dataset with 95 % subject-level intervals and
+    the chance line, then the non-standard per-subject means some papers report, labelled as such. An
+    action-unit task's answers are label sets (AU4+AU12, none), scored by macro-F1 and per label. Ids the
+    file lacks or adds are named; a malformed row stops it, naming the file, the row and the value.
+    """
+    from mebench.score import Truth, score_file, score_report, score_spotting, spotting_report
+
+    for path in (predictions, ground_truth):
+        if path is not None and not path.is_file():
+            raise DataError(path, "no such file", "pass an existing CSV file")
+    if task == "spotting":
+        if ground_truth is None:
+            raise UsageError("--task spotting needs --ground-truth GT.csv (vid,onset,offset,type[,subject])")
+        scored = score_spotting(predictions, ground_truth, iou)
+        click.echo(json.dumps(scored.to_json(), indent=2) if as_json else spotting_report(scored))
+        return
+    if ground_truth is not None:
+        raise UsageError("--ground-truth is for --task spotting; a recognition task's ground truth is the task's own")
+    spec = default_registry().datasets.get(task)
+    given = parse_options(dataset_opt, "--dataset-opt")
+    values, _ = spec.resolve_options(given)
+    if spec.ground_truth is not None and data_root is None:
+        rows = spec.ground_truth(**values)
+    else:
+        from mebench.plan import load_task_samples
+
+        if spec.needs_data_root and data_root is None:
+            raise UsageError(f"task {task!r} ships no ground truth: point --data-root (or ${ENV_DATA}) at your copy")
+        require_data_root(data_root, spec)
+        samples, _ = load_task_samples(spec, str(data_root) if data_root else None, given)
+        rows = [(sample.id, sample.subject, sample.label) for sample in samples]
+    truth = [Truth(sample_id, sample_id.split("/", 1)[0], subject, label) for sample_id, subject, label in rows]
+    scored = score_file(predictions, task, truth, spec.task_classes(values), spec.multilabel)
+    click.echo(json.dumps(scored.to_json(), indent=2) if as_json else score_report(scored))
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="RUN_DIR...")
+@click.option("--to", "tracker", type=click.Choice(["mlflow", "tensorboard", "wandb"]), required=True,
+              help="The tracker (an optional extra each: pip install \"mebench[mlflow]\", [tensorboard], [wandb]).")
+@click.option("--uri", default=None,
+              help="mlflow: the tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///RESULTS/../mlflow.db); "
+                   "tensorboard: the log folder (default: RESULTS/../tensorboard); wandb: the folder for its files "
+                   "(default: RESULTS/..).")
+@click.option("--experiment", default="mebench", show_default=True, help="The MLflow experiment or W&B project.")
+def export(run_dirs, tracker, uri, experiment):
+    """Export finished runs (their folders, RESULTS/<run-id>) to an experiment tracker.
+
+    Logs each run's configuration as parameters, every fold's training loss per epoch as steps, the
+    pooled and per-dataset figures with their interval bounds as metrics (uf1, uf1_low, uf1_high, …),
+    and predictions.csv, metrics.json and run.json as artifacts (MLflow, W&B; TensorBoard gets the
+    scalars and the configuration as text). Repeatable: exporting a run again updates what it exported
+    (one MLflow run per run id, tag mebench.run_id); the run folder is never changed. W&B runs offline
+    unless $WANDB_MODE says otherwise.
+    """
+    from mebench.export import export_runs
+
+    for line in export_runs(run_dirs, tracker, uri, experiment, log=log_line):
+        click.echo(f"exported {line}")
+
+
+@main.command()
 @RESULTS_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for report.html (self-contained), report.md and the PNG plots.")
@@ -386,8 +518,9 @@ def compare(first, second, results_dir, dataset):
 def report(results_dir, out_dir, reported):
     """Write an HTML report (images embedded) and its markdown twin from saved runs.
 
-    Leaderboards per dataset with intervals and significance marks, reported-vs-measured rows,
-    plots, and each run's protocol and environment.
+    Leaderboards per dataset with intervals and significance marks (of the tasks the results ran:
+    published figures on other tasks are named in one line), reported-vs-measured rows, plots, and
+    each run's protocol and environment.
     """
     from mebench.report import write_report
 

@@ -11,9 +11,9 @@ from tabulate import tabulate
 
 from mebench.configurations import Configuration
 from mebench.errors import UsageError
-from mebench.leaderboard import Layout
+from mebench.leaderboard import Layout, seeds_rule
 from mebench.metrics import label_matrix
-from mebench.statistics import DEFAULT_RESAMPLES, SEEDS_RULE, mcnemar_exact, paired_bootstrap
+from mebench.statistics import DEFAULT_RESAMPLES, mcnemar_exact, paired_bootstrap
 
 
 class NotComparableError(UsageError, ValueError):
@@ -104,6 +104,6 @@ def render_comparison(comparison: Comparison) -> str:
                      f"{test.only_first}, A wrong & B right {test.only_second}, p = {test.p:.3f}")
     lines.append(f"Δ, CI, p: paired subject-level cluster bootstrap, {DEFAULT_RESAMPLES:,} resamples (seed 0), both "
                  f"configurations scored on each draw, p from the centred bootstrap distribution, uncorrected for the "
-                 f"several rows; {SEEDS_RULE.split(':', 1)[1].strip()}. McNemar: two-sided exact binomial on the "
+                 f"several rows; {seeds_rule(None).split(':', 1)[1].strip()}. McNemar: two-sided exact binomial on the "
                  f"discordant samples.")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ declares (specs, model cards, options) and what flows between the layers (sample
 from __future__ import annotations
 
 import enum
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -19,6 +20,18 @@ if TYPE_CHECKING:
 #: The classes of the MEGC2019 3-class task, in label-index order: the default label set of a
 #: dataset task. A task with other classes declares them in ``DatasetSpec.classes``.
 MEGC2019_CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
+
+#: Public names renamed in earlier releases, old → new: each still imports, with a ``DeprecationWarning``.
+DEPRECATED_NAMES = {"CLASSES": "MEGC2019_CLASSES"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in DEPRECATED_NAMES:
+        new = DEPRECATED_NAMES[name]
+        warnings.warn(f"mebench.data.{name} is deprecated and will be removed; use mebench.api.{new}",
+                      DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -87,14 +100,29 @@ def options_text(options: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
 
 
+#: How the harness scales a net's input before feeding it, by name: what a ``InputSpec.scaling`` may be.
+INPUT_SCALINGS: dict[str, str] = {
+    "fold": "standardised per channel with the mean and standard deviation of the fold's training samples",
+    "none": "the chain's values as they are",
+    "byte": "the chain's values × 255 (a [0, 1] image as the 0–255 pixel values of an 8-bit image read unscaled)",
+}
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model consumes: a (channels, height, width) tensor, possibly split into streams."""
+    """What a model consumes: a (channels, height, width) tensor, possibly split into streams, and how the
+    harness scales it (``scaling``, one of ``INPUT_SCALINGS``: the authors' scaling where their code shows it;
+    ``fold`` standardisation is the default a spec that says nothing gets)."""
 
     channels: int
     height: int
     width: int
     streams: int = 1
+    scaling: str = "fold"
+
+    def __post_init__(self) -> None:
+        if self.scaling not in INPUT_SCALINGS:
+            raise ValueError(f"input scaling must be one of {', '.join(INPUT_SCALINGS)}, got {self.scaling!r}")
 
     def __str__(self) -> str:
         streams = f", {self.streams} streams" if self.streams > 1 else ""
@@ -133,7 +161,9 @@ class ReportedFigures:
     Rates are fractions in [0, 1] (accuracy 0.7748, UF1 0.6621); ``source`` names the paper and
     table (``"Stofa et al. 2022, Table 13"``); ``dataset`` is the task name the figures are for
     (``"combined"`` for the MEGC2019 composite); ``protocol`` and ``selection`` say how they were
-    obtained as far as the source says (``"loso"``; ``"unknown"`` where it does not).
+    obtained as far as the source says (``"loso"``; ``"unknown"`` where it does not). ``model``: the
+    name the figures are shown under where the source does not name exactly this net (``"RCN (variant
+    not stated)"`` on every RCN card); equal figures under one such name are shown once.
     """
 
     source: str
@@ -149,6 +179,7 @@ class ReportedFigures:
     fps: float | None = None
     device: str = ""
     note: str = ""
+    model: str = ""
 
 
 class Fidelity(str, enum.Enum):
@@ -257,6 +288,12 @@ class DatasetSpec:
     describe_run: Callable[[Mapping[str, Any]], str | None] | None = None
     #: ``check(data_root, **options) -> DatasetCheck``: validate a copy against an official list.
     check: Callable[..., "DatasetCheck"] | None = None
+    #: The protocol a run of this task uses when the user names none (``--protocol``); None: ``loso``.
+    default_protocol: str | None = None
+    #: ``ground_truth(**options) -> [(sample id, subject, class)]``: the task's labelled samples from a list the
+    #: plugin ships, so that predictions can be scored without the licensed copy (``mebench score``); None: scoring
+    #: this task reads the samples from the user's copy (``--data-root``).
+    ground_truth: Callable[..., list[tuple[str, str, str]]] | None = None
 
     def task_classes(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """The classes (labels) of the task under these option values."""

@@ -54,6 +54,13 @@ class DataError(MebenchError, ValueError):
         return DataError, (self.file, self.problem, self.fix, self.row)
 
 
+class FoldError(MebenchError, AssertionError):
+    """A protocol's folds break its rules (a subject or database on both sides, a sample tested twice or never).
+
+    An ``AssertionError`` too, which is what ``check_folds`` raised before it was a ``MebenchError``; unlike an
+    ``assert`` it holds under ``python -O``."""
+
+
 class PreprocessingError(MebenchError, RuntimeError):
     """A sample could not be preprocessed; the message names the sample and the step."""
 

@@ -78,6 +78,8 @@ def fold_batching_obstacle(build_model: Callable[[], torch.nn.Module], x: torch.
         if "random" in str(error):
             return "the model draws random numbers outside nn.Dropout layers (e.g. Dropout2d or drop-path)"
         raise
+    if hasattr(template, "forward_with_auxiliary_loss"):  # batched steps train on the task loss alone
+        return "the model adds its own term to the training loss"
     return None
 
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
-from mebench.errors import OptionError
+from mebench.errors import FoldError, OptionError
 
 
 @dataclass(frozen=True)
@@ -49,22 +49,26 @@ class SampleTable:
 
 def check_folds(folds: Sequence[Fold], table: SampleTable, disjoint: Sequence[str] = ("subjects",),
                 evaluated: np.ndarray | None = None) -> list[Fold]:
-    """Assert every fold's train and test sides share no value of each field in ``disjoint``
+    """Check that every fold's train and test sides share no value of each field in ``disjoint``
     (``subjects``, ``datasets``) and that the test sides cover ``evaluated`` (default: every
-    sample) exactly once. Returns the folds."""
+    sample) exactly once; a ``FoldError`` says which fold breaks which rule. Returns the folds."""
     if not folds:
         raise OptionError("the protocol produced no folds")
     for fold in folds:
         if len(fold.train) == 0 or len(fold.test) == 0:
-            raise OptionError(f"fold {fold.index} ({fold.name}) has an empty {'train' if len(fold.train) == 0 else 'test'} side")
+            side = "train" if len(fold.train) == 0 else "test"
+            raise OptionError(f"fold {fold.index} ({fold.name}) has an empty {side} side")
         for field in disjoint:
             values = getattr(table, field)
             shared = set(values[fold.train].tolist()) & set(values[fold.test].tolist())
-            assert not shared, f"fold {fold.index} ({fold.name}): {field} on both sides: {sorted(shared)[:3]}"
-        assert not set(fold.train.tolist()) & set(fold.test.tolist()), f"fold {fold.index}: a sample on both sides"
+            if shared:
+                raise FoldError(f"fold {fold.index} ({fold.name}): {field} on both sides: {sorted(shared)[:3]}")
+        if set(fold.train.tolist()) & set(fold.test.tolist()):
+            raise FoldError(f"fold {fold.index} ({fold.name}): a sample on both sides")
     tested = np.sort(np.concatenate([fold.test for fold in folds]))
     expected = np.arange(len(table)) if evaluated is None else np.sort(evaluated)
-    assert np.array_equal(tested, expected), "the test sides do not cover the evaluated samples exactly once"
+    if not np.array_equal(tested, expected):
+        raise FoldError("the test sides do not cover the evaluated samples exactly once")
     return list(folds)
 
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from mebench.configurations import ALL, Configuration, load_configurations
+from mebench.configurations import ALL, Configuration
 from mebench.data import ModelSpec, ReportedFigures, options_text
-from mebench.metrics import format_interval
+from mebench.metrics import MEB_LABEL_FIGURES, format_interval, meb_label_figures
 from mebench.errors import MebenchError, OptionError
 from mebench.statistics import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, METRIC_LABELS, METRIC_NAMES, SEEDS_RULE,
                                 holm_adjust, paired_bootstrap)
@@ -44,8 +44,13 @@ METRIC_DEFINITIONS = ("accuracy = correct / total; UF1 = mean per-class F1 over 
                       "over every fold's predictions")
 LABEL_METRIC_DEFINITIONS = ("a label is detected where its probability is at least 0.5; F1 per label = 2TP / (2TP + "
                             "FP + FN); macro-F1 = mean F1 over the labels present in truth or predictions; all pooled "
-                            "over every fold's predictions")
-MULTI_LABEL_CHOICES = ("macro_f1", "per-label", "per-dataset")
+                            "over every fold's predictions; MEB's two figures (points, no interval): MEB F1 = mean F1 "
+                            "over all the task's labels, 0 for a label without positives, MEB pos/neg F1 = mean over "
+                            "the labels of the positive and the negative class's F1 (per dataset under LODO: MEB's "
+                            "per-database figures)")
+MULTI_LABEL_CHOICES = ("macro_f1", "per-label", "per-dataset", "meb")
+#: Column labels of MEB's figures of a multi-label task (``mebench.metrics.meb_label_figures``).
+MEB_LABELS = {"macro_f1_all": "MEB F1", "macro_f1_pos_neg": "MEB pos/neg F1"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Layout:
             return cls(METRIC_NAMES, dict(METRIC_LABELS), RANKING_METRIC, METRIC_DEFINITIONS)
         names = configurations[0].metric_names
         labels = {name: "macro-F1" if name == "macro_f1" else f"{name.removeprefix('f1_')} F1" for name in names}
+        labels.update(MEB_LABELS)
         return cls(names, labels, "macro_f1", LABEL_METRIC_DEFINITIONS, multilabel=True)
 
     def resolve(self, metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], list[str]]:
@@ -77,8 +83,9 @@ class Layout:
         if unknown:
             raise OptionError(f"--metrics: unknown metric {unknown[0]!r} for a multi-label task; choose from "
                               f"{', '.join(MULTI_LABEL_CHOICES)}")
-        base = ["macro_f1"] + (list(self.names[1:]) if "per-label" in chosen else [])
-        return base, ["macro_f1"] if "per-dataset" in chosen and composite else []
+        meb = list(MEB_LABEL_FIGURES) if "meb" in chosen else []
+        base = ["macro_f1"] + (list(self.names[1:]) if "per-label" in chosen else []) + meb
+        return base, ["macro_f1"] + meb if "per-dataset" in chosen and composite else []
 
     @property
     def ranking_label(self) -> str:
@@ -169,6 +176,9 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
         stats = configuration.statistics(scope) if scope in configuration.scopes else None
         for metric in base if scope == ALL else per_dataset:
             column = layout.labels[metric] if scope == ALL else f"{scope} {layout.labels[metric]}"
+            if metric in MEB_LABEL_FIGURES:
+                display[column] = format_interval(meb_figures(configuration, scope)[metric]) if stats else ""
+                continue
             display[column] = format_interval(stats["estimate"][metric], stats[metric]) if stats else ""
     for scope in configuration.scopes:
         stats = configuration.statistics(scope)
@@ -176,6 +186,8 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
         for metric in layout.names:
             numbers[f"{prefix}{metric}"] = stats["estimate"][metric]
             numbers[f"{prefix}{metric}_ci_low"], numbers[f"{prefix}{metric}_ci_high"] = stats[metric]
+        if layout.multilabel:
+            numbers.update({f"{prefix}{name}": value for name, value in meb_figures(configuration, scope).items()})
     seed_sd = configuration.seed_sd(layout.ranking)
     display[f"{layout.ranking_label} seed sd"] = f"{seed_sd:.3f}" if seed_sd is not None else ""
     display["p vs best (Holm)"] = (f"{verdict.p:.3f}" if verdict.p is not None else
@@ -190,6 +202,14 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
         "run_ids": " ".join(run.run_id for run in configuration.runs),
     })
     return display, numbers
+
+
+def meb_figures(configuration: Configuration, scope: str = ALL) -> dict[str, float]:
+    """MEB's two figures of a multi-label configuration on ``scope`` (``meb_label_figures``), the mean over its
+    seeds, from the predictions."""
+    encoded = configuration.encoded(scope)
+    figures = [meb_label_figures(encoded.truth, predicted) for predicted in encoded.predicted]
+    return {name: float(np.mean([f[name] for f in figures])) for name in MEB_LABEL_FIGURES}
 
 
 def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: list[str], per_dataset: list[str],
@@ -216,8 +236,20 @@ def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: 
 
 
 def reported_figures(specs: Iterable[ModelSpec]) -> list[tuple[str, ReportedFigures]]:
-    """(model name, figures) for every publication figure on the given model cards."""
-    return [(spec.name, figures) for spec in specs for figures in spec.reported]
+    """(model name, figures) for every publication figure on the given model cards; figures a source gives
+    under its own name (``ReportedFigures.model``, e.g. one row for several variants) once, under that name."""
+    listed: list[tuple[str, ReportedFigures]] = []
+    for spec in specs:
+        for figures in spec.reported:
+            if (figures.model or spec.name, figures) not in listed:
+                listed.append((figures.model or spec.name, figures))
+    return listed
+
+
+def seeds_rule(column: str | None) -> str:
+    """How several seeds combine, naming the column that shows their spread (``None``: the output has none)."""
+    rule = SEEDS_RULE.split(" (seed-to-seed spread", 1)[0]
+    return rule + (f" (seed-to-seed spread: '{column}')" if column else "")
 
 
 def _footer(configurations: list[Configuration], protocol: str, selection: str, has_reported: bool,
@@ -234,7 +266,8 @@ def _footer(configurations: list[Configuration], protocol: str, selection: str, 
     if configurations:
         lines.append(f"[low, high]: {int(DEFAULT_LEVEL * 100)} % subject-level cluster bootstrap percentile "
                      f"interval, {DEFAULT_RESAMPLES:,} resamples of the {'/'.join(map(str, subjects))} subjects "
-                     f"(per-dataset: of that dataset's subjects), seed 0; {SEEDS_RULE}.")
+                     f"(per-dataset: of that dataset's subjects), seed 0; "
+                     f"{seeds_rule(f'{layout.ranking_label} seed sd')}.")
         lines.append(f"{BEST_MARK}: highest {layout.ranking_label}. {TIED_MARK}: not significantly different from it "
                      f"— paired subject-level bootstrap of Δ{layout.ranking_label} on the same resamples, two-sided, "
                      f"Holm-adjusted over the comparisons with the best, α = {ALPHA}.")
@@ -340,14 +373,6 @@ def render_tables(tables: Sequence[LeaderboardTable], fmt: str = "markdown") -> 
         footer = "\n".join(f"- {line}" for line in table.footer)
         sections.append(f"### {table.title}\n\n{text}\n\n{footer}")
     return "\n\n".join(sections)
-
-
-def results_leaderboard(results_dir: Path, reported: Iterable[ModelSpec] = (), fmt: str = "markdown",
-                        metrics: Sequence[str] | None = None, dataset: str | None = None,
-                        skipped: list[tuple[str, str]] | None = None) -> str:
-    """The leaderboard of every complete run under ``results_dir``; unusable runs go to ``skipped``."""
-    configurations = load_configurations(results_dir, skipped)
-    return render_tables(leaderboard_tables(configurations, reported_figures(reported), metrics, dataset), fmt)
 
 
 def leaderboard_text(configurations: Sequence[Configuration], registry=None, fmt: str = "markdown",

@@ -9,7 +9,11 @@
 Multi-label (action-unit) tasks: each label is detected when its probability is at least 0.5 (a
 logit of 0); per-label F1, precision and recall, and macro-F1, the mean F1 over the labels present in
 the truth or the predictions (as UF1 over classes), all pooled over every fold's predictions (MEB's
-notebooks also average per fold; the fold-mean macro-F1 is given beside, labelled as such).
+notebooks also average per fold; the fold-mean macro-F1 is given beside, labelled as such). Every
+multi-label block also holds MEB's two figures (``meb_label_figures``): ``macro_f1_all``, F1 averaged
+over all the task's labels with 0 for a label without positives (MEB's per-database figure; mebench's
+macro-F1 leaves such a label out), and ``macro_f1_pos_neg``, per label the mean of the positive and the
+negative class's F1 (the figure MEB's notebooks print first); their fold means are in ``fold_mean``.
 Pooled metrics are computed once over every prediction; the fold-mean accuracy is also given and
 labelled as such, because averaging per-fold scores weights small subjects heavily.
 Each pooled figure (overall and per source dataset) carries a 95 % interval from a subject-level
@@ -33,6 +37,8 @@ from mebench.statistics import (Encoded, encode, encode_labels, label_cells, lab
 LABEL_SEPARATOR, NO_LABEL = "+", "none"
 #: A label is detected where its probability is at least this (a logit of 0).
 DETECTION_THRESHOLD = 0.5
+#: MEB's figures of a multi-label block (``meb_label_figures``), beside mebench's ``macro_f1``.
+MEB_LABEL_FIGURES = ("macro_f1_all", "macro_f1_pos_neg")
 
 
 def join_labels(labels) -> str:
@@ -76,10 +82,33 @@ def label_metrics(truth: np.ndarray, predicted: np.ndarray, labels: Sequence[str
     return {
         "n": int(truth.shape[0]),
         "macro_f1": float(label_metrics_from_counts(counts, labels)["macro_f1"]),
+        **meb_label_figures(truth, predicted),
         "per_class": {label: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
                               "support": int(support[k]), "predicted": int(predicted[:, k].sum())}
                       for k, label in enumerate(labels)},
     }
+
+
+def meb_label_figures(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """MEB's two figures of (n, K) truth and predictions (``meb/utils/metrics.py``, ``MultiLabelF1Score``;
+    ``meb/utils/utils.py``, ``Printer.results_to_list``: the mean over every one of the task's K labels):
+
+    - ``macro_f1_all``: per label the positive class's F1 (``average="binary"``), 0 for a label with no
+      positive in the truth nor the predictions (scikit-learn's zero-division value), averaged over all K;
+    - ``macro_f1_pos_neg``: per label the mean F1 of the positive and the negative class
+      (``average="macro"``, over the classes that occur in the truth or the predictions), averaged over all K.
+    """
+    truth, predicted = np.asarray(truth, bool), np.asarray(predicted, bool)
+    tp, fp = (truth & predicted).sum(axis=0), (~truth & predicted).sum(axis=0)
+    fn, tn = (truth & ~predicted).sum(axis=0), (~truth & ~predicted).sum(axis=0)
+
+    def f1(hits: np.ndarray) -> np.ndarray:
+        denominator = 2 * hits + fp + fn
+        return np.where(denominator > 0, 2 * hits / np.maximum(denominator, 1), 0.0)
+
+    positive, negative = tp + fp + fn > 0, tn + fp + fn > 0  # the classes that occur, per label
+    pos_neg = (f1(tp) * positive + f1(tn) * negative) / np.maximum(positive.astype(int) + negative, 1)
+    return {"macro_f1_all": float(f1(tp).mean()), "macro_f1_pos_neg": float(pos_neg.mean())}
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> dict[str, Any]:
@@ -156,9 +185,14 @@ def pooled_label_metrics(predictions: pd.DataFrame, labels: Sequence[str]) -> di
     folds = frame["fold"].to_numpy()
     per_fold = [float(label_metrics_from_counts(label_cells(truth[folds == f], predicted[folds == f]).sum(axis=0),
                                                 labels)["macro_f1"]) for f in np.unique(folds)]
+    meb = [meb_label_figures(truth[folds == f], predicted[folds == f]) for f in np.unique(folds)]
     result["fold_mean"] = {"macro_f1": float(np.mean(per_fold)), "macro_f1_std": float(np.std(per_fold)),
                            "folds": len(per_fold), "note": "mean of per-fold macro-F1; not comparable with pooled "
-                                                           "figures"}
+                                                           "figures",
+                           # MEB's per-split figures and their mean (under LODO a fold is a database: MEB's
+                           # "Datasets" row and its "Average")
+                           **{name: float(np.mean([figures[name] for figures in meb]))
+                              for name in MEB_LABEL_FIGURES}}
     return result
 
 
@@ -241,8 +275,10 @@ def label_metrics_report(metrics: Metrics) -> str:
     """``metrics_report`` of a multi-label task: macro-F1 per subset, then per label."""
     sections = [("all (pooled)", metrics.pooled)] + list(metrics.per_dataset.items())
     summary = tabulate([[name, block.n, format_interval(block.value("macro_f1"), block.interval("macro_f1"))]
+                        + [format_interval(block.figures.get(figure)) for figure in MEB_LABEL_FIGURES]
                         for name, block in sections],
-                       headers=["subset", "samples", "macro-F1"], tablefmt="github", disable_numparse=True)
+                       headers=["subset", "samples", "macro-F1", "MEB F1 (all labels)", "MEB pos/neg F1"],
+                       tablefmt="github", disable_numparse=True)
     per_label = tabulate(
         [[name, f"{c['precision']:.3f}", f"{c['recall']:.3f}",
           format_interval(c["f1"], metrics.pooled.interval(f"f1_{name}")), c["support"], c["predicted"]]
@@ -252,6 +288,11 @@ def label_metrics_report(metrics: Metrics) -> str:
     ci, fold = metrics.pooled.ci, metrics.fold_mean
     note = (f"\n[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
             f"{ci['groups']} subjects" if ci else "")
-    return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n\n{per_label}\n\n"
+    meb = (f"; MEB F1 (all labels) {fold['macro_f1_all']:.3f}, MEB pos/neg F1 {fold['macro_f1_pos_neg']:.3f}"
+           if all(figure in fold for figure in MEB_LABEL_FIGURES) else "")
+    return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n"
+            f"macro-F1: mean F1 over the labels present in the truth or the predictions; MEB F1 (all labels): "
+            f"MEB's, mean F1 over all {len(metrics.classes)} labels, 0 for a label without positives; MEB pos/neg "
+            f"F1: MEB's, per label the mean of the positive and the negative class's F1\n\n{per_label}\n\n"
             f"fold-mean macro-F1 (not pooled): {fold['macro_f1']:.3f} ± {fold['macro_f1_std']:.3f} over "
-            f"{fold['folds']} folds")
+            f"{fold['folds']} folds{meb}")

@@ -8,18 +8,19 @@ their options, the execution levers, the task's samples and folds, and the run's
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from mebench.data import DatasetSpec, ModelSpec, PreprocessingStep, ProtocolSpec, Sample, check_labels, options_text
+from mebench.data import (INPUT_SCALINGS, DatasetSpec, ModelSpec, PreprocessingStep, ProtocolSpec, Sample,
+                          check_labels, options_text)
 from mebench.errors import ConfigError, DataError, OptionError
 from mebench.estimators import builds_estimator
 from mebench.folds import Fold, SampleTable
 from mebench.hardware import describe_device, device_label
-from mebench.options import resolve_options
+from mebench.options import Option, resolve_options
 from mebench.preprocessing import build_chain, chain_config
 from mebench.registry import Registry, default_registry
 from mebench.results import config_hash, make_run_id
@@ -34,6 +35,10 @@ EXECUTION_LEVERS = ("seed", "data_root", "device", "fold_batch", "compile")
 #: Settings added after runs were recorded: written into run.json and the identity only when not at their
 #: default, so runs made before them keep their ids.
 LATER_SETTINGS = {"pos_weight": False}
+#: The model option every net takes besides its own (``--model-opt input_scaling=…``): how the harness scales
+#: the net's input, by default as its ``InputSpec`` declares. The identity records it only where it is not
+#: ``fold`` (the scaling of every run made before it existed), so those runs keep their ids.
+INPUT_SCALING = "input_scaling"
 
 
 @dataclass
@@ -51,7 +56,7 @@ class RunConfig:
     channels_last: str = "auto"  # auto | on | off
     fold_batch: str = "auto"  # auto (measured on CUDA, off on CPU) | off | a number of folds
     compile: bool = False  # torch.compile the model once per run
-    protocol: str = "loso"
+    protocol: str | None = None  # None: the task's default protocol (DatasetSpec.default_protocol), else loso
     protocol_options: dict[str, Any] = field(default_factory=dict)
     selection: str = "fixed"  # fixed | inner-val | test-oracle (LEAKY)
     pos_weight: bool = False  # multi-label: weigh each label's positives by negatives/positives of the training fold
@@ -124,6 +129,11 @@ def device_name(device: torch.device) -> str:
     return device_label(describe_device(device))
 
 
+def default_protocol(spec: DatasetSpec) -> str:
+    """The protocol of a run that names none: the task's declared default, else leave-one-subject-out."""
+    return getattr(spec, "default_protocol", None) or "loso"
+
+
 def _suggested(suggest: Callable[[dict[str, Any]], int | None] | None, options: dict[str, Any], default: int) -> int:
     """A dataset's suggestion for these options (epochs, batch size), else the protocol default."""
     value = suggest(options) if suggest is not None else None
@@ -172,10 +182,27 @@ def resolve_levers(config: RunConfig) -> Levers:
     return Levers(device, bf16, channels_last, fold_batch)
 
 
+def input_scaling_option(spec: ModelSpec) -> Option:
+    """The declared ``input_scaling`` model option of ``spec``: its ``InputSpec``'s scaling by default."""
+    return Option(INPUT_SCALING, str, spec.input_spec.scaling, "how the harness scales the net's input: "
+                  + "; ".join(f"{name}: {text}" for name, text in INPUT_SCALINGS.items()),
+                  choices=tuple(INPUT_SCALINGS))
+
+
+def resolve_input_scaling(spec: ModelSpec, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(the run's input scaling, the other model options): ``input_scaling`` checked by the one validator and
+    taken out, since the harness applies it and the factory never sees it."""
+    given = {k: v for k, v in options.items() if k == INPUT_SCALING}
+    values, _ = resolve_options(given, (input_scaling_option(spec),), "--model-opt", f"model {spec.name!r}")
+    return values[INPUT_SCALING], {k: v for k, v in options.items() if k != INPUT_SCALING}
+
+
 def resolve_model_options(spec: ModelSpec, options: dict[str, Any], n_classes: int) -> dict[str, Any]:
     """The factory's options: declared ones checked by the one validator; undeclared ones by building the
     model on the meta device (no memory, no time), so a value the factory refuses fails here."""
-    values, _ = resolve_options(options, spec.options, "--model-opt", f"model {spec.name!r}")
+    declared = None if spec.options is None else (*spec.options, input_scaling_option(spec))  # for the listing
+    values, _ = resolve_options(options, declared, "--model-opt", f"model {spec.name!r}")
+    values.pop(INPUT_SCALING, None)  # the harness's, never the factory's (resolve_input_scaling)
     if spec.options is None and values:
         try:
             with torch.device("meta"):
@@ -254,10 +281,14 @@ def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpe
 
 
 def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, batch_size: int,
-                 preprocessing: list[dict[str, Any]]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+                 preprocessing: list[dict[str, Any]], input_scaling: str | None = "fold"
+                 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(run id, identity, resolved configuration): the resolved configuration is what ``run.json``
-    records; its identity (without the execution levers) is hashed into the run id."""
+    records; its identity (without the execution levers) is hashed into the run id. ``input_scaling``
+    (None for an estimator, which scales its own features) is in both, in the identity only where it is not
+    ``fold``."""
     resolved = {**asdict(config), "epochs": epochs, "batch_size": batch_size,
+                "model_options": {k: v for k, v in config.model_options.items() if k != INPUT_SCALING},
                 "dataset_options": task.dataset_options, "fold_batch": levers.fold_batch,
                 "protocol_options": task.protocol_options, "precision": "bf16" if levers.bf16 else "fp32",
                 "channels_last": levers.channels_last, "device_type": levers.device.type,
@@ -269,7 +300,10 @@ def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, bat
     for key, default in LATER_SETTINGS.items():
         if resolved[key] == default:
             del resolved[key]
-    identity = {k: v for k, v in resolved.items() if k not in EXECUTION_LEVERS}
+    if input_scaling is not None:
+        resolved[INPUT_SCALING] = input_scaling
+    identity = {k: v for k, v in resolved.items() if k not in EXECUTION_LEVERS
+                and not (k == INPUT_SCALING and v == "fold")}
     tag = config.protocol if config.protocol != "loso" else ""
     if config.selection != "fixed":
         tag = "-".join(filter(None, [tag, "LEAKY-test-oracle" if config.selection == "test-oracle" else config.selection]))
@@ -281,12 +315,17 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     registry = registry or default_registry()
     model_spec: ModelSpec = registry.models.get(config.model)
     dataset_spec: DatasetSpec = registry.datasets.get(config.dataset)
+    config = replace(config, protocol=config.protocol or default_protocol(dataset_spec))
     protocol_spec: ProtocolSpec = registry.protocols.get(config.protocol)
     levers = resolve_levers(config)
     classes = dataset_spec.task_classes(dataset_spec.resolve_options(config.dataset_options)[0])
     n_classes = len(classes)
-    model_options = resolve_model_options(model_spec, config.model_options, n_classes)
+    input_scaling, factory_options = resolve_input_scaling(model_spec, config.model_options)
+    model_options = resolve_model_options(model_spec, factory_options, n_classes)
     estimator = builds_estimator(lambda: model_spec.build(n_classes, **model_options))
+    if estimator and INPUT_SCALING in config.model_options:
+        raise ConfigError(f"--model-opt {INPUT_SCALING}: model {config.model!r} is an estimator fitted on the "
+                          f"chain's features, which it scales itself; leave {INPUT_SCALING} out")
     if estimator and config.selection != "fixed":
         raise ConfigError(f"--selection {config.selection}: model {config.model!r} is an estimator fitted once per "
                           f"fold, with no epochs to choose among; use --selection fixed")
@@ -303,10 +342,12 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, task.dataset_options)
     batch_size = (config.batch_size if config.batch_size is not None
                   else suggested_batch_size(dataset_spec, task.dataset_options))
-    run_id, identity, resolved = run_identity(config, task, levers, epochs, batch_size, preprocessing)
+    run_id, identity, resolved = run_identity(config, task, levers, epochs, batch_size, preprocessing,
+                                              None if estimator else input_scaling)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(config.lr), seed=config.seed,
                              device=levers.device, bf16=levers.bf16, channels_last=levers.channels_last,
-                             multilabel=dataset_spec.multilabel, pos_weight=config.pos_weight)
+                             multilabel=dataset_spec.multilabel, pos_weight=config.pos_weight,
+                             input_scaling=input_scaling)
     return RunPlan(config=config, run_id=run_id, identity=identity, resolved=resolved, model_spec=model_spec,
                    dataset_spec=dataset_spec, protocol_spec=protocol_spec, classes=task.classes,
                    samples=task.samples, table=task.table, folds=task.folds, evaluated=evaluated, chain=chain,

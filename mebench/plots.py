@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -38,6 +39,14 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
+def fitted(text: str, figure: plt.Figure, fontsize: float = 10, margin: float = 0.7) -> str:
+    """``text`` broken into lines that fit the figure's width less ``margin`` inches (a title centred over
+    an axes beside its y label), so that no title is cut at the image's edge. A character is taken as
+    0.58 of the font size wide, a little more than DejaVu Sans's average."""
+    characters = max(16, int((figure.get_figwidth() - margin) * 72 / (0.58 * fontsize)))
+    return "\n".join(textwrap.wrap(text, characters, break_on_hyphens=False)) or text
+
+
 def safe_name(text: str) -> str:
     """A file-name-safe version of a run or table name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
@@ -53,7 +62,7 @@ def confusion_plot(confusion: np.ndarray, classes: Sequence[str], title: str, pa
         display = ConfusionMatrixDisplay(matrix, display_labels=list(classes))
         display.plot(ax=ax, values_format=fmt, cmap="Blues", colorbar=False)
         ax.set_title(name)
-    figure.suptitle(title, fontsize=10)
+    figure.suptitle(fitted(title, figure, margin=0.3), fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
 
@@ -81,7 +90,7 @@ def subject_accuracy_plot(predictions: Sequence[pd.DataFrame], title: str, path:
     if len(datasets) > 1:
         ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[d]) for d in datasets], labels=datasets,
                   loc="upper right", ncols=len(datasets), fontsize=8, frameon=False)
-    ax.set_title(title + (" — samples per subject above the bars" if n <= 40 else ""), fontsize=10)
+    ax.set_title(fitted(title + (" — samples per subject above the bars" if n <= 40 else ""), figure), fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
 
@@ -120,7 +129,7 @@ def training_loss_plot(run_folders: Iterable[Path], title: str, path: Path) -> P
     ax.legend(fontsize=8, frameon=False)
     runs = [run for run in per_run if run]
     extent = f"{len(runs[0])} folds" + (f" × {len(runs)} seeds" if len(runs) > 1 else "")
-    ax.set_title(f"{title} — {extent}", fontsize=10)
+    ax.set_title(fitted(f"{title} — {extent}", figure), fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
 
@@ -139,7 +148,7 @@ def interval_plot(labels: Sequence[str], values: Sequence[float], lows: Sequence
     ax.set_xlabel(f"{metric} (95 % subject-level bootstrap interval)")
     ax.set_ylim(-0.7, n - 0.3)
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(fitted(title, figure, margin=3.0), fontsize=10)  # the labels on the left take ~2.5 in
     figure.tight_layout()
     return _save(figure, path)
 
@@ -205,28 +214,33 @@ def pareto_plot(labels: Sequence[str], uf1: Sequence[float], parameters: Sequenc
         ax.legend(fontsize=8, frameon=False, loc="lower right")
         ax.margins(x=0.15, y=0.1)
         _place_labels(ax, x, uf1, labels)
-    figure.suptitle(title, fontsize=10)
+    figure.suptitle(fitted(title, figure, margin=0.3), fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
 
 
 def label_f1_plot(labels: Sequence[str], values: Sequence[float], intervals: Sequence[Sequence[float]],
                   prevalence: Sequence[float], title: str, path: Path) -> Path:
-    """A multi-label task's F1 per label with its interval, beside each label's prevalence (the F1 of
-    detecting it at random at that rate)."""
+    """A multi-label task's F1 per label with its interval (a black line, no caps), beside each label's
+    prevalence (the F1 of detecting it at random at that rate) as a dashed orange line across the bar: the
+    two must not look alike."""
     n = len(labels)
     figure, ax = plt.subplots(figsize=(max(6.0, 0.55 * n + 2), 4.0))
     positions = np.arange(n)
     values = np.nan_to_num(np.asarray(values, float))
     low = np.array([v - (i[0] if np.isfinite(i[0]) else v) for v, i in zip(values, intervals)])
     high = np.array([(i[1] if np.isfinite(i[1]) else v) - v for v, i in zip(values, intervals)])
-    ax.bar(positions, values, width=0.7, color="tab:blue", yerr=[low, high], capsize=3, label="F1 (95 % interval)")
-    ax.scatter(positions, prevalence, color="black", marker="_", s=200, zorder=3, label="chance (prevalence)")
+    ax.bar(positions, values, width=0.7, color="tab:blue", label="F1")
+    ax.errorbar(positions, values, yerr=[low, high], fmt="none", ecolor="black", elinewidth=1.2, capsize=0,
+                zorder=3, label="95 % interval")
+    ax.hlines(prevalence, positions - 0.35, positions + 0.35, colors="tab:orange", linestyles="dashed", linewidth=2,
+              zorder=4, label="chance (prevalence)")
     ax.set_xticks(positions, labels, rotation=0 if n <= 14 else 90, fontsize=8)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.2)  # headroom above 1.0 for the legend
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("F1")
-    ax.legend(fontsize=8, frameon=False, loc="upper right")
-    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper right", ncols=3)
+    ax.set_title(fitted(title, figure), fontsize=10)
     figure.tight_layout()
     return _save(figure, path)
 

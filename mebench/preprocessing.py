@@ -79,7 +79,7 @@ def resize_image(image: np.ndarray, input_spec: InputSpec) -> np.ndarray:
 
 
 #: What a chain's steps record about a sample that ``run.json`` keeps (see ``process_sample_noted``).
-SAMPLE_NOTES = ("face_cropped", "face_missed", "apex_index")
+SAMPLE_NOTES = ("face_cropped", "face_missed", "apex_index", "landmarks_fallback")
 
 
 def process_sample_noted(sample: Sample, chain: Sequence[PreprocessingStep],

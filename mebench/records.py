@@ -101,6 +101,8 @@ class FoldRecord:
 #: The figures of a single-label (emotion) task's block; a multi-label (action-unit) task's is macro-F1.
 SINGLE_LABEL_FIGURES = ("accuracy", "uf1", "uar")
 MULTI_LABEL_FIGURES = ("macro_f1",)
+#: Figures a block may also hold (a multi-label block written since MEB's two figures were added).
+OPTIONAL_FIGURES = ("macro_f1_all", "macro_f1_pos_neg")
 
 
 @dataclass
@@ -145,7 +147,8 @@ class MetricBlock:
                       if isinstance(data, dict) and all(key in data for key in names)), None)
         if names is None:
             raise RecordError("has no pooled metrics")
-        return cls(n=int(data.get("n", 0)), figures={key: float(data[key]) for key in names},
+        return cls(n=int(data.get("n", 0)), figures={key: float(data[key]) for key in names + OPTIONAL_FIGURES
+                                                     if key in data},
                    per_class=dict(data.get("per_class") or {}),
                    confusion_matrix=list(data.get("confusion_matrix") or []), ci=data.get("ci"))
 

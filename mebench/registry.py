@@ -66,7 +66,9 @@ class Table(Generic[Spec]):
             if spec is not None:
                 self.add(spec, plugin)
                 return spec
-        close = difflib.get_close_matches(name, list(self._specs), n=5, cutoff=0.5)
+        by_case = {known.lower(): known for known in self._specs}  # WASPP → waspp: only the case differs
+        close = ([by_case[name.lower()]] if name.lower() in by_case else
+                 [by_case[c] for c in difflib.get_close_matches(name.lower(), list(by_case), n=5, cutoff=0.5)])
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (`mebench list {self.kind}s` shows all)")
 
@@ -104,7 +106,7 @@ class Registry:
 
         if section == "plugins":
             rows = [[p.name, p.distribution, p.version, "BROKEN: " + p.error if p.error else
-                     f"ok ({len(p.registered)} entries)"] for p in self.plugins]
+                     f"ok ({len(p.registered)} entr{'y' if len(p.registered) == 1 else 'ies'})"] for p in self.plugins]
             return tabulate(rows, headers=["plugin", "package", "version", "status"], tablefmt="simple")
         table: Table = getattr(self, section)
         extra_headers = {"models": ["input"], "datasets": ["data", "classes"]}.get(section, [])

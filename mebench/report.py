@@ -3,8 +3,9 @@
 ``write_report`` puts into OUT: ``report.html`` (images embedded as base64, no network needed to
 view it), ``report.md`` (the same content, images as PNG files beside it) and the PNGs. Content:
 the leaderboard per dataset, protocol and selection with intervals, significance marks and the
-table footers; published figures next to the measured ones with their deltas and sources; the
-leaderboard plots; and per configuration its protocol, environment and run plots.
+table footers (only tables with a measured row: those of published figures alone, on tasks these
+results did not run, are named in one line); published figures next to the measured ones with their
+deltas and sources; the leaderboard plots; and per configuration its protocol, environment and run plots.
 """
 
 from __future__ import annotations
@@ -102,10 +103,18 @@ def report_blocks(configurations: Sequence[Configuration], specs: Iterable[Model
                             f"subject-level bootstrap intervals; each table's footer states its protocol.")]
     plots = {path.name: path for path in leaderboard_plots(tables, out_dir)}
     blocks.append(Block("heading", "Leaderboards"))
-    for table in tables:
+    # a table of published figures only (a task nothing here ran) would fill the page with rows of no
+    # measurement; it is named, and `mebench leaderboard --reported` shows it
+    measured = [(table.numbers["source"] == "measured").any() for table in tables]
+    unrun = [table for table, ran in zip(tables, measured) if not ran]
+    for table in [table for table, ran in zip(tables, measured) if ran]:
         blocks += [Block("heading", table.title, 3), Block("table", table.display), Block("bullets", table.footer)]
         stem = safe_name(table.stem)
         blocks += [Block("image", plots[name]) for name in (f"{stem}__uf1.png", f"{stem}__pareto.png") if name in plots]
+    if unrun:
+        blocks.append(Block("text", "Published figures on tasks these results did not run are left out here ("
+                                    + "; ".join(table.title for table in unrun)
+                                    + "): `mebench leaderboard --reported` lists them."))
     comparison = reported_vs_measured(configurations, reported)
     if not comparison.empty:
         blocks += [Block("heading", "Reported against measured"),

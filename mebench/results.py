@@ -136,12 +136,52 @@ class RunLock:
         self.wait, self.log = wait, log
         self._lock = FileLock(str(self.lock_path))
 
-    def holder(self) -> str:
+    # The holder writes its record just after taking the lock, so a process that finds the lock
+    # taken may look before the record exists: it waits this long for it (or for the lock to free).
+    HOLDER_PATIENCE_S = 10.0
+
+    def _read_owner(self) -> dict | None:
+        """The holder's record, or None while there is none (or only a dead process's, left by a kill)."""
+        import socket
+
         try:
             owner = json.loads(self.owner_path.read_text())
-            return f"process {owner['pid']} on {owner['host']} (since {owner['since']})"
+            pid, host, _since = int(owner["pid"]), owner["host"], owner["since"]
         except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if host == socket.gethostname() and pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return None  # stale: its holder was killed; the new holder overwrites it
+            except OSError:
+                pass  # alive, owned by another user
+        return owner
+
+    def _await_holder(self) -> str | None:
+        """Who holds the lock, waiting for the holder's record; None if the lock came free meanwhile
+        (then this process holds it)."""
+        import time
+
+        from filelock import Timeout
+
+        deadline = time.monotonic() + self.HOLDER_PATIENCE_S
+        while (owner := self._read_owner()) is None and time.monotonic() < deadline:
+            try:
+                self._lock.acquire(timeout=0.05)
+                return None
+            except Timeout:
+                continue
+        if owner is None:
             return "another process"
+        return f"process {owner['pid']} on {owner['host']} (since {owner['since']})"
+
+    def _record_owner(self) -> None:
+        import socket
+        import time
+
+        atomic_write_json(self.owner_path, {"pid": os.getpid(), "host": socket.gethostname(),
+                                            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
     def __enter__(self) -> "RunLock":
         from filelock import Timeout
@@ -150,17 +190,15 @@ class RunLock:
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
-            message = f"{self.folder.name} is being run by {self.holder()}"
-            if not self.wait:
-                raise RunLockedError(message + "; wait for it or stop it") from None
-            if self.log:
-                self.log(message + "; waiting for it to finish (Ctrl-C to stop waiting)")
-            self._lock.acquire()
-        import socket
-        import time
-
-        atomic_write_json(self.owner_path, {"pid": os.getpid(), "host": socket.gethostname(),
-                                            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            holder = self._await_holder()
+            if holder is not None:
+                message = f"{self.folder.name} is being run by {holder}"
+                if not self.wait:
+                    raise RunLockedError(message + "; wait for it or stop it") from None
+                if self.log:
+                    self.log(message + "; waiting for it to finish (Ctrl-C to stop waiting)")
+                self._lock.acquire()
+        self._record_owner()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -186,8 +186,8 @@ def run(config: RunConfig, registry: Registry | None = None, output_dir: Path = 
         session.data()
         log(plan.describe())
         if plan.dataset_spec.describe_run is not None:
-            note = plan.dataset_spec.describe_run({**plan.resolved["dataset_options"], "epochs": plan.settings.epochs,
-                                                     "batch_size": plan.settings.batch_size})
+            budget = {} if plan.estimator else {"epochs": plan.settings.epochs, "batch_size": plan.settings.batch_size}
+            note = plan.dataset_spec.describe_run({**plan.resolved["dataset_options"], **budget})  # none: an estimator
             if note:
                 log(note)
         resumed = len(session.load_records())

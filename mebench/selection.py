@@ -9,6 +9,10 @@
   MER figures did. It is LEAKY: never a default, marked in the run id and every table. Its fold
   records keep every epoch's test predictions, so one run gives both the fixed-budget figure
   (the last epoch) and the oracle figure, and the inflation between them can be measured.
+  Epochs of equal best score: the earliest is taken, so the choice does not move when training goes on
+  without improving (a longer budget changes it only by a strictly better epoch). Published code may
+  differ: HTNet's ``main_HTNet.py`` keeps the latest (``<=``); equal accuracy can still mean different
+  predictions, hence a different pooled UF1.
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ def epoch_scores(epochs: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 def oracle_records(records: dict[int, FoldRecord], true_labels: dict[str, Any]) -> dict[int, FoldRecord]:
     """Each fold's record with the predictions of its best test epoch — best accuracy, or macro-F1 for a
-    multi-label task (the LEAKY rule); ties go to the earliest epoch."""
+    multi-label task (the LEAKY rule); ties go to the earliest epoch (see the module's docstring)."""
     chosen = {}
     for index, record in records.items():
         ids = [p.sample_id for p in record.predictions]

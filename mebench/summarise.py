@@ -97,6 +97,18 @@ def run_metrics(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord
     return predictions, metrics, records
 
 
+def landmark_counts(notes: dict[str, dict]) -> dict[str, Any]:
+    """``{"landmarks": {"detected", "fallback", "fallback_samples"}}`` where a chain detected facial landmarks
+    (its samples carry a ``landmarks_fallback`` note: True where the detector found no face and the fixed
+    landmarks were used); empty for any other chain."""
+    noted = {sample_id: n["landmarks_fallback"] for sample_id, n in notes.items() if "landmarks_fallback" in n}
+    if not noted:
+        return {}
+    fallback = sorted(sample_id for sample_id, used in noted.items() if used)
+    return {"landmarks": {"detected": len(noted) - len(fallback), "fallback": len(fallback),
+                          "fallback_samples": fallback}}
+
+
 def summarise(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord],
               preprocess_seconds: float | None = None) -> tuple[pd.DataFrame, RunRecord]:
     """(predictions, run record) of a run whose fold records are all present."""
@@ -120,6 +132,7 @@ def summarise(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord],
         annotation_corrections={s.id: list(s.corrections) for s in plan.samples if s.corrections},
         face_crop={"uncropped_samples": len(cropped),
                    "cropped": sum(bool(n.get("face_cropped")) for n in data.notes.values()),
-                   "no_face_found": sorted(i for i, n in data.notes.items() if n.get("face_missed"))},
+                   "no_face_found": sorted(i for i, n in data.notes.items() if n.get("face_missed")),
+                   **landmark_counts(data.notes)},
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return predictions, record

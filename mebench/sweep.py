@@ -156,7 +156,6 @@ class GridRun:
 class SweepOutcome:
     runs: list[GridRun]
     failures: list[FoldFailure] = field(default_factory=list)
-    leaderboard: str = ""  # the leaderboard of the results folder, once a run is complete
 
     @property
     def ok(self) -> bool:
@@ -165,6 +164,11 @@ class SweepOutcome:
     @property
     def complete(self) -> int:
         return sum(r.complete for r in self.runs)
+
+    @property
+    def complete_folders(self) -> list[Path]:
+        """The folders of the grid's complete runs: what its leaderboard shows (not the rest of the results folder)."""
+        return [run.run_dir.path for run in self.runs if run.complete]
 
     @property
     def problems(self) -> list[tuple[str, str]]:
@@ -335,12 +339,7 @@ def dry_run_report(spec: SweepSpec, progress: bool = True, log: Callable[[str], 
 
 def run_sweep(spec: SweepSpec, summarise_only: bool = False, progress: bool = True,
               log: Callable[[str], None] = print) -> SweepOutcome:
-    """Plan and run the grid on its executor; the outcome carries the leaderboard of its results folder."""
-    from mebench.leaderboard import results_leaderboard
-
+    """Plan and run the grid on its executor (a bad shard is refused before anything is planned)."""
     shard = parse_shard(spec.shard)
-    outcome = plan_sweep(spec, progress, log).run(make_executor(spec, progress, log), shard=shard,
-                                                  summarise_only=summarise_only)
-    if outcome.complete:
-        outcome.leaderboard = results_leaderboard(spec.output)
-    return outcome
+    return plan_sweep(spec, progress, log).run(make_executor(spec, progress, log), shard=shard,
+                                               summarise_only=summarise_only)

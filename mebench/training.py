@@ -36,6 +36,8 @@ class TrainSettings:
     multilabel: bool = False
     #: multi-label: weigh each label's positives by its negatives / positives on the fold's training samples
     pos_weight: bool = False
+    #: how the net's input is scaled (``mebench.data.INPUT_SCALINGS``; ``fold_normalisation``)
+    input_scaling: str = "fold"
 
     def autocast(self) -> ContextManager:
         if not self.bf16:
@@ -57,6 +59,17 @@ def task_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Ten
     if targets.dtype.is_floating_point:
         return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight, reduction=reduction)
     return F.cross_entropy(logits, targets, reduction=reduction)
+
+
+def training_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                  pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss a fold trains on: ``task_loss`` of the model's logits, plus the model's own term where it
+    defines ``forward_with_auxiliary_loss(inputs) -> (logits, term)`` (IncepTR's branch similarity)."""
+    forward = getattr(model, "forward_with_auxiliary_loss", None)
+    if forward is None:
+        return task_loss(model(inputs), targets, pos_weight)
+    logits, term = forward(inputs)
+    return task_loss(logits, targets, pos_weight) + term
 
 
 def fold_pos_weight(y: torch.Tensor, train: torch.Tensor, settings: TrainSettings) -> torch.Tensor | None:
@@ -148,8 +161,17 @@ def bf16_supported(device: torch.device) -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def fold_normalisation(x: torch.Tensor, train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std over the training samples of a fold only."""
+def fold_normalisation(x: torch.Tensor, train: torch.Tensor,
+                       scaling: str = "fold") -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, std) per channel that the net's input is shifted by and divided by: for ``fold`` scaling, over
+    the training samples of a fold only; ``none`` feeds the values as they are (0, 1); ``byte`` multiplies
+    them by 255 (0, 1/255), as an 8-bit image read without scaling (``mebench.data.INPUT_SCALINGS``)."""
+    if scaling in ("none", "byte"):
+        shape = (x.shape[1], 1, 1)
+        return (torch.zeros(shape, dtype=x.dtype, device=x.device),
+                torch.full(shape, 1.0 if scaling == "none" else 1.0 / 255.0, dtype=x.dtype, device=x.device))
+    if scaling != "fold":
+        raise ConfigError(f"input scaling must be fold, none or byte, got {scaling!r}")
     train_x = x[train]
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
@@ -168,8 +190,8 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[t
 
 def start_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, fold: Fold, settings: TrainSettings,
                channels_last: bool):
-    """A fold's fresh model (seeded weights, training-fold normalisation attached, train mode, its
-    ``nn.Dropout`` layers drawing masks from the fold's own seeded generator), its training
+    """A fold's fresh model (seeded weights, its input scaling attached (``fold_normalisation``), train
+    mode, its ``nn.Dropout`` layers drawing masks from the fold's own seeded generator), its training
     positions on the device, its Adam optimiser and its seeded batch-order generator."""
     seed = settings.fold_seed(fold.index)
     torch.manual_seed(seed)
@@ -179,7 +201,7 @@ def start_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, fold
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     train = torch.as_tensor(fold.train, device=settings.device)
-    mean, std = fold_normalisation(x, train)
+    mean, std = fold_normalisation(x, train, settings.input_scaling)
     model.register_buffer("input_mean", mean, persistent=False)
     model.register_buffer("input_std", std, persistent=False)
     model.train()
@@ -203,7 +225,7 @@ def train_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: t
             index = train[batch.to(device)]
             inputs = normalise(x[index], model, settings)
             with settings.autocast():
-                loss = task_loss(model(inputs), y[index], pos_weight)
+                loss = training_loss(model, inputs, y[index], pos_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -34,15 +34,15 @@ CASME3_SUBJECTS = {"casme3a-7class": 94, "casme3a-4class": 94, "casme3a": 88}
 #: The six rows MEB corrects, as the public sheet holds them: (subject, Filename, onset, apex, offset, emotion),
 #: and the sample each becomes with the values used after the shipped errata.
 CASME3_SLIPS = {
-    "casme3a/spNO.149/d_112": (("spNO.149", "d", 112, 83, 358, "fear"), (112, 123, 358)),
-    "casme3a/spNO.214/c_5": (("spNO.214", "c", 5, 5, 3460, "disgust"), (5, 5, 34)),
+    "casme3a/spNO.149/d_112": (("spNO.149", "d", 112, 83, 358, "fear"), (112, 160, 358)),
+    "casme3a/spNO.214/c_5": (("spNO.214", "c", 5, 5, 3460, "disgust"), (5, 5, 3460)),  # no erratum: the authors' 3460
     "casme3a/spNO.216/d_3647": (("spNO.216", "d", 3647, 2668, 2694, "others"), (2647, 2668, 2694)),
     "casme3a/spNO.216/e_0": (("spNO.216", "e", 0, 0, 25, "others"), (1, 1, 25)),
     "casme3a/spNO.40/e_1812": (("spNO.40", "e", 1812, 1824, 0, "others"), (1812, 1824, 1845)),
     "casme3a/spNO.40/e_2327": (("spNO.40", "e", 2327, 2363, 0, "others"), (2327, 2363, 2403)),
 }
 #: Frames on disk for the slipped rows (the recording goes on past 3460 and 3647 as a real one does).
-CASME3_SLIP_FRAMES = {("spNO.149", "d"): [112, 115, 118, 123, 358], ("spNO.214", "c"): [5, 8, 11, 34, 3460],
+CASME3_SLIP_FRAMES = {("spNO.149", "d"): [112, 115, 118, 123, 160, 358], ("spNO.214", "c"): [5, 8, 11, 34, 3460],
                       ("spNO.216", "d"): [2647, 2650, 2668, 2694, 3647], ("spNO.216", "e"): [1, 4, 7, 25],
                       ("spNO.40", "e"): [1812, 1815, 1824, 1845, 2327, 2330, 2363, 2403]}
 #: A Filename the sheet spells in upper case while its folder is lower case (the sheet has one 'J').
@@ -331,3 +331,74 @@ def edit_cell(path: Path, match: dict, column: str, value, sheet: str | None = N
             workbook.save(path)
             return row[0].row
     raise AssertionError(f"no row {match} in {path}")
+
+
+# --- second layouts and spellings ---------------------------------------------------------------------------
+
+#: CASME in its other forms (tests/test_promises_databases.py): (subject, Filename, emotion), with an
+#: 'amusement' row (the CASME paper's positive category) and ApexF1 ≠ ApexF2 on every row.
+CASME_VARIANT_CLIPS = [(1, "EP01_5", "amusement"), (1, "EP03_2", "disgust"), (2, "EP02_1", "surprise"),
+                       (2, "EP05_4", "happiness")]
+
+
+def write_casme_variant(root: Path, folders: tuple[str, ...] = ("Cropped", "CASME_raw_selected"), padded: bool = False,
+                        seed: int = 5) -> dict[str, tuple[int, int, int, int]]:
+    """``root/CASME`` in the forms the reader accepts beside the session fixture's: every frame folder of
+    ``folders`` (``Cropped/`` frames named ``reg_<Filename>-<n>.jpg``, ``CASME_raw_selected/`` ones
+    ``<Filename>-<n>.jpg``), subject folders ``sub1`` (``padded``: ``sub01``), and a sheet whose ApexF1 and
+    ApexF2 differ. Returns sample id → (OnsetF, ApexF1, ApexF2, OffsetF) as the sheet holds them."""
+    rng = np.random.default_rng(seed)
+    base, rows, cells = root / "CASME", [], {}
+    for subject, name, emotion in CASME_VARIANT_CLIPS:
+        first = int(rng.integers(20, 200))
+        numbers = [first + FRAME_STEP * k for k in range(5)]
+        for folder in folders:
+            prefix = "reg_" if folder == "Cropped" else ""
+            _write_clip(base / folder / (f"sub{subject:02d}" if padded else f"sub{subject}") / name,
+                        [f"{prefix}{name}-{n}.jpg" for n in numbers], rng)
+        rows.append([subject, name, None, numbers[0], numbers[1], numbers[3], numbers[4], None, "4", emotion])
+        cells[f"casme/sub{subject:02d}/{name}"] = (numbers[0], numbers[1], numbers[3], numbers[4])
+    _sheet(base / "casme.xlsx", ["Subject", "Filename", None, "OnsetF", "ApexF1", "ApexF2", "OffsetF", None, "AU",
+                                 "Emotion"], rows)
+    return cells
+
+
+#: A small CAS(ME)³ Part A (two subjects, four rows: tests/test_promises_databases.py).
+CASME3_SMALL_ROWS = [("spNO.1", "a", 20, 26, 32, "happy"), ("spNO.1", "b", 40, 46, 52, "disgust"),
+                     ("spNO.2", "a", 60, 66, 72, "surprise"), ("spNO.2", "c", 80, 86, 92, "fear")]
+
+
+def write_casme3_small(root: Path, folders: tuple[str, ...] = ("part_A",), seed: int = 6) -> None:
+    """``root/CASME3`` with the rows ``CASME3_SMALL_ROWS`` in the sheet ``label`` and each recording's frames
+    (``<Subject>/<Filename>/color/<n>.jpg``, the span and a frame either side) below every folder of
+    ``folders`` (several: the copy holds more than one folder of spNO.<n> folders)."""
+    rng = np.random.default_rng(seed)
+    base = root / "CASME3"
+    for folder in folders:
+        for subject, filename, onset, _, offset, _ in CASME3_SMALL_ROWS:
+            numbers = list(range(onset - FRAME_STEP, offset + FRAME_STEP + 1, FRAME_STEP))
+            for start in range(0, len(numbers), 5):  # _write_clip writes at most five frames a call
+                _write_clip(base / folder / subject / filename / "color",
+                            [f"{n}.jpg" for n in numbers[start:start + 5]], rng)
+    rows = [[s, f, str(o), str(a), str(e), "4+14", "VII", emotion]
+                        for s, f, o, a, e, emotion in CASME3_SMALL_ROWS]
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "label"
+    sheet.append(["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"])
+    for row in rows:
+        sheet.append(row)
+    (base / "annotation" / "partA").mkdir(parents=True, exist_ok=True)
+    workbook.save(base / "annotation" / "partA" / CASME3_SHEET)
+
+
+def recase_header(path: Path, spell) -> list[str]:
+    """Rewrite the header row (row 1) of every worksheet of ``path`` with ``spell(cell)`` (``str.upper``, …),
+    as copies spell their column titles; returns the first worksheet's new header."""
+    workbook = openpyxl.load_workbook(path)
+    for table in workbook.worksheets:
+        for cell in table[1]:
+            if isinstance(cell.value, str):
+                cell.value = spell(cell.value)
+    workbook.save(path)
+    return [c.value for c in workbook.worksheets[0][1]]

@@ -33,8 +33,9 @@ def run_chain(chain, item=None):
 def test_every_new_steps_declared_options_reach_its_config(name):
     spec = REGISTRY.preprocessors.get(name)
     step = spec.factory(**{o.name: o.default for o in spec.options})
-    assert set(step.config) == {o.name for o in spec.options}
-    assert step.config == {o.name: o.default for o in spec.options}
+    left_out = {"lbp_top": {"codes"}}.get(name, set())  # at its default out of the config: cache keys stay
+    assert set(step.config) == {o.name for o in spec.options} - left_out
+    assert step.config == {o.name: o.default for o in spec.options if o.name not in left_out}
 
 
 def test_optical_strains_default_form_leaves_the_config_and_so_every_existing_cache_key_as_it_was():

@@ -162,8 +162,8 @@ def _au_sources(keys: Sequence[str], labels: Sequence[str], tallies: dict[str, C
     return sources
 
 
-def _spec(name: str, keys_of, description: str, reference: Reference | None, options: tuple[Option, ...]
-          ) -> DatasetSpec:
+def _spec(name: str, keys_of, description: str, reference: Reference | None, options: tuple[Option, ...],
+          default_protocol: str | None = None) -> DatasetSpec:
     def check(data_root=None, **values: Any) -> AUCheck:
         keys = keys_of(values)
         values = {k: v for k, v in values.items() if k != "members"}
@@ -174,7 +174,8 @@ def _spec(name: str, keys_of, description: str, reference: Reference | None, opt
 
     return DatasetSpec(name=name, load=load, check=check, description=description, reference=reference,
                        needs_data_root=True, classes=au_labels(MEB_AUS), multilabel=True, options=options,
-                       classes_for=lambda values: au_labels(parse_au_set(values.get("aus"))))
+                       classes_for=lambda values: au_labels(parse_au_set(values.get("aus"))),
+                       default_protocol=default_protocol)
 
 
 def parse_au_members(members: str | None) -> tuple[str, ...]:
@@ -197,8 +198,11 @@ def au_specs() -> list[DatasetSpec]:
     composite_options = au_options() + common_options() + location_options(every)
     specs.append(_spec("cd6me", lambda values: every,
                        "MEB's cross-dataset AU task CD6ME: CASME, CASME II, SAMM, 4DME, MMEW and CAS(ME)³ Part A "
-                       "(2,031 clips in MEB's copies), subjects qualified by database; --protocol lodo holds out "
-                       "one database", MEB, composite_options))
+                       "(2,031 clips in MEB's copies), subjects qualified by database; scored as MEB scores it: "
+                       "leave one database out (the default protocol; --protocol loso for subjects), and per "
+                       "database MEB's two figures, F1 averaged over all the task's AUs (0 for an AU without "
+                       "positives) and the mean of positive- and negative-class F1", MEB, composite_options,
+                       default_protocol="lodo"))
     specs.append(_spec("au-composite", lambda values: parse_au_members(values.get("members")),
                        "Any AU tasks together (--dataset-opt members=casme2-au,samm-au); subjects qualified by "
                        "database", MEB,

@@ -3,7 +3,8 @@
 emotion; 860 rows, 94 subjects; public in ``jingtingEmmaLi/CAS-ME-3``, ``annotation/partA/``), found by
 name anywhere below ``CASME3/``, and the frames of each recording, ``<frames>/<Subject>/<Filename>/color/<n>.jpg``
 (``<n>`` the frame number the sheet uses: "The frames in the Part A annotation file correspond to the image
-file names", CAS(ME)³ readme). A recording holds several micro-expressions: a sample is the span
+file names", the CAS(ME)³ readme: ``CAS(ME)^3_readme.pdf``, in ``jingtingEmmaLi/CAS-ME-3`` from commit ``2dabe32``
+until its deletion in ``dc83ab5``). A recording holds several micro-expressions: a sample is the span
 onset..offset of one row, and its name is ``<Filename>_<Onset>`` with the onset as the sheet gives it
 (the authors' own sample ids are ``<Subject>_<Filename>_<Onset>``: ``RGBD_tensor_construction.py``), so
 ``casme3a/spNO.1/a_355``. Errata name a clip by that name, before they correct its onset.
@@ -18,7 +19,8 @@ The release's ``exception/`` lists (damaged images, images of bad quality), wher
 ``CASME3/``, make ``mebench data check`` warn about each sample whose span holds a listed frame.
 
 Part C (``CAS(ME)3_part_C_ME.xlsx``, sheet ``mockCrimeME``) is not read: its frame numbers are positions
-in a folder's order, not file names (CAS(ME)³ readme), and no public source shows how its frames are
+in a folder's order, not file names ("the frame annotation in Part C is based on the order of the images in the
+folder, rather than the file name of that image", the same readme), and no public source shows how its frames are
 laid out or ordered, so a reader could only guess which image a number means (docs/datasets.md).
 
 Reference: Li et al., CAS(ME)³: A Third Generation Facial Spontaneous Micro-Expression Database with
@@ -42,6 +44,14 @@ COLUMNS = (Column("Subject"), Column("Filename"), Column("Onset", ("OnsetFrame",
 SUBJECT = re.compile(r"^spNO\.\d+$")
 SUBJECT_FOLDERS = r"^spNO\.\d+$"  # not searched for the annotation or the frame folder
 EXCEPTION_LISTS = ("image_with_bad_quality_partA.txt", "error_info_damaged_image_partA.txt")
+#: Values of the public sheet that every sheet of the authors gives and MEB corrects without a published source:
+#: (Subject, Filename, Onset) → (field, the sheet's value, what ``mebench data check`` says). Not corrected: a
+#: warning names the conflict (docs/datasets.md, "CAS(ME)³ Part A").
+CONFLICTS = {("spNO.214", "c", 5): ("Offset", 3460, "offset 3460 (a 3,456-frame span) is what every sheet of the "
+                                                    "authors gives (CAS(ME)3_part_A_v2.xls, _v1.xls and both "
+                                                    "JpgIndex sheets); MEB corrects it to 34 (source not "
+                                                    "published); used 3460 (the authors'); an erratum sets "
+                                                    "another")}
 #: ``spNO.3 J 498.jpg …`` (damaged list) and ``…/spNO.138/a/color/1294.jpg`` (bad-quality list)
 LISTED_FRAME = re.compile(r"(spNO\.\d+)[\s/]+([A-Za-z]+)[\s/]+(?:color/)?(\d+)\.jpg")
 
@@ -95,7 +105,7 @@ def read_casme3a(root: Path, sheet: Path | None = None) -> Reading:
     frames, frames_line = frames_root(root)
     table = read_sheet(path, COLUMNS, sheets=("label",))
     listed, lists = exception_frames(root)
-    clips, layouts = [], set()
+    clips, layouts, warnings = [], set(), []
     for row, record in table:
         subject, filename = str(record["Subject"] or "").strip(), str(record["Filename"] or "").strip()
         if not SUBJECT.match(subject):
@@ -106,6 +116,9 @@ def read_casme3a(root: Path, sheet: Path | None = None) -> Reading:
         onset = frame_number(record["Onset"], "Onset", table.source, row)
         emotion = str(record["emotion"] or "").strip()
         folder, note = recording_folder(frames, subject, filename)
+        if (conflict := CONFLICTS.get((subject, filename, onset))) and \
+                frame_number(record[conflict[0]], conflict[0], table.source, row) == conflict[1]:
+            warnings.append(f"{table.source}, row {row}: casme3a/{subject}/{filename}_{onset}: {conflict[2]}")
         layouts.add("color/" if folder.name == "color" else "directly in the Filename folder")
         clips.append(Clip(
             dataset="casme3a", subject=f"casme3a/{subject}", name=f"{filename}_{onset}", emotion=emotion,
@@ -120,4 +133,4 @@ def read_casme3a(root: Path, sheet: Path | None = None) -> Reading:
     sources = [f"annotation {table.description}",
                f"{frames_line}/<Subject>/<Filename>/ (whole recordings, not cropped; frames "
                f"{' and '.join(sorted(layouts)) or 'in color/ or the Filename folder'})"]
-    return Reading(clips, sources + lists)
+    return Reading(clips, sources + lists, warnings)

@@ -127,11 +127,15 @@ def read_clips(keys: Iterable[str], data_root, options: Mapping[str, Any], errat
     keys = list(keys)
     fixes = load_errata(Path(errata) if errata else None)
     clips: dict[str, Clip] = {}
-    sources, warnings = [], []
+    sources, warnings, unreadable = [], [], []
     for key in keys:
         database = DATABASES[key]
         sheet = options.get(sheet_option(keys, database.root)) if database.sheet else None
-        reading = database.reader(database_root(database.root, data_root, options), Path(sheet) if sheet else None)
+        try:  # every database that cannot be read is named at once, not only the first
+            reading = database.reader(database_root(database.root, data_root, options), Path(sheet) if sheet else None)
+        except DataError as error:
+            unreadable.append(error)
+            continue
         sources += [f"{database.name}: {line}" for line in reading.sources]
         warnings += reading.warnings
         for clip in reading.clips:
@@ -140,6 +144,11 @@ def read_clips(keys: Iterable[str], data_root, options: Mapping[str, Any], errat
                                 "remove the duplicate row or add an erratum", clip.row)
             clips[clip.id] = apply_errata(clip, fixes, warnings)
         warnings += unmatched_errata(fixes, key, reading.clips)
+    if len(unreadable) == 1:
+        raise unreadable[0]
+    if unreadable:
+        raise DataError(data_root or "--data-root", f"{len(unreadable)} of {len(keys)} databases cannot be read: "
+                        + "; ".join(str(error) for error in unreadable))
     return ClipSet(clips, sources, warnings)
 
 

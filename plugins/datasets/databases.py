@@ -57,17 +57,19 @@ DESCRIPTIONS = {
                        "others 161 — 860 samples, 94 subjects", CASME3),
     "casme3a-7class": ("CAS(ME)³ Part A 7 emotions: disgust 250, surprise 187, others 161, fear 86, anger 64, "
                        "sad 57, happy 55 — 860 samples, 94 subjects", CASME3),
-    "mmew": ("MMEW, 3-class (MEGC2019 scheme; others excluded) from MMEW_Micro_Exp.xlsx (300 clips; per-class "
-             "counts not confirmed)", MMEW),
-    "mmew-6class": ("MMEW native emotions with ≥ 10 clips: happiness, surprise, disgust, fear, sadness, others "
-                    "(anger excluded; counts not confirmed)", MMEW),
-    "4dme": ("4DME, 3-class (MEGC2019 scheme; repression negative, others excluded) from the release sheet "
-             "(267 clips; per-class counts not confirmed)", FOURDME),
-    "4dme-5class": ("4DME's five emotion categories: positive, negative, surprise, repression, others "
-                    "(counts not confirmed)", FOURDME),
+    "mmew": ("MMEW, 3-class (MEGC2019 scheme; others excluded, the sheet's label even where the frame folder "
+             "says repression) from MMEW_Micro_Exp.xlsx (300 clips; per-class counts not confirmed)", MMEW),
+    "mmew-6class": ("MMEW native emotions less anger: happiness, surprise, disgust, fear, sadness, others "
+                    "(mebench's choice: no source defines a 6-class MMEW task; counts not confirmed)", MMEW),
+    "4dme": ("4DME, 3-class (MEGC2019 scheme; repression negative, others excluded) from the release sheet's "
+             "emotion categories, labels annotated with the AUs (objective), not self-reported (267 clips; "
+             "per-class counts not confirmed)", FOURDME),
+    "4dme-5class": ("4DME's five emotion categories: positive, negative, surprise, repression, others — labels "
+                    "annotated with the AUs (objective), not self-reported (counts not confirmed)", FOURDME),
     "casme": ("CASME, 3-class (MEGC2019 scheme; tense and others excluded) from the coding sheet (189 rows in "
               "MEB's copy; per-class counts not confirmed)", CASME),
-    "casme-4class": ("CASME 4-class: disgust, repression, surprise, tense (class set not confirmed)", CASME),
+    "casme-4class": ("CASME 4-class: disgust, repression, surprise, tense (mebench's choice: no source gives the "
+                     "class set)", CASME),
     "smic-vis": ("SMIC-VIS (25 fps visual camera), 3-class: 71 clips, 8 subjects in the literature; "
                  "no apex annotated", SMIC),
     "smic-nir": ("SMIC-NIR (25 fps near-infrared camera), 3-class: 71 clips, 8 subjects in the literature; "

@@ -37,7 +37,8 @@ EMOTIONS: dict[str, dict[str, str | None]] = {
     "casme3a": {"disgust": "negative", "fear": "negative", "anger": "negative", "sad": "negative",
                 "happy": "positive", "surprise": "surprise", "others": None},
     # MMEW: six basic emotions plus others; MEB renames 'others' to 'repression' to match the frame
-    # folders (dpailab lists a repression folder and no others folder): one class, excluded like others.
+    # folders (dpailab lists a repression folder and no others folder): one class, excluded like others,
+    # not negative as MEGC2019's repression: the annotation names it 'others' (docs/datasets.md).
     "mmew": {"disgust": "negative", "fear": "negative", "sadness": "negative", "anger": "negative",
              "happiness": "positive", "surprise": "surprise", "others": None, "repression": None},
     # 4DME: five categories (positive, negative, surprise, repression, others); repression is negative as
@@ -87,7 +88,7 @@ NATIVE_TASKS: dict[str, EmotionTask] = {
     "casme3a-4class": EmotionTask("casme3a", ("negative", "positive", "surprise", "others"), {
         "disgust": "negative", "fear": "negative", "anger": "negative", "sad": "negative", "happy": "positive",
         "surprise": "surprise", "others": "others"}),
-    # the native emotions with at least ten clips: anger excluded (counts unconfirmed: docs/datasets.md)
+    # mebench's choice (no source defines a 6-class MMEW task): the native emotions less anger
     "mmew-6class": EmotionTask("mmew", ("happiness", "surprise", "disgust", "fear", "sadness", "others"), {
         "happiness": "happiness", "surprise": "surprise", "disgust": "disgust", "fear": "fear",
         "sadness": "sadness", "others": "others", "repression": "others", "anger": None}),
@@ -95,7 +96,7 @@ NATIVE_TASKS: dict[str, EmotionTask] = {
     "4dme-5class": EmotionTask("4dme", ("positive", "negative", "surprise", "repression", "others"), {
         "positive": "positive", "negative": "negative", "surprise": "surprise", "repression": "repression",
         "others": "others"}),
-    # the four most frequent CASME categories (unconfirmed: see docs/datasets.md)
+    # mebench's choice (no source gives CASME's 4-class set): four CASME categories (docs/datasets.md)
     "casme-4class": EmotionTask("casme", ("disgust", "repression", "surprise", "tense"), {
         "disgust": "disgust", "repression": "repression", "surprise": "surprise", "tense": "tense",
         "sadness": None, "fear": None, "contempt": None, "happiness": None, "amusement": None, "others": None}),
@@ -214,6 +215,14 @@ def resolve_frames(clip: "Clip", frames: FrameFiles, strict: bool = False) -> Re
     first, last = present[0], present[-1]
     where = f"{clip.source}, row {clip.row}" if clip.row is not None else str(clip.source)
     notes: list[str] = []
+    problems = span_problems(clip)
+    if problems:
+        raise DataError(clip.source, f"{clip.id}: {'; '.join(problems)}",
+                        "correct the cells or add an erratum (fields onset, offset)", clip.row)
+    if clip.onset is not None and clip.offset is not None and clip.onset <= clip.offset and (
+            clip.onset > last or clip.offset < first):  # wholly outside: named by the annotated values
+        raise DataError(clip.source, f"{clip.id}: onset..offset {clip.onset}..{clip.offset} lies outside the clip's "
+                                     f"frames {first}..{last}", "correct the annotation or add an erratum", clip.row)
 
     def correct(problem: str, used: str) -> None:
         if strict:
@@ -228,8 +237,9 @@ def resolve_frames(clip: "Clip", frames: FrameFiles, strict: bool = False) -> Re
     if offset > last:
         correct(f"offset {offset} is past the clip's last frame {last}", f"offset {last} (the last frame)")
         offset = last
-    if not onset <= offset:
-        raise DataError(clip.source, f"{clip.id}: onset {onset} is after offset {offset}",
+    if not onset <= offset:  # the annotated values, never clamped ones
+        raise DataError(clip.source, f"{clip.id}: onset {clip.onset if clip.onset is not None else onset} is after "
+                                     f"offset {clip.offset if clip.offset is not None else offset}",
                         "correct the annotation or add an erratum", clip.row)
     for name, index in (("onset", onset), ("offset", offset)):
         if index not in present:
@@ -250,6 +260,24 @@ def resolve_frames(clip: "Clip", frames: FrameFiles, strict: bool = False) -> Re
         raise DataError(clip.source, f"{clip.id}: apex {apex} from the errata is not a frame within "
                                      f"onset..offset ({onset}..{offset})", "correct the erratum", clip.row)
     return ResolvedFrames(onset, apex, offset, tuple(notes))
+
+
+def span_problems(clip: "Clip") -> list[str]:
+    """What refuses a span of a recording, as the annotation (or an erratum) gives it, never a corrected value:
+    it repeats an earlier span of its row, it is longer than an expression can be (``clip.longest``), or it
+    does not lie within the recording's frames as the annotation gives them (``clip.extent``)."""
+    onset, offset, problems = clip.onset, clip.offset, []
+    if onset is None or offset is None:
+        return problems
+    if clip.repeats and not {"onset", "offset"} & clip.corrected_fields:
+        problems.append(f"repeats {clip.repeats} of the same row")
+    if clip.longest is not None and offset - onset + 1 > clip.longest:
+        problems.append(f"is {offset - onset + 1:,} frames long, far longer than an expression (at most "
+                        f"{clip.longest:,} frames)")
+    if clip.extent is not None and not (clip.extent[0] <= onset and offset <= clip.extent[1]):
+        problems.append(f"does not lie within the recording's frames {clip.extent[0]}..{clip.extent[1]} (the "
+                        f"sheet's first and last frame)")
+    return [f"span {onset}..{offset} {' and '.join(problems)}"] if problems else []
 
 
 @dataclass(frozen=True)
@@ -309,10 +337,13 @@ def read_sheet(path: Path, columns: Iterable[str | Column], sheets: Iterable[str
     The header row is found by name wherever it sits: the first row (of the first 50) with a cell
     spelled like the first column (title blocks above it are skipped), each column matched by any of
     its spellings (case and spacing ignored). The worksheet is the first of ``sheets`` the workbook
-    has (CAS(ME)³'s ``label``); otherwise the first worksheet that has such a header row."""
+    has (CAS(ME)³'s ``label``); otherwise the first worksheet that has such a header row. A ``.csv`` file
+    (a sheet saved as text, UTF-8) is read as one worksheet; its empty cells are empty."""
     import openpyxl
 
     wanted = [c if isinstance(c, Column) else Column(c) for c in columns]
+    if Path(path).suffix.casefold() == ".csv":
+        return _read_csv(Path(path), wanted)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:
@@ -335,6 +366,26 @@ def read_sheet(path: Path, columns: Iterable[str | Column], sheets: Iterable[str
                         f"expected a header with columns {', '.join(c.name for c in wanted if c.required)}")
     finally:
         workbook.close()
+
+
+def _read_csv(path: Path, wanted: list[Column]) -> Sheet:
+    """``read_sheet`` of a ``.csv`` copy of a sheet (worksheet name ``csv``)."""
+    import csv
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(path, f"cannot read the file ({type(error).__name__}: {error})",
+                        "save the sheet as UTF-8 CSV, or use the .xlsx file distributed with the dataset") from None
+    rows = iter([tuple(cell if cell.strip() else None for cell in row) for row in csv.reader(text.splitlines())])
+    first = wanted[0]
+    for number, values in enumerate(rows, start=1):
+        if number > 50:
+            break
+        if any(_norm(spelling) in [_norm(v) for v in values] for spelling in first.spellings):
+            return _sheet_below(path, "csv", False, number, values, rows, wanted)
+    raise DataError(path, f"no header row (a row with a cell {first.name!r}) in the first 50 lines",
+                    f"expected a header with columns {', '.join(c.name for c in wanted if c.required)}")
 
 
 def _sheet_below(path: Path, name: str, several: bool, header_row: int, values, rows,
@@ -468,6 +519,12 @@ class Clip:
     recording: bool = False  # the folder is a whole recording; the sample is its onset..offset span
     flagged: tuple[tuple[int, str], ...] = ()  # frames of the folder an exception list names: (frame, list)
     au: AUCell | None = None  # the row's action-unit cells (None: the sheet has no AU column)
+    #: a span of a whole recording (``recording``): the recording's first and last frame as the annotation gives
+    #: them (SMIC-E FirstF..LastF), the longest span that can be an expression, in frames, and the earlier span of
+    #: the same row this one repeats; ``span_problems`` checks the span against them
+    extent: tuple[int, int] | None = None
+    longest: int | None = None
+    repeats: str | None = None
 
     @property
     def id(self) -> str:

@@ -122,9 +122,14 @@ def megc2019_spec(task: str, description: str) -> DatasetSpec:
     def check(data_root=None, **options: Any) -> DatasetCheck:
         return check_task(task, data_root, **options)
 
+    def ground_truth(gt_version: int = 442, official: str | None = None, **_: Any) -> list[tuple[str, str, str]]:
+        return [(f"{subject}/{clip}", subject, label)
+                for dataset, subject, clip, label in read_official(Path(official) if official else None, gt_version)
+                if dataset in TASKS[task]]
+
     return DatasetSpec(name=task, load=lambda data_root=None, **options: samples_or_error(task, check(data_root, **options)),
                        check=check, description=description, reference=MEGC2019, needs_data_root=True,
-                       classes=MEGC2019_CLASSES, options=task_options(TASKS[task]))
+                       classes=MEGC2019_CLASSES, options=task_options(TASKS[task]), ground_truth=ground_truth)
 
 
 @hookimpl

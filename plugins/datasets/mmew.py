@@ -1,7 +1,8 @@
 """MMEW as distributed: ``MMEW_Micro_Exp.xlsx`` (Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame,
 Action Units, Estimated Emotion, remarks: the columns MEB's ``Mmew`` reads; 300 micro-expressions),
-found by name anywhere below ``MMEW/``, and face-cropped frames ``Micro_Expression/.../<Filename>/<n>.jpg``
-("frameIndex.jpg", dpailab.com/database.html).
+found by name anywhere below ``MMEW/`` (also a copy ``MMEW_Micro_Exp_v2.xlsx``, ``MMEW_Micro_Exp (1).xlsx`` or
+``MMEW_Micro_Exp.csv``; several different copies are an error naming them), and face-cropped frames
+``Micro_Expression/.../<Filename>/<n>.jpg`` ("frameIndex.jpg", dpailab.com/database.html).
 
 Two folder layouts are published and neither is confirmed from a copy: MEB reads
 ``Micro_Expression/<emotion>/<Filename>/`` and the database page describes
@@ -20,9 +21,12 @@ from pathlib import Path
 
 from mebench.errors import DataError
 from mebench_plugins.datasets.formats import (AU_COLUMN, Column, Reading, clip_from_sheet, find_annotation, find_dirs,
-                                              read_sheet)
+                                              find_files, read_sheet)
 
 ANNOTATION = ("MMEW_Micro_Exp.xlsx",)
+#: Copies of the sheet under another name: a version (``_v2``), a browser's duplicate download (`` (1)``) or the
+#: sheet saved as ``.csv``.
+COPIES = re.compile(r"^MMEW_Micro_Exp(?:_v\d+)?(?: ?\(\d+\))?\.(?:xlsx|csv)$", re.IGNORECASE)
 COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetFrame", ("Onset Frame", "Onset")),
            Column("ApexFrame", ("Apex Frame", "Apex")), Column("OffsetFrame", ("Offset Frame", "Offset")),
            Column("Estimated Emotion", ("Emotion",)), AU_COLUMN)
@@ -48,9 +52,29 @@ def clip_folders(frames: Path) -> dict[str, list[Path]]:
     return found
 
 
+def annotation(root: Path, sheet: Path | None = None) -> Path:
+    """The MMEW sheet: ``sheet`` when given, else the one file below ``root`` named ``MMEW_Micro_Exp.xlsx`` or a
+    copy of it (``COPIES``: ``_v2``, `` (1)``, ``.csv``). Several candidates are one only when their contents are
+    identical (a second download of the same file); otherwise an error names them all."""
+    if sheet:
+        return find_annotation(root, ANNOTATION, "MMEW micro-expression sheet", "sheet", sheet, prune=FRAMES)
+    found = [p for p in find_files(root, ("MMEW_Micro_Exp*",), prune=FRAMES) if COPIES.match(p.name)]
+    if len(found) > 1 and len({p.read_bytes() for p in found}) == 1:
+        found = found[:1]
+    if not found:  # none: the error says what was looked for (and whether the folder exists)
+        return find_annotation(root, ANNOTATION + ("MMEW_Micro_Exp_v<n>.xlsx", "MMEW_Micro_Exp (<n>).xlsx",
+                                                   "MMEW_Micro_Exp.csv"), "MMEW micro-expression sheet", "sheet",
+                               prune=FRAMES)
+    if len(found) > 1:
+        raise DataError(root, f"{len(found)} different copies of the MMEW micro-expression sheet below this folder: "
+                              f"{', '.join(map(str, found))}",
+                        "keep one, or name it with --dataset-opt sheet=FILE (mmew_sheet=FILE on a composite)")
+    return found[0]
+
+
 def read_mmew(root: Path, sheet: Path | None = None) -> Reading:
     root = Path(root)
-    path = find_annotation(root, ANNOTATION, "MMEW micro-expression sheet", "sheet", sheet, prune=FRAMES)
+    path = annotation(root, sheet)
     candidates = find_dirs(root, lambda d: d.name == FRAMES, max_depth=2)
     if len(candidates) != 1:
         raise DataError(root, f"expected one frame folder {FRAMES}/ below this folder, found "

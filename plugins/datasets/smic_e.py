@@ -14,6 +14,10 @@ Five HS clips have no video ("don't exist in the downloaded datasets": the david
 README; "data loss of the original videos": the SMIC page): their rows, and any row whose FirstF says
 MISSING, are skipped with a warning when their folder is absent.
 
+Every span is checked as the sheet gives it (``formats.span_problems``) and refused, named, when it repeats an
+earlier span of its row, is longer than ``LONGEST_SECONDS`` at the camera's frame rate, or does not lie within the
+clip's FirstF..LastF (the modified public HS sheet's ``Onset3F``/``Offset3F`` cells, and ``s1_ne_03`` of both).
+
 Not confirmed by a public source: the frame folder names of VIS and NIR and whether a NIR annotation
 exists (public copies have HS and VIS sheets only). ``mebench data check`` says what it read.
 
@@ -35,11 +39,36 @@ TAGS = {"ne": "negative", "po": "positive", "sur": "surprise"}
 CAMERAS = {"HS": "smic-e-hs", "VIS": "smic-e-vis", "NIR": "smic-e-nir"}
 COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetF", ("Onset1F", "Onset")),
            Column("OffsetF", ("Offset1F", "Offset")), Column("Emotion", ("Estimated Emotion",)),
-           Column("FirstF", required=False))
+           Column("FirstF", required=False), Column("LastF", required=False), Column("TotalVL", required=False))
 EXTRA_SPAN = re.compile(r"^onset([2-9])f$", re.IGNORECASE)
 #: HS clips listed in the annotation whose long videos were lost (davidnvq/me_recognition README).
 LOST = {"HS": {"s3_ne_03", "s3_ne_20", "s4_ne_05", "s4_ne_06", "s9_sur_02"}}
 FRAME_TREES = r"^(HS|VIS|NIR|SMIC_all_cropped|.*_long|SMIC_.*_E)$"
+#: Frames per second of each camera (Li et al. 2013: HS 100 fps, VIS and NIR 25 fps).
+FPS = {"HS": 100, "VIS": 25, "NIR": 25}
+#: The longest span accepted, in seconds: far above the public sheets' longest span (58 HS frames, 0.58 s; 13 VIS
+#: frames, 0.52 s), far below the 36,601 to 142,801 frames of the modified sheet's third spans.
+LONGEST_SECONDS = 2
+
+
+def _number(value) -> int | None:
+    """A frame-number cell as an integer, or None (empty, or text such as ``MISSING <-426679``)."""
+    try:
+        number = float(str(value).strip())
+        return int(number) if number == int(number) else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def extent(record) -> tuple[int, int] | None:
+    """The long clip's first and last frame as the sheet gives them: FirstF..LastF, or FirstF..FirstF +
+    TotalVL - 1 where the sheet has no LastF (the public VIS sheet); None where FirstF is not a number."""
+    first, last, length = (_number(record.get(name)) for name in ("FirstF", "LastF", "TotalVL"))
+    if first is None:
+        return None
+    if last is None and length is not None:
+        last = first + length - 1
+    return (first, last) if last is not None else None
 
 
 def annotation(root: Path, camera: str, sheet: Path | None) -> Path:
@@ -115,14 +144,19 @@ def read_smic_e(root: Path, sheet: Path | None = None, camera: str = "HS") -> Re
                 number = int(match.group(1))
                 offset = next((record[c] for c in record if c.casefold() == f"offset{number}f"), None)
                 spans.append((number, record[column], offset))
+        seen: dict[tuple[int, int], str] = {}
         for number, onset, offset in spans:
+            onset = frame_number(onset, f"Onset{number}F" if number > 1 else "OnsetF", table.source, row)
+            offset = frame_number(offset, f"Offset{number}F" if number > 1 else "OffsetF", table.source, row)
+            columns = f"Onset{number}F..Offset{number}F" if number > 1 else "OnsetF..OffsetF"
             clips.append(Clip(
                 dataset=dataset, subject=f"{dataset}/{subject}", name=name + (f"_span{number}" if number > 1 else ""),
-                emotion=emotion, label=label, onset=frame_number(onset, f"Onset{number}F", table.source, row),
-                apex=None, offset=frame_number(offset, f"Offset{number}F", table.source, row),
+                emotion=emotion, label=label, onset=onset, apex=None, offset=offset,
                 folder=folder or base / filename, source=table.source, row=row, cropped=False, annotated=False,
-                recording=True, corrections=notes,
+                recording=True, corrections=notes, extent=extent(record), longest=LONGEST_SECONDS * FPS[camera],
+                repeats=seen.get((onset, offset)),
             ))
+            seen.setdefault((onset, offset), columns)
     return Reading(clips, [f"annotation {table.description}",
                            f"long clips {base}/…/<Filename>/ (found by name up to three levels down; not cropped; "
                            f"one sample per annotated span)"], warnings)

@@ -198,7 +198,9 @@ SPECS = [
                             "k = 2), which PyTorch spells LocalResponseNorm(5, alpha=5e-4) because it divides α by "
                             "the window",
             input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain) in that order, flow in pixels of the 128 grid "
-                        f"(no per-sample normalisation), resized to 224×224",
+                        f"(no per-sample normalisation), resized to 224×224; standardised per channel with the "
+                        f"training fold's mean and deviation (input scaling fold, mebench's choice: no code of Stofa "
+                        f"et al.'s shows a scaling)",
             reference_parameters=98_823_811,
             reference_parameters_source="the port's definition at 224×224 with 3 classes (fc6 18,432 → 4096)",
             deviations=("random initialisation (the port's ImageNet weights are never loaded) and a "
@@ -220,7 +222,9 @@ SPECS = [
             fidelity_detail="follows torchvision's definition (64-192-384-256-256 filters, adaptive 6×6 pool, "
                             "dropout 0.5, 4096-4096 dense layers), which is itself the one-tower variant of the "
                             "paper's net",
-            input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), no per-sample normalisation, resized to 224×224",
+            input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), no per-sample normalisation, resized to "
+                        f"224×224; standardised per channel with the training fold's mean and deviation (input scaling fold, "
+                        f"mebench's choice: no code of Stofa et al.'s shows a scaling)",
             reference_parameters=57_016_131, reference_parameters_source="torchvision's definition with 3 classes",
             deviations=("not the original two-GPU 96-256-384-384-256 network and no LRN: torchvision's "
                         "single-tower definition is what the field uses",
@@ -229,7 +233,7 @@ SPECS = [
         ),
     ),
     ModelSpec(
-        name="ststnet", factory=STSTNet, input_spec=InputSpec(3, 28, 28), preprocessing=FLOW_UVS_MINMAX,
+        name="ststnet", factory=STSTNet, input_spec=InputSpec(3, 28, 28, scaling="byte"), preprocessing=FLOW_UVS_MINMAX,
         description="STSTNet: three shallow streams on 28×28 (u, v, strain)", family="comparison_nets",
         options=(dropout_option(0.5),),
         card=ModelCard(
@@ -244,7 +248,8 @@ SPECS = [
                             "AvgPool(2), Linear(5·5·16, 3)",
             input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain) as the README's input images (horizontal "
                         f"flow, vertical flow, optical strain), each min-max normalised per sample as the authors' "
-                        f"8-bit 'norm_u_v_os' images are, resized to 28×28",
+                        f"8-bit 'norm_u_v_os' images are, resized to 28×28; fed × 255, as main.py feeds those "
+                        f"images' 0–255 values unscaled (input scaling byte)",
             reference_parameters=1_683, reference_parameters_source="main.py's layers with 3 classes",
             deviations=("main.py reads those images with cv2.imread, i.e. in (strain, v, u) order; every stream "
                         "sees all three channels, so the order does not change the net",
@@ -264,7 +269,8 @@ SPECS = [
         ),
     ),
     ModelSpec(
-        name="offapexnet", factory=OffApexNet, input_spec=InputSpec(2, 28, 28, streams=2), preprocessing=FLOW_UV,
+        name="offapexnet", factory=OffApexNet, input_spec=InputSpec(2, 28, 28, streams=2, scaling="none"),
+        preprocessing=FLOW_UV,
         description="OFF-ApexNet: two streams on 28×28 horizontal/vertical flow (reconstruction)",
         family="comparison_nets",
         options=(dropout_option(0.5),
@@ -279,7 +285,9 @@ SPECS = [
             fidelity_detail="from the paper's description (two streams, two convolution and pooling layers, two "
                             f"1024-unit dense layers) and {OFFAPEXNET_RECONSTRUCTION}, which we follow exactly",
             input_chain=f"{ONSET_APEX_TEXT}; channels (u, v) as two single-channel streams, no per-sample "
-                        f"normalisation, resized to 28×28",
+                        f"normalisation, resized to 28×28; fed in pixels as they are, as the reconstruction's loader "
+                        f"(ECNU-Cross-Innovation-Lab/PRICAI2021-Off-TANet, data.py) feeds its flow (input scaling "
+                        f"none)",
             reference_parameters=2_664_475, reference_parameters_source="the reconstruction with 3 classes",
             deviations=("choices the paper leaves open, taken from the reconstruction: 'same' padding "
                         "(28 → 14 → 7), max-pooling, no activation after the convolutions (conv_activation=relu "
@@ -295,7 +303,7 @@ SPECS = [
         ),
     ),
     ModelSpec(
-        name="dual-inception", factory=DualInception, input_spec=InputSpec(2, 28, 28, streams=2),
+        name="dual-inception", factory=DualInception, input_spec=InputSpec(2, 28, 28, streams=2, scaling="none"),
         preprocessing=FLOW_UV_MIDDLE_MINMAX,
         description="Dual-Inception: two inception streams on 28×28 u and v (onset → middle frame)",
         family="comparison_nets",
@@ -310,7 +318,8 @@ SPECS = [
                             "MaxPool(2), 'same' padding, ReLU after every convolution; Dense(1024, ReLU) → Dense(3)",
             input_chain="onset → MIDDLE frame (the frame midway between onset and offset, as the paper's 'onset and "
                         "mid-position frames'); face crop where not cropped; 128×128 before TV-L1; channels (u, v), "
-                        "each min-max normalised per sample (the authors read 8-bit flow images and divide by 255), "
+                        "each min-max normalised per sample and fed in [0, 1] as they are (the authors read 8-bit "
+                        "flow images and divide by 255; input scaling none), "
                         "resized to 28×28; each stream reads its component repeated in 3 channels, as cv2.imread of "
                         "the authors' images gives (inputs_x, inputs_y: 28×28×3)",
             reference_parameters=6_449_963,

@@ -177,14 +177,23 @@ class GlobalBranch(nn.Module):
         return self.norm(tokens).transpose(1, 2).reshape(batch, -1, height, width)
 
 
+def branch_dissimilarity(global_map: torch.Tensor, local_map: torch.Tensor) -> torch.Tensor:
+    """The authors' similarity loss before its weight (``main_contrast.py``): 1 − the cosine similarity of
+    the two (N, C, H, W) maps along the channels (``nn.CosineSimilarity(dim=1)``, eps 1e-8) at each
+    position, averaged over samples and positions."""
+    return (1 - F.cosine_similarity(global_map, local_map, dim=1, eps=1e-8)).mean()
+
+
 class IncepTR(nn.Module):
     """The authors' ``DualATTNet(in_channels=3, num_classes=3)``; its forward pass returns only the
-    logits (the authors' also returns both branches' maps, for their similarity loss)."""
+    logits. In training the harness calls ``forward_with_auxiliary_loss``, which also gives the
+    authors' similarity term: ``similarity_weight`` · ``branch_dissimilarity`` of the two branches' maps."""
 
     def __init__(self, num_classes: int, input_spec: InputSpec, embed_dim: int = 512, fusion_channels: int = 256,
                  hidden: int = 1024, dropout: float = 0.5, drop_path: float = 0.3, head_drop_rate: float = 0.3,
-                 head_drop_mode: str = "token"):
+                 head_drop_mode: str = "token", similarity_weight: float = 0.1):
         super().__init__()
+        self.similarity_weight = similarity_weight
         if (input_spec.height, input_spec.width) != (28, 28):
             raise ValueError(f"IncepTR's dense layer is sized for a 28×28 input, got {input_spec}")
         half = input_spec.height // 2
@@ -206,9 +215,16 @@ class IncepTR(nn.Module):
     def forward(self, x):
         return self.fc(torch.cat(self.branches(x), dim=1))
 
+    def forward_with_auxiliary_loss(self, x):
+        """(logits, ``similarity_weight`` · ``branch_dissimilarity``) from one pass, as the authors' training
+        loop adds ``0.1 * loss_contrast`` to the cross-entropy."""
+        global_map, local_map = self.branches(x)
+        logits = self.fc(torch.cat((global_map, local_map), dim=1))
+        return logits, self.similarity_weight * branch_dissimilarity(global_map, local_map)
+
 
 SPECS = [ModelSpec(
-    name="inceptr", factory=IncepTR, input_spec=InputSpec(3, 28, 28), preprocessing=FLOW_UVS_MINMAX,
+    name="inceptr", factory=IncepTR, input_spec=InputSpec(3, 28, 28, scaling="none"), preprocessing=FLOW_UVS_MINMAX,
     description="IncepTR (Zhou et al. 2023): Inception-CBAM and ViT branches on 28×28 (u, v, strain), fused densely",
     family="inceptr",
     options=(Option("embed_dim", int, 512, "width of the ViT branch (a multiple of its 4 heads)", minimum=4),
@@ -221,7 +237,11 @@ SPECS = [ModelSpec(
                     minimum=0.0, maximum=1.0),
              Option("head_drop_mode", str, "token", "what MSAD zeroes: the authors' code zeroes q/k/v of one of the "
                                                    "first 4 tokens; 'head' zeroes a head as the paper says",
-                    choices=HeadDrop.modes)),
+                    choices=HeadDrop.modes),
+             Option("similarity_weight", float, 0.1, "weight of the authors' similarity loss (mean of 1 − cosine "
+                                                     "similarity between the two branches' maps) added to the "
+                                                     "cross-entropy in training; 0 trains on cross-entropy alone",
+                    minimum=0.0, recorded=True)),
     card=ModelCard(
         source=Reference("Zhou, H.; Huang, S.; Xu, Y.",
                          "IncepTR: micro-expression recognition integrating inception-CBAM and vision transformer",
@@ -237,14 +257,14 @@ SPECS = [ModelSpec(
                         "depth 0–0.3, MSAD 0.3) → Conv1×1(512→256); concatenate → Linear(100,352 → 1024) → ReLU → "
                         "Dropout(0.5) → Linear(1024 → 3); the authors' initialisation of the ViT",
         input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), each min-max normalised per sample, resized to "
-                    f"28×28",
+                    f"28×28; fed as they are, as the authors' loader feeds its .npz flow (input scaling none)",
         reference_parameters=109_329_039,
         reference_parameters_source="DualATTNet(in_channels=3, num_classes=3), counted by building the authors' "
                                     "model/*.py (102,761,472 of them in the first dense layer)",
         deviations=(
-            "the authors' loss adds 0.1 · mean(1 − cosine similarity) between the two branches' maps to the "
-            "cross-entropy; the harness trains every net on cross-entropy alone, so that term is left out (the "
-            "branches method gives both maps)",
+            "the authors' loss (main_contrast.py: 'loss = 0.1 * loss_contrast + 1 * loss_class', loss_contrast the "
+            "mean of 1 − cosine similarity along the channels between the two branches' 256×14×14 maps) is "
+            "reproduced: similarity_weight=0.1, recorded in the run identity; 0 trains on cross-entropy alone",
             "MSAD: the authors' HeadDropOut zeroes an index of the token axis of the (B, tokens, 3, heads, d) q/k/v "
             "tensor, so it drops q, k and v of one of the first four tokens (top-left pixels), not a head; reproduced "
             "(head_drop_mode=token; head zeroes a head as the paper describes). Their draws come from unseeded numpy "
@@ -255,7 +275,8 @@ SPECS = [ModelSpec(
             "with antialiasing, what Resize does in torchvision ≥ 0.17",
             "the channel content of the authors' .npz flow ('of') is not in their repository (it follows Dual-ATME's "
             "and RCN's data preparation); we feed (u, v, strain) from OpenCV's Dual TV-L1, min-max normalised per "
-            "sample; their transform (flip, normalisation) is defined but never applied, so none is here either",
+            "sample; their transform (flip, normalisation) is defined but never applied, so the harness scales the "
+            "input in no way either (input scaling none)",
             "trained under the harness protocol (Adam, the run's epochs, batch and learning rate); main_contrast.py "
             "uses AdamW (lr 1e-3), batch 128, 30 epochs, the last epoch scored, and runs the whole LOSO 10 times",
         ),

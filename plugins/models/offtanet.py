@@ -136,7 +136,8 @@ class OffTANet(nn.Module):
 
 
 SPECS = [ModelSpec(
-    name="offtanet", factory=OffTANet, input_spec=InputSpec(3, 112, 112), preprocessing=FLOW_UVS_112_OFFTANET,
+    name="offtanet", factory=OffTANet, input_spec=InputSpec(3, 112, 112, scaling="none"),
+    preprocessing=FLOW_UVS_112_OFFTANET,
     description="Off-TANet (Zhang et al. 2021): residual stages and triplet attention on 112×112 TV-L1 flow",
     family="offtanet",
     options=(Option("dropout", float, 0.5, "dropout after the first two dense layers", minimum=0.0, maximum=1.0),),
@@ -156,7 +157,8 @@ SPECS = [ModelSpec(
                         "values), conv to 8, 1×1 shortcut, pool; dense 392 → 64 → 64 → 3 with dropout 0.5",
         input_chain="onset → apex frames (annotated apex, else max motion); face crop where the copy is not cropped; "
                     "both resized to 112×112 (the authors' size) before TV-L1; channels (u, v, s) with s the authors' "
-                    "Sobel variant sqrt(u_x² + u_y² + ½(v_x + u_y)²); no normalisation (flow in pixels of the 112 grid)",
+                    "Sobel variant sqrt(u_x² + u_y² + ½(v_x + u_y)²); no normalisation: flow in pixels of the 112 grid, "
+                    "fed as it is, as data.py feeds it (input scaling none)",
         reference_parameters=59_403,
         reference_parameters_source="the paper's abstract ('total parameters (59,403)'); also the sum of the learnable "
                                     "tensors of the authors' released checkpoint LOSO1_60epoch.pth",

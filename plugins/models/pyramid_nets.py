@@ -36,10 +36,14 @@ PAPER = Reference(
     url="https://doi.org/10.3390/s22124634",
 )
 
-#: The paper says neither how its flow images were scaled nor normalised, so no per-sample normalisation.
+#: The paper says neither how its flow images were scaled nor normalised, so no per-sample normalisation, and
+#: the fold standardisation (input scaling fold) is mebench's choice.
 INPUT_CHAIN_TEXT = (f"{ONSET_APEX_TEXT}; channels (u, v, strain) in that order, no per-sample normalisation, "
-                    f"resized to 75×75 (the paper: 'optic flow images … adjusted to a size of 75×75')")
-PAPER_INPUT = InputSpec(channels=3, height=75, width=75)
+                    f"resized to 75×75 (the paper: 'optic flow images … adjusted to a size of 75×75'); "
+                    f"standardised per channel with the training fold's mean and deviation (input scaling fold, "
+                    f"mebench's choice: the paper does not say how it scaled its inputs and the authors published no "
+                    f"code)")
+PAPER_INPUT = InputSpec(channels=3, height=75, width=75, scaling="fold")
 
 ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
 

@@ -31,7 +31,7 @@ PAPER = Reference("Xia, Z.; Peng, W.; Khor, H.-Q.; Feng, X.; Zhao, G.",
                   "https://doi.org/10.1109/TIP.2020.3018222")
 REPOSITORY = "xiazhaoqiang/ParameterFreeRCNs-MicroExpressionRec"
 COMMIT = "0c516cb"
-INPUT = InputSpec(3, 60, 60)
+INPUT = InputSpec(3, 60, 60, scaling="none")
 
 
 def conv_bn_relu(cin: int, cout: int, kernel: int, padding: int = 0) -> nn.Sequential:
@@ -300,7 +300,8 @@ CARD = ModelCard(
                     "weights, the stems, the adaptive P×P average pool and the classifier, in the authors' order "
                     "and initialisation; F = 64 feature maps and P = 5 (the classes' defaults), one block",
     input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), each min-max normalised per sample as an 8-bit flow "
-                f"image is, resized to 60×60",
+                f"image is, resized to 60×60; fed in [0, 1] as they are, as ModelTrain_Final.py's ToTensor() gives "
+                f"the flow images (input scaling none)",
     reference_parameters=None,
     reference_parameters_source="MeNets.py's classes with num_input 3, featuremaps 64, pool_size 5, 3 classes, "
                                 "counted by building them (RCN_P and RCN_F with their super() names corrected)",
@@ -329,7 +330,7 @@ CARD = ModelCard(
     ),
     reported=(ReportedFigures(
         source="Wang et al. 2024 (HTNet, Neurocomputing 602:128196), Table 2 (row 'RCN')",
-        uf1=0.7432, uar=0.7190,
+        model="RCN (variant not stated)", uf1=0.7432, uar=0.7190,
         per_dataset={"smic": {"uf1": 0.6326, "uar": 0.6441}, "casme2": {"uf1": 0.8512, "uar": 0.8123},
                      "samm": {"uf1": 0.7601, "uar": 0.6715}},
         note="MEGC2019 composite, LOSO, as another paper's comparison table gives it; which RCN variant the row is "

@@ -40,7 +40,7 @@ class SSSNet(nn.Module):
 
 
 SPECS = [ModelSpec(
-    name="sssnet", factory=SSSNet, input_spec=InputSpec(3, 64, 64), preprocessing=FLOW_UVS_MINMAX,
+    name="sssnet", factory=SSSNet, input_spec=InputSpec(3, 64, 64, scaling="none"), preprocessing=FLOW_UVS_MINMAX,
     description="SSSNet (Varanka et al. 2021): shallow single stream on 64×64 (u, v, strain)", family="sssnet",
     options=(Option("dropout", float, 0.5, "dropout probability (channel dropout after each conv block, element-"
                                            "wise before the last layer)", minimum=0.0, maximum=1.0),),
@@ -54,7 +54,8 @@ SPECS = [ModelSpec(
                         "3×3 stride-3 pool, 64 3×3 filters with a 2×2 pool), Linear(5,184 → 256) → ReLU → Dropout(0.5) "
                         "→ Linear(256 → 3); no softmax (MEB's default)",
         input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), each min-max normalised per sample as MEB's flow "
-                    f"images are, resized to 64×64",
+                    f"images are, resized to 64×64; fed as they are, as MEB's default transforms (none) leave them "
+                    f"(input scaling none)",
         reference_parameters=1_349_251,
         reference_parameters_source="me_networks.py's SSSNet with 3 classes, counted by building it",
         deviations=(

@@ -117,6 +117,9 @@ SPECS = [
                 "it (neighbours may lie in the next block)",
                 "the predicted class is libsvm's one-vs-one vote; the probabilities the run records are a softmax "
                 "of its decision values, not calibrated (no Platt scaling)",
+                "which LBP codes the histograms count is not in the challenge document: the 16 basic codes (2^P) are "
+                "our choice; MEB's LBP-TOP (get_mapping 'u2') counts uniform-2 codes, 15 bins at P = 4, which "
+                "lbp_top(codes=uniform) gives (1,125 values) for a plugin chain",
             ),
             reported=(ReportedFigures(
                 source=MEGC2019_DOCUMENT, uf1=0.5882, uar=0.5785,
@@ -151,6 +154,11 @@ SPECS = [
                 "the authors compute TV-L1 flow with the IPOL implementation and precompute magnitude, orientation "
                 "(its convention is not in the script) and strain; we use OpenCV's Dual TV-L1 at 128×128, atan2(v, u) "
                 "in degrees and the strain tensor's magnitude",
+                "SMIC has no apex annotation: its apex here is the frame of largest mean absolute difference from "
+                "the onset (apex_frame's max_motion rule) — mebench's rule for every net on a clip without an "
+                "annotated apex, not taken from the authors: biwoof.m starts from precomputed flow, and the paper's "
+                "own account of how SMIC's apex frames were found could not be read here (the authors' apex spotting "
+                "method, Liong et al., ACPR 2015, is a binary search over the sequence); SMIC figures depend on it",
                 "the classifier is not in the repository (the paper: an SVM under LOSO); we use libsvm's linear SVM, "
                 "one-vs-one, C = 1, on the features as they are; the probabilities the run records are a softmax of "
                 "its decision values, not calibrated",

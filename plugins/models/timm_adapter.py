@@ -68,7 +68,8 @@ def mebench_resolve_model(name):
             fidelity=Fidelity.FAITHFUL,
             fidelity_detail="timm's definition, randomly initialised (mebench never downloads weights)",
             input_chain=f"{ONSET_APEX_TEXT}; channels (u, v, strain), no per-sample normalisation, resized to "
-                        f"{size}×{size}",
+                        f"{size}×{size}; standardised per channel with the training fold's mean and deviation (input "
+                        f"scaling fold)",
             deviations=("the first convolution takes the 3 flow channels (in_chans=3), the head has num_classes "
                         "outputs",),
         ),

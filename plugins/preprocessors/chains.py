@@ -38,6 +38,9 @@ FLOW_UVS_112_OFFTANET = ONSET_APEX_FLOW[:2] + (("tvl1_flow", {"size": 112}), ("o
 #: HTNet's input: the min-max normalised (u, v, strain) image at 28×28, cut into the four 14×14 patches around
 #: the eyes and mouth corners of the authors' fallback landmarks and tiled back to 28×28
 HTNET_PATCHES = FLOW_UVS_MINMAX + (("htnet_patches", {"landmarks": "fixed", "swap_xy": True}),)
+#: the same around the landmarks the authors' MTCNN finds on the 28×28 apex frame (their fallback landmarks where
+#: it finds no face); needs the optional facenet-pytorch
+HTNET_PATCHES_MTCNN = FLOW_UVS_MINMAX + (("htnet_patches", {"landmarks": "mtcnn", "swap_xy": True}),)
 #: the grey frames of the sample's span, face-cropped where the copy is not, at 128×128
 GREY_SEQUENCE = (("grey_sequence", {"size": 128, "face_crop": "auto"}),)
 #: the MEGC2019 baseline's features: TIM to 10 frames, block LBP-TOP with P = 4, radii (x 1, y 1, t 4), 5×5 blocks

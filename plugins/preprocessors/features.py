@@ -52,23 +52,49 @@ def lbp_top_codes(volume: np.ndarray, points: int, rx: float, ry: float, rt: flo
     return codes
 
 
+#: ``basic``: the 2^P codes as they are; ``uniform``: the uniform-2 mapping (``uniform_code_table``)
+CODE_TABLES = ("basic", "uniform")
+
+
+def uniform_code_table(points: int) -> np.ndarray:
+    """Code → bin of the uniform-2 mapping (Ojala et al. 2002; the reference code's ``getmapping(P, 'u2')``,
+    which MEB's LBP-TOP uses): each code whose circular P-bit string has at most two 0/1 transitions gets
+    its own bin, in increasing code order; every other code the one last bin — P(P − 1) + 3 bins for P ≥ 2."""
+    codes = np.arange(2**points)
+    rotated = (codes >> 1) | ((codes & 1) << (points - 1))  # bit p+1 moved to p: neighbours compared pairwise
+    transitions = np.array([bin(int(c)).count("1") for c in codes ^ rotated])
+    uniform = transitions <= 2
+    table = np.full(2**points, int(uniform.sum()))
+    table[uniform] = np.arange(int(uniform.sum()))
+    return table
+
+
+def code_bins(points: int, codes: str = "basic") -> int:
+    """Bins of one histogram: 2^P basic codes, or P(P − 1) + 3 uniform-2 ones (one per uniform code and one more)."""
+    return 2**points if codes == "basic" else int(uniform_code_table(points).max()) + 1
+
+
 def block_edges(size: int, blocks: int) -> np.ndarray:
     """The ``blocks`` + 1 edges of non-overlapping blocks that split ``size`` pixels as evenly as integers allow."""
     return np.linspace(0, size, blocks + 1).round().astype(int)
 
 
 def lbp_top_features(volume: np.ndarray, points: int = 4, rx: float = 1, ry: float = 1, rt: float = 4,
-                     blocks: int = 5) -> np.ndarray:
+                     blocks: int = 5, codes: str = "basic") -> np.ndarray:
     """Block LBP-TOP of a (T, H, W) volume: the frame split into blocks×blocks non-overlapping blocks;
-    per block and plane (XY, XT, YT) a histogram of the 2^P basic codes of the centre pixels in the
-    block, normalised to sum 1; concatenated block by block (row-major), planes in that order."""
-    codes = lbp_top_codes(volume, points, rx, ry, rt)
+    per block and plane (XY, XT, YT) a histogram of the centre pixels' codes in the block — the 2^P
+    basic codes, or with ``codes="uniform"`` their uniform-2 bins — normalised to sum 1; concatenated
+    block by block (row-major), planes in that order."""
+    if codes not in CODE_TABLES:
+        raise ValueError(f"lbp_top codes must be one of {CODE_TABLES}, got {codes!r}")
+    table = np.arange(2**points) if codes == "basic" else uniform_code_table(points)
+    codes = {plane: table[plane_codes] for plane, plane_codes in lbp_top_codes(volume, points, rx, ry, rt).items()}
     _, height, width = volume.shape
     by, bx = int(np.ceil(ry)), int(np.ceil(rx))
     rows = np.searchsorted(block_edges(height, blocks), np.arange(by, height - by), side="right") - 1
     cols = np.searchsorted(block_edges(width, blocks), np.arange(bx, width - bx), side="right") - 1
     block = (rows[:, None] * blocks + cols[None, :])[None]  # the block of each centre pixel
-    bins = 2**points
+    bins = int(table.max()) + 1
     histograms = np.stack([np.bincount((block * bins + codes[plane]).ravel(), minlength=blocks * blocks * bins)
                            .reshape(blocks * blocks, bins) for plane in PLANES], axis=1).astype(np.float64)
     totals = histograms.sum(axis=2, keepdims=True)
@@ -81,28 +107,35 @@ def feature_image(vector: np.ndarray) -> np.ndarray:
 
 
 class LbpTop(PreprocessingStep):
-    """LBP-TOP histograms of ``item["frames"]`` as the model input (1, 1, blocks²·3·2^P). Defaults: the
-    MEGC2019 baseline's P = 4 and 5×5 blocks, radii read per axis as (x 1, y 1, t 4)."""
+    """LBP-TOP histograms of ``item["frames"]`` as the model input (1, 1, blocks²·3·bins). Defaults: the
+    MEGC2019 baseline's P = 4 and 5×5 blocks, radii read per axis as (x 1, y 1, t 4), the 2^P basic codes
+    (the challenge document does not say which codes; ``codes="uniform"``: uniform-2, as MEB's LBP-TOP)."""
 
     name = "lbp_top"
 
     def __init__(self, points: int = 4, radius_x: float = 1.0, radius_y: float = 1.0, radius_t: float = 4.0,
-                 blocks: int = 5):
+                 blocks: int = 5, codes: str = "basic"):
         self.points, self.blocks = int(points), int(blocks)
         self.radii = (float(radius_x), float(radius_y), float(radius_t))
+        if codes not in CODE_TABLES:
+            raise ValueError(f"lbp_top codes must be one of {CODE_TABLES}, got {codes!r}")
+        self.codes = codes
 
     @property
     def config(self) -> dict[str, Any]:
         rx, ry, rt = self.radii
-        return {"points": self.points, "radius_x": rx, "radius_y": ry, "radius_t": rt, "blocks": self.blocks}
+        config = {"points": self.points, "radius_x": rx, "radius_y": ry, "radius_t": rt, "blocks": self.blocks}
+        # the basic codes leave the config as it was, so every existing cache key and run id stays
+        return config if self.codes == "basic" else {**config, "codes": self.codes}
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        item["image"] = feature_image(lbp_top_features(item["frames"], self.points, *self.radii, blocks=self.blocks))
+        item["image"] = feature_image(lbp_top_features(item["frames"], self.points, *self.radii, blocks=self.blocks,
+                                                       codes=self.codes))
         return item
 
 
-def lbp_top_length(points: int = 4, blocks: int = 5) -> int:
-    return blocks * blocks * len(PLANES) * 2**points
+def lbp_top_length(points: int = 4, blocks: int = 5, codes: str = "basic") -> int:
+    return blocks * blocks * len(PLANES) * code_bins(points, codes)
 
 
 def biwoof_bounds(size: int, blocks: int) -> list[tuple[int, int]]:
@@ -165,7 +198,9 @@ def mebench_register_preprocessors(register):
                  Option("radius_x", float, 1.0, "radius along x, pixels", minimum=0.0),
                  Option("radius_y", float, 1.0, "radius along y, pixels", minimum=0.0),
                  Option("radius_t", float, 4.0, "radius along time, frames", minimum=0.0),
-                 Option("blocks", int, 5, "the face split into blocks×blocks non-overlapping blocks", minimum=1))))
+                 Option("blocks", int, 5, "the face split into blocks×blocks non-overlapping blocks", minimum=1),
+                 Option("codes", str, "basic", "histogram bins: the 2^P basic codes, or uniform-2 (P(P − 1) + 3 "
+                                               "bins, as MEB's LBP-TOP)", choices=CODE_TABLES))))
     register(PreprocessorSpec(
         "bi_woof", BiWoof, "Bi-WOOF: strain- and magnitude-weighted flow orientation histograms (a feature vector)",
         options=(Option("blocks", int, 5, "the flow split into blocks×blocks blocks (the authors' bounds)", minimum=1),

@@ -145,21 +145,37 @@ def level_gains(shape: tuple[int, int], levels: int, alpha: float, cutoff: float
     return gains
 
 
-def magnify(sequence: np.ndarray, alpha: float, low: float, high: float, levels: int, cutoff: float) -> np.ndarray:
-    """Eulerian motion magnification of a grey sequence (T, H, W uint8): per Laplacian-pyramid level an
-    ideal temporal band-pass (frequencies in cycles per frame within [low, high]) amplified by the
-    level's gain, added back to the frames."""
+#: ``mit``: MIT's one-sided mask; ``two-sided``: both signs of frequency (twice the gain for the same α)
+TEMPORAL_FILTERS = ("mit", "two-sided")
+
+
+def ideal_bandpass(stack: np.ndarray, low: float, high: float, temporal_filter: str = "mit") -> np.ndarray:
+    """MIT's ``ideal_bandpassing`` along axis 0 (frames), frequencies in cycles per frame: the DFT bins k
+    with low < k/T < high kept, the others zeroed, the real part of the inverse. Only the positive
+    frequencies are kept (the mask is one-sided), so a component in the band comes back at half its
+    amplitude: with the level gains below, the step magnifies exactly as MIT's code does for the same α.
+    ``two-sided`` keeps the negative frequencies too: the component whole, twice MIT's gain."""
+    frequencies = np.arange(len(stack)) / len(stack)
+    if temporal_filter == "two-sided":
+        frequencies = np.minimum(frequencies, 1 - frequencies)
+    band = ((frequencies > low) & (frequencies < high)).reshape(-1, *([1] * (stack.ndim - 1)))
+    return np.real(np.fft.ifft(np.fft.fft(stack, axis=0) * band, axis=0)).astype(np.float32)
+
+
+def magnify(sequence: np.ndarray, alpha: float, low: float, high: float, levels: int, cutoff: float,
+            temporal_filter: str = "mit") -> np.ndarray:
+    """Eulerian motion magnification of a grey sequence (T, H, W uint8), as MIT's
+    ``amplify_spatial_lpyr_temporal_ideal``: per Laplacian-pyramid level MIT's ideal temporal band-pass
+    (``ideal_bandpass``) times the level's gain, added back to the frames."""
     frames = sequence.astype(np.float32)
     pyramids = [laplacian_pyramid(frame, levels) for frame in frames]
-    frequencies = np.abs(np.fft.fftfreq(len(frames)))
-    band = ((frequencies >= low) & (frequencies <= high))[:, None, None]
     gains = level_gains(frames.shape[1:], levels, alpha, cutoff)
     magnified = [list(p) for p in pyramids]
     for level, gain in enumerate(gains):
         if gain == 0.0:
             continue
         stack = np.stack([p[level] for p in pyramids])
-        filtered = np.real(np.fft.ifft(np.fft.fft(stack, axis=0) * band, axis=0)).astype(np.float32)
+        filtered = ideal_bandpass(stack, low, high, temporal_filter)
         for t in range(len(frames)):
             magnified[t][level] = stack[t] + gain * filtered[t]
     return np.stack([np.clip(np.rint(collapse(p)), 0, 255) for p in magnified]).astype(np.uint8)
@@ -167,26 +183,33 @@ def magnify(sequence: np.ndarray, alpha: float, low: float, high: float, levels:
 
 class EulerianMagnification(PreprocessingStep):
     """``item["frames"]`` motion-magnified (Eulerian video magnification, Wu et al. 2012; MIT holds
-    patents on the method): ``alpha`` the amplification, ``low``–``high`` the temporal pass band in
-    cycles per frame (Hz divided by the frame rate; at most 0.5), ``levels`` of the Laplacian pyramid,
-    ``cutoff`` the wavelength λ_c (pixels) below which the amplification is reduced."""
+    patents on the method): ``alpha`` the amplification as MIT's code applies it, ``low``–``high`` the
+    temporal pass band in cycles per frame (Hz divided by the frame rate; at most 0.5; the ends excluded,
+    as MIT's ``Freq > wl & Freq < wh``), ``levels`` of the Laplacian pyramid,
+    ``cutoff`` the wavelength λ_c (pixels) below which the amplification is reduced, ``temporal_filter``
+    MIT's one-sided band-pass or a two-sided one, twice as strong for the same α (``ideal_bandpass``)."""
 
     name = "evm"
 
     def __init__(self, alpha: float = 10.0, low: float = 0.05, high: float = 0.4, levels: int = 5,
-                 cutoff: float = 16.0):
+                 cutoff: float = 16.0, temporal_filter: str = "mit"):
         self.alpha, self.low, self.high = float(alpha), float(low), float(high)
         self.levels, self.cutoff = int(levels), float(cutoff)
+        if temporal_filter not in TEMPORAL_FILTERS:
+            raise ValueError(f"evm temporal_filter must be one of {TEMPORAL_FILTERS}, got {temporal_filter!r}")
+        self.temporal_filter = temporal_filter
         if not 0.0 <= self.low < self.high <= 0.5:
             raise ValueError(f"evm pass band must satisfy 0 ≤ low < high ≤ 0.5 cycles per frame, got "
                              f"low={low}, high={high}")
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "low": self.low, "high": self.high, "levels": self.levels, "cutoff": self.cutoff}
+        return {"alpha": self.alpha, "low": self.low, "high": self.high, "levels": self.levels, "cutoff": self.cutoff,
+                "temporal_filter": self.temporal_filter}
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        item["frames"] = magnify(item["frames"], self.alpha, self.low, self.high, self.levels, self.cutoff)
+        item["frames"] = magnify(item["frames"], self.alpha, self.low, self.high, self.levels, self.cutoff,
+                                 self.temporal_filter)
         return item
 
 
@@ -210,4 +233,6 @@ def mebench_register_preprocessors(register):
                  Option("levels", int, 5, "Laplacian pyramid levels (the finest and coarsest are not amplified)",
                         minimum=3),
                  Option("cutoff", float, 16.0, "spatial wavelength λ_c (pixels) below which amplification is "
-                                               "reduced", minimum=0.0))))
+                                               "reduced", minimum=0.0),
+                 Option("temporal_filter", str, "mit", "ideal band-pass: MIT's one-sided mask (their gain for "
+                                                       "α) or two-sided (twice it)", choices=TEMPORAL_FILTERS))))

@@ -1,0 +1,34 @@
+"""The public plugin API: what a third-party model, dataset, preprocessing step or protocol may import.
+
+Everything in ``__all__`` stays importable from ``mebench.api`` across minor versions; a name that is
+renamed or removed keeps a deprecated alias that warns (``DeprecationWarning`` naming its replacement)
+for at least one minor version. Other modules of ``mebench`` are internal: their names may move.
+
+    from mebench.api import DatasetSpec, Option, Sample, hookimpl
+"""
+
+from mebench.data import (MEGC2019_CLASSES, CodeLocation, DatasetSpec, Fidelity, FrameSource, InputSpec, ModelCard,
+                          ModelSpec, PreprocessingStep, PreprocessorSpec, ProtocolSpec, Reference, ReportedFigures,
+                          Sample)
+from mebench.dataset_check import DatasetCheck
+from mebench.errors import (ConfigError, DataError, FoldError, MebenchError, OptionError, PreprocessingError,
+                            RunError, UnknownNameError, UsageError)
+from mebench.folds import (Fold, SampleTable, check_folds, cross_folds, group_folds, kfold_folds, lodo_folds,
+                           loso_folds)
+from mebench.hookspecs import hookimpl
+from mebench.options import Option
+
+__all__ = [
+    # registering
+    "hookimpl",
+    # declarations
+    "CodeLocation", "DatasetSpec", "Fidelity", "InputSpec", "MEGC2019_CLASSES", "ModelCard", "ModelSpec", "Option",
+    "PreprocessingStep", "PreprocessorSpec", "ProtocolSpec", "Reference", "ReportedFigures",
+    # what flows between plugins and the core
+    "DatasetCheck", "FrameSource", "Sample",
+    # protocols: sample tables, folds and their checks
+    "Fold", "SampleTable", "check_folds", "cross_folds", "group_folds", "kfold_folds", "lodo_folds", "loso_folds",
+    # errors a plugin raises
+    "ConfigError", "DataError", "FoldError", "MebenchError", "OptionError", "PreprocessingError", "RunError",
+    "UnknownNameError", "UsageError",
+]

@@ -1,0 +1,323 @@
+"""Scoring predictions made anywhere: a CSV of predictions against a task's ground truth, with the same
+figures, intervals and chance line a run of mebench prints (``mebench score``).
+
+The file names each sample by mebench's sample id (an ``id`` or ``sample_id`` column,
+``casme2/sub01/EP02_01f``) or by the official list's columns ``dataset``, ``subject`` and ``clip``
+(subjects as any of the usual spellings: ``sub01``, ``1``, ``s01``, ``006``), and its answer in a
+``prediction`` (or ``predicted_label``) column: a class name or its index in the task's coding
+(MEGC2019: 0 negative, 1 positive, 2 surprise); for an action-unit task, the labels joined by ``+``
+(``AU4+AU12``; ``none`` for no label). An optional ``fold`` column is kept for the fold-mean
+figure. Every malformed row stops the scoring with its file, row and value; ids the file lacks or adds
+are named, and the figures cover the samples both share.
+
+Besides the standard (MEGC2019: pooled over every sample) figures, the report gives the non-standard
+figures some publications print instead, each labelled as such: the mean of per-subject UF1 and
+accuracy.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+from tabulate import tabulate
+
+from mebench.errors import DataError
+from mebench.metrics import NO_LABEL, chance_level, format_interval, join_labels, metrics_report, pooled_metrics
+from mebench.records import Metrics
+from mebench.spotting import (TYPE_LABELS, EncodedSpotting, Spotted, group_rows, pooled_counts, spotting_figures,
+                              video_counts)
+from mebench.statistics import subject_bootstrap
+
+ID_COLUMNS = ("id", "sample_id")
+PREDICTION_COLUMNS = ("prediction", "predicted_label")
+OFFICIAL_COLUMNS = ("dataset", "subject", "clip")
+#: How many missing or extra ids the report names before it only counts them.
+NAMED = 10
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One ground-truth sample of the task: its namespaced id and subject, its source dataset and class."""
+
+    sample_id: str
+    dataset: str
+    subject: str
+    label: str
+
+
+@dataclass
+class Scored:
+    """What ``mebench score`` reports: the figures over the matched samples, and what did not match."""
+
+    task: str
+    file: str
+    metrics: Metrics
+    per_subject: dict[str, float]
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "file": self.file, "metrics": self.metrics.to_json(),
+                "chance": chance_level(self.metrics.pooled), "non_standard": self.per_subject,
+                "missing": self.missing, "extra": self.extra}
+
+
+def subject_key(subject: str) -> str:
+    """A subject's local name reduced to what every spelling shares: ``sub01``, ``s1``, ``01``, ``1`` → ``1``."""
+    local = str(subject).strip().lower().rsplit("/", 1)[-1]
+    return re.sub(r"^[a-z_]*0*(?=\d)", "", local)
+
+
+def read_prediction_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows of a CSV file (header names lower-cased, values stripped, ``__row__`` the row's line number) and
+    its header; a row with more or fewer values than the header is refused."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip().lower() for name in next(reader, [])]
+            records = [(number, record) for number, record in enumerate(reader, start=2)
+                       if any(value.strip() for value in record)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(path, f"cannot be read ({error})", "pass a UTF-8 CSV file with a header row") from None
+    if not header:
+        raise DataError(path, "is empty", "write a header row and one row per sample")
+    rows = []
+    for number, record in records:
+        if len(record) != len(header):
+            raise DataError(path, f"has {len(record)} values where the header has {len(header)}",
+                            "give one value per column", number)
+        rows.append(dict(zip(header, (value.strip() for value in record))) | {"__row__": str(number)})
+    return rows, header
+
+
+def _decision(value: str, classes: Sequence[str], path: Path, row: str) -> str:
+    by_name = {name.lower(): name for name in classes}
+    if value.lower() in by_name:
+        return by_name[value.lower()]
+    if re.fullmatch(r"\d+", value) and int(value) < len(classes):
+        return classes[int(value)]
+    coding = ", ".join(f"{i} {name}" for i, name in enumerate(classes))
+    raise DataError(path, f"prediction {value!r} is neither a class of the task nor its index",
+                    f"use one of: {coding}", row)
+
+
+def _label_set(value: str, labels: Sequence[str], path: Path, row: str) -> str:
+    """A multi-label answer (``AU4+AU12``; ``none`` or empty for no label) in the form predictions.csv writes."""
+    by_name = {name.lower(): name for name in labels}
+    given = [part.strip() for part in re.split(r"[+;,\s]+", value) if part.strip()]
+    if [part.lower() for part in given] in ([], [NO_LABEL]):
+        return NO_LABEL
+    unknown = [part for part in given if part.lower() not in by_name]
+    if unknown:
+        raise DataError(path, f"prediction {value!r} names {', '.join(map(repr, unknown))}, not a label of the task",
+                        f"use the task's labels joined by '+' ({'+'.join(labels[:3])}…) or '{NO_LABEL}'", row)
+    chosen = {by_name[part.lower()] for part in given}
+    return join_labels([name for name in labels if name in chosen])
+
+
+def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str], multilabel: bool = False
+                      ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The predictions frame (``pooled_metrics``' columns) of the samples both the file and the truth have,
+    the truth's ids the file lacks and the file's ids the truth lacks. A multi-label task's answers are label
+    sets (``AU4+AU12``, ``none``)."""
+    rows, header = read_prediction_rows(Path(path))
+    id_column = next((name for name in ID_COLUMNS if name in header), None)
+    answer = next((name for name in PREDICTION_COLUMNS if name in header), None)
+    if answer is None or (id_column is None and not set(OFFICIAL_COLUMNS) <= set(header)):
+        raise DataError(path, f"has the columns {header}",
+                        "name each sample by an 'id' column (or 'dataset', 'subject', 'clip') and give a "
+                        "'prediction' column")
+    by_id = {t.sample_id: t for t in truth}
+    by_official = {(t.dataset, subject_key(t.subject), t.sample_id.rsplit("/", 1)[-1].lower()): t for t in truth}
+    matched, extra, seen = [], [], {}
+    for row in rows:
+        if id_column is not None:
+            sample = by_id.get(row[id_column])
+            name = row[id_column]
+        else:
+            key = (row["dataset"].lower(), subject_key(row["subject"]), row["clip"].lower())
+            sample = by_official.get(key)
+            name = f"{row['dataset']}/{row['subject']}/{row['clip']}"
+        if not name.strip("/"):
+            raise DataError(path, "names no sample", "fill the id (or dataset, subject, clip) columns", row["__row__"])
+        decision = (_label_set if multilabel else _decision)(row[answer], classes, path, row["__row__"])
+        if sample is None:
+            extra.append(name)
+            continue
+        if sample.sample_id in seen:
+            raise DataError(path, f"predicts {sample.sample_id} twice (rows {seen[sample.sample_id]} and "
+                                  f"{row['__row__']})", "keep one prediction per sample", row["__row__"])
+        seen[sample.sample_id] = row["__row__"]
+        matched.append({"sample_id": sample.sample_id, "dataset": sample.dataset, "subject": sample.subject,
+                        "fold": row.get("fold") or sample.subject, "true_label": sample.label,
+                        "predicted_label": decision})
+    missing = sorted(set(by_id) - set(seen))
+    if not matched:
+        raise DataError(path, f"matches none of the task's {len(truth)} samples",
+                        "name samples by mebench's ids or the official list's dataset, subject and clip")
+    return pd.DataFrame(matched), missing, sorted(extra)
+
+
+def per_subject_figures(frame: pd.DataFrame) -> dict[str, float]:
+    """The non-standard figures: the mean over subjects of each subject's UF1 (over the classes present in
+    that subject's truth or predictions) and accuracy."""
+    groups = frame.groupby("subject")
+    uf1 = [f1_score(g["true_label"], g["predicted_label"], average="macro", zero_division=0) for _, g in groups]
+    accuracy = [float((g["true_label"] == g["predicted_label"]).mean()) for _, g in groups]
+    return {"mean_subject_uf1": float(np.mean(uf1)), "mean_subject_accuracy": float(np.mean(accuracy)),
+            "subjects": len(uf1)}
+
+
+def score_file(path: Path, task: str, truth: Sequence[Truth], classes: Sequence[str], multilabel: bool = False
+               ) -> Scored:
+    """Score a predictions file against ``truth``: pooled and per-dataset figures with subject-level intervals
+    (multi-label: macro-F1 and per label, MEB's figures beside them)."""
+    frame, missing, extra = match_predictions(path, truth, classes, multilabel)
+    metrics = Metrics.from_json(pooled_metrics(frame, classes, multilabel))
+    return Scored(task, str(path), metrics, {} if multilabel else per_subject_figures(frame), missing, extra)
+
+
+def _named(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:NAMED])
+    return shown + (f", … ({len(ids) - NAMED} more)" if len(ids) > NAMED else "")
+
+
+def score_report(scored: Scored) -> str:
+    """What ``mebench score`` prints: what matched, the run report's table, the non-standard figures."""
+    n = scored.metrics.pooled.n
+    lines = [f"{scored.file}: {n} predictions scored against task {scored.task!r}"]
+    if scored.missing:
+        lines.append(f"missing from the file ({len(scored.missing)}; not scored): {_named(scored.missing)}")
+    if scored.extra:
+        lines.append(f"not in the task ({len(scored.extra)}; ignored): {_named(scored.extra)}")
+    lines += ["", metrics_report(scored.metrics)]
+    figures = scored.per_subject
+    if figures:
+        lines += ["", f"non-standard, for comparison with papers that report them (not the MEGC figures above): "
+                      f"mean of per-subject UF1 {figures['mean_subject_uf1']:.3f}, mean of per-subject accuracy "
+                      f"{figures['mean_subject_accuracy']:.3f} over {figures['subjects']} subjects"]
+    return "\n".join(lines)
+
+
+# --- spotting: intervals in long videos, scored by the MEGC rule (mebench.spotting) ----------------------------
+
+TYPE_SPELLINGS = {"me": "me", "micro": "me", "micro-expression": "me", "mae": "mae", "macro": "mae",
+                  "macro-expression": "mae"}
+
+
+def _column(header: Sequence[str], names: Sequence[str], path: Path, what: str) -> str:
+    found = next((name for name in names if name in header), None)
+    if found is None:
+        raise DataError(path, f"has no {what} column (one of {', '.join(names)}); its columns are {list(header)}",
+                        "write the MEGC form: vid,onset,offset,type")
+    return found
+
+
+def _frame(value: str, path: Path, row: str, what: str) -> int:
+    if not re.fullmatch(r"\d+", value):
+        raise DataError(path, f"{what} {value!r} is not a frame number", "give a whole number ≥ 0", row)
+    return int(value)
+
+
+def read_intervals(path: Path, known: Mapping[str, str] | None = None) -> tuple[list[Spotted], dict[str, str]]:
+    """The intervals of a spotting file and every video it names with its subject (``subject`` column, else the
+    video). Ground truth (``known`` None): a row with empty onset, offset and type names a video without any
+    expression. Predictions (``known``: the ground truth's videos): a video the ground truth lacks is refused."""
+    rows, header = read_prediction_rows(Path(path))
+    video = _column(header, ("vid", "video"), path, "video")
+    onset = _column(header, ("onset", "pred_onset"), path, "onset")
+    offset = _column(header, ("offset", "pred_offset"), path, "offset")
+    kind = _column(header, ("type",), path, "type")
+    intervals, videos = [], {}
+    for row in rows:
+        where = row["__row__"]
+        if not row[video]:
+            raise DataError(path, "names no video", "fill the vid column", where)
+        if known is not None and row[video] not in known:
+            raise DataError(path, f"video {row[video]!r} is not in the ground truth",
+                            "score predictions for the ground truth's videos only", where)
+        videos.setdefault(row[video], row.get("subject") or row[video])
+        if known is None and not (row[onset] or row[offset] or row[kind]):
+            continue  # a video without any expression
+        spelled = TYPE_SPELLINGS.get(row[kind].lower())
+        if spelled is None:
+            raise DataError(path, f"type {row[kind]!r} is not me or mae", "write me (micro) or mae (macro)", where)
+        first, last = _frame(row[onset], path, where, "onset"), _frame(row[offset], path, where, "offset")
+        if last < first:
+            raise DataError(path, f"offset {last} comes before onset {first}", "swap them or fix the row", where)
+        intervals.append(Spotted(row[video], first, last, spelled))
+    return intervals, videos
+
+
+@dataclass
+class SpottingScore:
+    """``mebench score --task spotting``: counts and figures per type and overall, with intervals."""
+
+    file: str
+    ground_truth: str
+    iou: float
+    counts: dict[str, dict[str, int]]
+    figures: dict[str, float]
+    ci: dict[str, Any]
+    videos: int
+    unit: str
+
+    def to_json(self) -> dict[str, Any]:
+        blocks = {}
+        for name, cells in self.counts.items():
+            suffix = "" if name == "overall" else f"_{name}"
+            blocks[name] = {**cells, "precision": self.figures[f"precision{suffix}"],
+                            "recall": self.figures[f"recall{suffix}"], "f1": self.figures[f"f1{suffix}"],
+                            "f1_interval": self.ci[f"f1{suffix}"]}
+        return {"file": self.file, "ground_truth": self.ground_truth, "iou": self.iou, "videos": self.videos,
+                **blocks, "interval": {key: self.ci[key] for key in ("method", "unit", "resamples", "seed", "level",
+                                                                     "groups")}}
+
+
+def score_spotting(path: Path, ground_truth: Path, iou: float) -> SpottingScore:
+    """Score a spotting predictions file against a ground-truth file by the MEGC rule (``mebench.spotting``)."""
+    truth, videos = read_intervals(ground_truth)
+    if not videos:
+        raise DataError(ground_truth, "names no video", "one row per ground-truth interval: vid,onset,offset,type")
+    predicted, _ = read_intervals(path, known=videos)
+    names = sorted(videos)
+    counts = video_counts(predicted, truth, names, iou)
+    subjects = sorted(set(videos.values()))
+    groups = [subjects.index(videos[name]) for name in names]
+    grouped = group_rows(counts, groups, len(subjects))
+    ci = subject_bootstrap(EncodedSpotting(grouped[None]))
+    by_subject = any(videos[name] != name for name in names)
+    ci["unit"] = "subject" if by_subject else "video (the ground truth names no subjects)"
+    figures = {name: float(value) for name, value in spotting_figures(counts.sum(axis=0)).items()}
+    return SpottingScore(str(path), str(ground_truth), float(iou), dict(pooled_counts(counts)), figures, ci,
+                         len(names), ci["unit"])
+
+
+def spotting_report(scored: SpottingScore) -> str:
+    """The table ``mebench score --task spotting`` prints."""
+    rows = []
+    for name, cells in scored.counts.items():
+        suffix = "" if name == "overall" else f"_{name}"
+        rows.append([TYPE_LABELS[name], cells["truth"], cells["predictions"], cells["tp"], cells["fp"], cells["fn"],
+                     f"{scored.figures[f'precision{suffix}']:.4f}", f"{scored.figures[f'recall{suffix}']:.4f}",
+                     format_interval(scored.figures[f"f1{suffix}"], scored.ci[f"f1{suffix}"])])
+    table = tabulate(rows, headers=["type", "truth", "predicted", "TP", "FP", "FN", "precision", "recall", "F1"],
+                     tablefmt="github", disable_numparse=True)
+    ci = scored.ci
+    lines = [f"{scored.file}: spotting scored against {scored.ground_truth} ({scored.videos} videos, MEGC rule, "
+             f"IoU ≥ {scored.iou:g})", "", table,
+             f"[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
+             f"{ci['groups']} {'subjects' if scored.unit == 'subject' else 'videos'}",
+             "TP: ground-truth intervals found (each once); FP = predictions − TP; FN = ground truth − TP; overall "
+             "from the counts pooled over both types"]
+    if any(cells["fp"] < 0 for cells in scored.counts.values()):
+        lines.append("note: a prediction matched two ground-truth intervals and found both (the organisers' rule), "
+                     "so FP is negative")
+    return "\n".join(lines)
