@@ -169,7 +169,7 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     leaky = configuration.selection in LEAKY_SELECTIONS
     mark = " ".join(part for part in (LEAKY_MARK if leaky else "", verdict.mark) if part)
     display = {"model": configuration.model, "mark": mark, "source": "measured", "seeds": len(configuration.runs),
-               "epochs": first.epochs}
+               "epochs": "fitted" if first.fitted else first.epochs}
     numbers = {"model": configuration.model, "dataset": configuration.dataset, "source": "measured",
                "seeds": len(configuration.runs)}
     for scope in scopes:
@@ -197,7 +197,8 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
                     "device": first.device})
     numbers.update({
         f"{layout.ranking}_seed_sd": seed_sd, "mark": mark, "p_vs_best_holm": verdict.p, "protocol": configuration.protocol,
-        "selection": configuration.selection, "epochs": first.epochs, "params": first.parameters,
+        "selection": configuration.selection, "epochs": None if first.fitted else first.epochs,
+        "params": first.parameters,
         "train_s_per_fold": train_seconds, "fps": fps, "device": first.device,
         "run_ids": " ".join(run.run_id for run in configuration.runs),
     })
@@ -254,13 +255,16 @@ def seeds_rule(column: str | None) -> str:
 
 def _footer(configurations: list[Configuration], protocol: str, selection: str, has_reported: bool,
             per_dataset: bool, layout: Layout) -> list[str]:
-    epochs = sorted({c.first.epochs for c in configurations})
+    epochs = sorted({c.first.epochs for c in configurations if not c.first.fitted})
+    fitted = [c.model for c in configurations if c.first.fitted]
+    budget = [f"{'/'.join(map(str, epochs))} epochs per fold"] if epochs else []
+    budget += [f"{', '.join(fitted)} fitted once per fold (no epochs)"] if fitted else []
     folds = sorted({c.first.n_folds for c in configurations})
     subjects = sorted({c.statistics()["groups"] for c in configurations})
     lines = []
     if configurations:
         lines.append(f"Protocol: {protocol.upper()} ({', '.join(map(str, folds))} folds), "
-                     f"{'/'.join(map(str, epochs))} epochs per fold; {SELECTION_TEXT.get(selection, selection)}.")
+                     f"{'; '.join(budget)}; {SELECTION_TEXT.get(selection, selection)}.")
     lines.append(f"Metrics: {layout.definitions}" + ("; per-dataset columns score each source dataset's samples "
                                                       "of the same composite run" if per_dataset else "") + ".")
     if configurations:

@@ -271,7 +271,15 @@ class RunRecord:
     annotation_corrections: dict[str, list[str]] = field(default_factory=dict)
     face_crop: dict[str, Any] = field(default_factory=dict)
     finished: str = ""
+    #: How the model learned: ``net`` (trained by epochs) or ``estimator`` (fitted once per fold, no epochs or
+    #: batches; ``mebench.estimators``). Runs written before the key existed read as ``net``.
+    learner: str = "net"
     path: Path | None = None  # the run folder it was read from
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the model was fitted once per fold (an estimator), so that epochs and batches mean nothing."""
+        return self.learner == "estimator"
 
     @property
     def leaky(self) -> bool:
@@ -306,7 +314,7 @@ class RunRecord:
                 "n_folds": self.n_folds, "folds": self.folds, "parameters": self.parameters,
                 "input_spec": self.input_spec, "timing": self.timing.to_json(), "environment": self.environment,
                 "selected_epochs": self.selected_epochs, "annotation_corrections": self.annotation_corrections,
-                "face_crop": self.face_crop, "finished": self.finished}
+                "face_crop": self.face_crop, "finished": self.finished, "learner": self.learner}
 
     @classmethod
     def from_json(cls, run: Any, metrics: Any, path: Path | None = None) -> "RunRecord":
@@ -327,7 +335,8 @@ class RunRecord:
                    folds=list(run.get("folds") or []), input_spec=str(run.get("input_spec") or ""),
                    selected_epochs=dict(run.get("selected_epochs") or {}),
                    annotation_corrections=dict(run.get("annotation_corrections") or {}),
-                   face_crop=dict(run.get("face_crop") or {}), finished=str(run.get("finished") or ""), path=path)
+                   face_crop=dict(run.get("face_crop") or {}), finished=str(run.get("finished") or ""),
+                   learner=str(run.get("learner") or "net"), path=path)
 
 
 def load_run(folder: Path) -> tuple[RunRecord | None, str | None]:

@@ -80,11 +80,13 @@ def _protocol_rows(configuration: Configuration) -> list[str]:
     return [
         f"runs: {', '.join(run.run_id for run in configuration.runs)}",
         f"protocol: {configuration.protocol.upper()} {first.protocol_options or ''}".rstrip()
-        + f", {first.n_folds or '?'} folds, {first.epochs} epochs per fold, selection "
-          f"{configuration.selection}, seeds {configuration.seeds}",
+        + f", {first.n_folds or '?'} folds, "
+        + ("fitted once per fold" if first.fitted else f"{first.epochs} epochs per fold")
+        + f", selection {configuration.selection}, seeds {configuration.seeds}",
         f"samples: {first.n_samples or len(configuration.sample_ids)}, classes: {', '.join(configuration.classes)}",
         f"model: {first.parameters:,} parameters, input {first.input_spec or '?'}, "
-        f"precision {config.get('precision', '?')}, batch {config.get('batch_size', '?')}, lr {config.get('lr', '?')}",
+        + ("fitted (no batches, no learning rate)" if first.fitted else
+           f"precision {config.get('precision', '?')}, batch {config.get('batch_size', '?')}, lr {config.get('lr', '?')}"),
         f"preprocessing: {config.get('preprocessing', '?')}",
         f"device: {first.device}; python {environment.get('python')} on {environment.get('platform')}",
         f"libraries: {versions or '?'}",

@@ -134,5 +134,5 @@ def summarise(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord],
                    "cropped": sum(bool(n.get("face_cropped")) for n in data.notes.values()),
                    "no_face_found": sorted(i for i, n in data.notes.items() if n.get("face_missed")),
                    **landmark_counts(data.notes)},
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), learner="estimator" if plan.estimator else "net")
     return predictions, record

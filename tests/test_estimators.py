@@ -181,3 +181,24 @@ def test_an_estimators_card_shows_no_parameters_or_macs_before_fitting(registry)
     only.models.add(registry.models.get("lbptop"), "svm_baselines")
     row = models_leaderboard(only).splitlines()[-1]
     assert row.startswith("| lbptop ") and row.count("| —") == 2  # params and MACs
+
+
+def test_an_estimator_run_says_it_was_fitted_not_trained_by_epochs(registry, tmp_path):
+    """run.json names the learner; the leaderboard and the report show "fitted", not the unused epoch budget."""
+    from mebench.configurations import load_run_folders
+    from mebench.leaderboard import leaderboard_tables, render_tables
+    from mebench.report import _protocol_rows
+
+    fitted = centroid_run(registry, tmp_path / "fitted").run_dir
+    trained = tiny_run(registry, tmp_path / "trained").run_dir
+    assert json.loads((fitted / "run.json").read_text())["learner"] == "estimator"
+    assert json.loads((trained / "run.json").read_text())["learner"] == "net"
+    configurations = load_run_folders([fitted, trained])
+    text = render_tables(leaderboard_tables(configurations))
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")]
+            for line in text.splitlines() if line.startswith("| centroid") or line.startswith("| tiny")}
+    epochs_column = text.splitlines()[2].split("|").index(" epochs   ")
+    assert rows["centroid"][epochs_column] == "fitted" and rows["tiny"][epochs_column] == "1"
+    assert "1 epochs per fold; centroid fitted once per fold (no epochs)" in text
+    fitted_rows = _protocol_rows(next(c for c in configurations if c.model == "centroid"))
+    assert "fitted once per fold" in fitted_rows[1] and "batch " not in fitted_rows[3] and "lr " not in fitted_rows[3]

@@ -224,8 +224,8 @@ SPECS = [ModelSpec(
             "trained under the harness protocol (Adam, the run's epochs, batch and learning rate); main_HTNet.py uses "
             "Adam (lr 5e-5), batch 256 without shuffling, 800 epochs",
         ),
-        reported=(ReportedFigures(
-            source=f"{TABLE_2} — best test epoch per subject (LEAKY)", selection="test-oracle",
+        reported=(ReportedFigures(  # one row for htnet and htnet-mtcnn: the paper does not say which landmarks
+            source=f"{TABLE_2} — best test epoch per subject (LEAKY)", selection="test-oracle", model="htnet",
             uf1=0.8603, uar=0.8475,
             per_dataset={"smic": {"uf1": 0.8049, "uar": 0.7905}, "casme2": {"uf1": 0.9532, "uar": 0.9516},
                          "samm": {"uf1": 0.8131, "uar": 0.8124}},
