@@ -17,6 +17,7 @@ import click
 
 from mebench.errors import DataError, MebenchError, OptionError, UsageError, one_line
 from mebench.registry import default_registry
+from mebench.spotting import DEFAULT_IOU
 
 ENV_DATA = "MEBENCH_DATA"
 
@@ -154,6 +155,12 @@ def require_data_root(data_root: Path | None, spec) -> None:
                         f"point --data-root or ${ENV_DATA} at the folder that holds your copies of the databases")
 
 
+def _given_on_command_line(parameter: str) -> bool:
+    """Whether the user typed this option (not a default, nor an environment variable such as $MEBENCH_DATA)."""
+    source = click.get_current_context().get_parameter_source(parameter)
+    return source is not None and source.name == "COMMANDLINE"
+
+
 def log_line(line: str) -> None:
     click.echo(line, err=True)
 
@@ -253,7 +260,7 @@ def sweep(sweep_file, dry_run, summarise_only, track, **settings):
         from mebench.leaderboard import leaderboard_tables, render_tables
 
         click.echo(render_tables(leaderboard_tables(load_run_folders(outcome.complete_folders))))
-    untracked = track_runs([run.run_dir.path for run in outcome.runs if run.complete], track, log_line) if track else []
+    untracked = track_runs(outcome.complete_folders, track, log_line) if track else []
     click.echo(f"\n{outcome.complete} of {len(outcome.runs)} runs complete", err=True)
     if outcome.problems:
         click.echo(f"{len(outcome.problems)} failed:", err=True)
@@ -436,7 +443,7 @@ def compare(first, second, results_dir, dataset):
               help="Option of the task, e.g. gt_version=441 (repeatable).")
 @click.option("--ground-truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="--task spotting: the ground-truth intervals, a CSV vid,onset,offset,type[,subject].")
-@click.option("--iou", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+@click.option("--iou", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_IOU, show_default=True,
               help="--task spotting: the IoU at which a predicted interval matches a ground-truth one.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tables.")
 def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json):
@@ -444,12 +451,13 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json)
 
     Spotting (--task spotting --ground-truth GT.csv): intervals in the MEGC submission form
     (vid,onset,offset,type with type me|mae; pred_onset/pred_offset too), scored by the MEGC rule (IoU ≥ 0.5,
-    each ground-truth interval found once) per type and overall, with subject-level intervals.
+    each ground-truth interval found once) per type and overall, with subject-level intervals (video-level
+    where the ground truth names no subjects).
 
     Recognition: the file names each sample by an `id` column (mebench's sample id) or by the official
-    list's `dataset`, `subject` and `clip` columns, and gives a `prediction` column: a class name or its
-    index in the task's coding. Prints accuracy, UF1 and UAR pooled and per source dataset with 95 % subject-level intervals and
-    the chance line, then the non-standard per-subject means some papers report, labelled as such. An
+    list's `dataset`, `subject` and `clip` (or `filename`) columns, and gives a `prediction` column: a class name or its
+    index in the task's coding. Prints accuracy, UF1 and UAR pooled and per source dataset with 95 %
+    subject-level intervals and the chance line, then the non-standard per-subject means some papers report, labelled as such. An
     action-unit task's answers are label sets (AU4+AU12, none), scored by macro-F1 and per label. Ids the
     file lacks or adds are named; a malformed row stops it, naming the file, the row and the value.
     """
@@ -461,6 +469,9 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json)
     if task == "spotting":
         if ground_truth is None:
             raise UsageError("--task spotting needs --ground-truth GT.csv (vid,onset,offset,type[,subject])")
+        if dataset_opt or _given_on_command_line("data_root"):
+            raise UsageError("--task spotting reads its ground truth from --ground-truth; --data-root and "
+                             "--dataset-opt are for recognition tasks")
         scored = score_spotting(predictions, ground_truth, iou)
         click.echo(json.dumps(scored.to_json(), indent=2) if as_json else spotting_report(scored))
         return
@@ -469,7 +480,7 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json)
     spec = default_registry().datasets.get(task)
     given = parse_options(dataset_opt, "--dataset-opt")
     values, _ = spec.resolve_options(given)
-    if spec.ground_truth is not None and data_root is None:
+    if spec.ground_truth is not None and not _given_on_command_line("data_root"):  # $MEBENCH_DATA is not a request
         rows = spec.ground_truth(**values)
     else:
         from mebench.plan import load_task_samples

@@ -251,15 +251,19 @@ def export_wandb(export: RunExport, directory: Path, project: str = DEFAULT_EXPE
     returns the W&B run id."""
     wandb = require_tracker("wandb")
     Path(directory).mkdir(parents=True, exist_ok=True)
-    run = wandb.init(project=project, id=wandb_run_id(export.run_id), name=export.run_id, config=export.config,
-                     dir=str(directory), mode=os.environ.get("WANDB_MODE", "offline"), resume="allow",
-                     tags=[export.tags["mebench.selection"]])
+    failed = f"{export.run_id}: the export to W&B failed"
+    try:
+        run = wandb.init(project=project, id=wandb_run_id(export.run_id), name=export.run_id, config=export.config,
+                         dir=str(directory), mode=os.environ.get("WANDB_MODE", "offline"), resume="allow",
+                         tags=[export.tags["mebench.selection"]])
+    except wandb.Error as error:  # e.g. online mode without an API key
+        raise MebenchError(f"{failed}: {one_line(error)}") from None
     try:
         run.define_metric("epoch")
         for key in export.curves:
             run.define_metric(key, step_metric="epoch")
         longest = max((len(curve) for curve in export.curves.values()), default=0)
-        for epoch in range(1, longest + 1):
+        for epoch in range(1, longest + 1 if not run.resumed else 1):  # exported before: its curves are there
             run.log({"epoch": epoch, **{key: curve[epoch - 1] for key, curve in export.curves.items()
                                         if len(curve) >= epoch}})
         run.summary.update(export.metrics)
@@ -267,6 +271,8 @@ def export_wandb(export: RunExport, directory: Path, project: str = DEFAULT_EXPE
         for path in export.artifacts:
             artifact.add_file(str(path))
         run.log_artifact(artifact)
+    except wandb.Error as error:
+        raise MebenchError(f"{failed}: {one_line(error)}") from None
     finally:
         run.finish()
     return run.id

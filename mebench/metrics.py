@@ -266,9 +266,9 @@ def metrics_report(metrics: Metrics) -> str:
     ci = metrics.pooled.ci
     note = (f"\n[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
             f"{ci['groups']} subjects" if ci else "")
-    return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n\n{per_class}\n\n{confusion}\n\n"
-            f"fold-mean accuracy (not pooled): {100 * fold['accuracy']:.2f} ± {100 * fold['accuracy_std']:.2f} "
-            f"over {fold['folds']} folds")
+    fold_line = (f"\n\nfold-mean accuracy (not pooled): {100 * fold['accuracy']:.2f} ± "
+                 f"{100 * fold['accuracy_std']:.2f} over {fold['folds']} folds" if fold else "")
+    return f"{summary}{note}\n{chance_line(metrics.pooled)}\n\n{per_class}\n\n{confusion}{fold_line}"
 
 
 def label_metrics_report(metrics: Metrics) -> str:
@@ -293,6 +293,6 @@ def label_metrics_report(metrics: Metrics) -> str:
     return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n"
             f"macro-F1: mean F1 over the labels present in the truth or the predictions; MEB F1 (all labels): "
             f"MEB's, mean F1 over all {len(metrics.classes)} labels, 0 for a label without positives; MEB pos/neg "
-            f"F1: MEB's, per label the mean of the positive and the negative class's F1\n\n{per_label}\n\n"
-            f"fold-mean macro-F1 (not pooled): {fold['macro_f1']:.3f} ± {fold['macro_f1_std']:.3f} over "
-            f"{fold['folds']} folds{meb}")
+            f"F1: MEB's, per label the mean of the positive and the negative class's F1\n\n{per_label}"
+            + (f"\n\nfold-mean macro-F1 (not pooled): {fold['macro_f1']:.3f} ± {fold['macro_f1_std']:.3f} over "
+               f"{fold['folds']} folds{meb}" if fold else ""))

@@ -131,7 +131,7 @@ def device_name(device: torch.device) -> str:
 
 def default_protocol(spec: DatasetSpec) -> str:
     """The protocol of a run that names none: the task's declared default, else leave-one-subject-out."""
-    return getattr(spec, "default_protocol", None) or "loso"
+    return spec.default_protocol or "loso"
 
 
 def _suggested(suggest: Callable[[dict[str, Any]], int | None] | None, options: dict[str, Any], default: int) -> int:

@@ -37,7 +37,7 @@ from mebench.statistics import subject_bootstrap
 
 ID_COLUMNS = ("id", "sample_id")
 PREDICTION_COLUMNS = ("prediction", "predicted_label")
-OFFICIAL_COLUMNS = ("dataset", "subject", "clip")
+OFFICIAL_COLUMNS = ("dataset", "subject", "clip")  # ``filename`` (the official list's own word) for ``clip`` too
 #: How many missing or extra ids the report names before it only counts them.
 NAMED = 10
 
@@ -128,6 +128,9 @@ def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str]
     the truth's ids the file lacks and the file's ids the truth lacks. A multi-label task's answers are label
     sets (``AU4+AU12``, ``none``)."""
     rows, header = read_prediction_rows(Path(path))
+    if "clip" not in header and "filename" in header:
+        header = ["clip" if name == "filename" else name for name in header]
+        rows = [row | {"clip": row["filename"]} for row in rows]
     id_column = next((name for name in ID_COLUMNS if name in header), None)
     answer = next((name for name in PREDICTION_COLUMNS if name in header), None)
     if answer is None or (id_column is None and not set(OFFICIAL_COLUMNS) <= set(header)):
@@ -162,7 +165,9 @@ def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str]
     if not matched:
         raise DataError(path, f"matches none of the task's {len(truth)} samples",
                         "name samples by mebench's ids or the official list's dataset, subject and clip")
-    return pd.DataFrame(matched), missing, sorted(extra)
+    frame = pd.DataFrame(matched)
+    frame.attrs["folds_given"] = "fold" in header  # without them each subject stands in for a fold
+    return frame, missing, sorted(extra)
 
 
 def per_subject_figures(frame: pd.DataFrame) -> dict[str, float]:
@@ -181,6 +186,8 @@ def score_file(path: Path, task: str, truth: Sequence[Truth], classes: Sequence[
     (multi-label: macro-F1 and per label, MEB's figures beside them)."""
     frame, missing, extra = match_predictions(path, truth, classes, multilabel)
     metrics = Metrics.from_json(pooled_metrics(frame, classes, multilabel))
+    if not frame.attrs["folds_given"]:
+        metrics.fold_mean = {}  # the file gave no folds: no fold-mean figure (the per-subject means are below)
     return Scored(task, str(path), metrics, {} if multilabel else per_subject_figures(frame), missing, extra)
 
 
@@ -267,7 +274,6 @@ class SpottingScore:
     figures: dict[str, float]
     ci: dict[str, Any]
     videos: int
-    unit: str
 
     def to_json(self) -> dict[str, Any]:
         blocks = {}
@@ -294,10 +300,12 @@ def score_spotting(path: Path, ground_truth: Path, iou: float) -> SpottingScore:
     grouped = group_rows(counts, groups, len(subjects))
     ci = subject_bootstrap(EncodedSpotting(grouped[None]))
     by_subject = any(videos[name] != name for name in names)
-    ci["unit"] = "subject" if by_subject else "video (the ground truth names no subjects)"
+    if not by_subject:
+        ci["unit"] = "video (the ground truth names no subjects)"
+        ci["method"] = ci["method"].replace("subject-level", "video-level")
     figures = {name: float(value) for name, value in spotting_figures(counts.sum(axis=0)).items()}
     return SpottingScore(str(path), str(ground_truth), float(iou), dict(pooled_counts(counts)), figures, ci,
-                         len(names), ci["unit"])
+                         len(names))
 
 
 def spotting_report(scored: SpottingScore) -> str:
@@ -314,7 +322,7 @@ def spotting_report(scored: SpottingScore) -> str:
     lines = [f"{scored.file}: spotting scored against {scored.ground_truth} ({scored.videos} videos, MEGC rule, "
              f"IoU ≥ {scored.iou:g})", "", table,
              f"[low, high]: {int(ci['level'] * 100)} % {ci['method']}, {ci['resamples']:,} resamples of "
-             f"{ci['groups']} {'subjects' if scored.unit == 'subject' else 'videos'}",
+             f"{ci['groups']} {'subjects' if ci['unit'] == 'subject' else 'videos'}",
              "TP: ground-truth intervals found (each once); FP = predictions − TP; FN = ground truth − TP; overall "
              "from the counts pooled over both types"]
     if any(cells["fp"] < 0 for cells in scored.counts.values()):

@@ -206,3 +206,21 @@ def test_an_action_unit_file_is_scored_by_macro_f1_over_label_sets(cli, tmp_path
     bad.write_text(f"id,prediction\n{samples[0].id},AU4+AU99\n")
     result = cli("score", bad, "--task", "synthetic-au", *[f"--dataset-opt={k}={v}" for k, v in options.items()])
     assert result.exit_code == 1 and "row 2: prediction 'AU4+AU99' names 'AU99', not a label of the task" in result.output
+
+
+def test_the_shipped_list_is_used_even_where_mebench_data_is_set_and_filename_names_the_clip(tmp_path, monkeypatch):
+    """$MEBENCH_DATA is everyone's set-up, not a request to read the copy; the official header's 'filename' is read."""
+    from click.testing import CliRunner
+
+    from mebench.cli import main
+
+    path = tmp_path / "official_header.csv"
+    path.write_text("dataset,subject,filename,prediction\ncasme2,sub01,EP02_01f,positive\n")
+    result = CliRunner().invoke(main, ["score", str(path), "--task", "combined", "--json"],
+                                env={"MEBENCH_DATA": str(tmp_path / "no_such_folder")})
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.output)
+    assert scored["metrics"]["pooled"]["n"] == 1 and len(scored["missing"]) == 441
+    assert scored["metrics"]["fold_mean"] == {}  # the file gave no folds: no fold-mean figure is made up
+    report = CliRunner().invoke(main, ["score", str(path), "--task", "combined"]).output
+    assert "fold-mean" not in report and "mean of per-subject accuracy 1.000" in report

@@ -133,3 +133,14 @@ def test_spotting_needs_its_ground_truth_file(cli, files):
     assert result.exit_code == 2 and "--ground-truth" in result.output
     result = cli("score", predictions, "--task", "combined", "--ground-truth", truth)
     assert result.exit_code == 2 and "--task spotting" in result.output
+
+
+def test_without_subjects_the_interval_says_it_resamples_videos_and_recognition_options_are_refused(cli, tmp_path):
+    truth, predictions = tmp_path / "gt.csv", tmp_path / "pred.csv"
+    truth.write_text("vid,onset,offset,type\nv1,10,19,me\nv2,0,9,me\n")
+    predictions.write_text("vid,onset,offset,type\nv1,10,19,me\n")
+    scored = json.loads(cli("score", predictions, "--task", "spotting", "--ground-truth", truth, "--json").output)
+    assert scored["interval"]["unit"].startswith("video") and scored["interval"]["groups"] == 2
+    assert scored["interval"]["method"].startswith("video-level")
+    result = cli("score", predictions, "--task", "spotting", "--ground-truth", truth, "--dataset-opt", "gt_version=441")
+    assert result.exit_code == 2 and "--dataset-opt" in result.output
