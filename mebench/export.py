@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from mebench.errors import DataError, MebenchError, UsageError, one_line
-from mebench.records import FoldRecord, RecordError, RunRecord, load_run, read_json
+from mebench.records import RunRecord, load_run, saved_fold_records
 
 #: tracker → the module it needs (and the pyproject extra of the same name that installs it).
 TRACKERS = {"mlflow": "mlflow", "tensorboard": "tensorboard", "wandb": "wandb"}
@@ -113,12 +113,7 @@ def fold_curves(folder: Path, log: Callable[[str], None]) -> dict[str, list[floa
     """Each fold record's ``epoch_losses`` (``train_loss/fold_NNN``) and, under ``inner-val``, its
     ``validation_losses`` (``validation_loss/fold_NNN``); an unreadable record is named and left out."""
     curves: dict[str, list[float]] = {}
-    for path in sorted(folder.glob("folds/fold_*.json")):
-        try:
-            record = FoldRecord.from_json(read_json(path))
-        except RecordError as error:
-            log(f"{path}: left out of the export ({error})")
-            continue
+    for record in saved_fold_records(folder, lambda path, error: log(f"{path}: left out of the export ({error})")):
         if record.epoch_losses:
             curves[f"train_loss/fold_{record.fold:03d}"] = list(record.epoch_losses)
         validation = record.extras.get("validation_losses")

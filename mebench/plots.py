@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
-from mebench.records import FoldRecord, RecordError, read_json  # noqa: E402
+from mebench.records import saved_fold_records  # noqa: E402
 from mebench.results import atomic_write_bytes  # noqa: E402
 
 DPI = 110
@@ -97,15 +97,7 @@ def subject_accuracy_plot(predictions: Sequence[pd.DataFrame], title: str, path:
 
 def fold_losses(run_folder: Path) -> list[list[float]]:
     """``epoch_losses`` of every fold record that has them (an empty list where none do)."""
-    losses = []
-    for record_path in sorted(Path(run_folder).glob("folds/fold_*.json")):
-        try:
-            record = FoldRecord.from_json(read_json(record_path))
-        except RecordError:
-            continue
-        if record.epoch_losses:
-            losses.append(record.epoch_losses)
-    return losses
+    return [record.epoch_losses for record in saved_fold_records(run_folder) if record.epoch_losses]
 
 
 def training_loss_plot(run_folders: Iterable[Path], title: str, path: Path) -> Path | None:

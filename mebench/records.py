@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 #: Fields a selection rule adds to a fold record, kept as written.
 SELECTION_FIELDS = ("selection", "selected_epoch", "validation_losses", "n_validation", "patience",
@@ -337,6 +337,20 @@ class RunRecord:
                    annotation_corrections=dict(run.get("annotation_corrections") or {}),
                    face_crop=dict(run.get("face_crop") or {}), finished=str(run.get("finished") or ""),
                    learner=str(run.get("learner") or "net"), path=path)
+
+
+def saved_fold_records(run_folder: Path, skipped: Callable[[Path, RecordError], None] | None = None
+                       ) -> list[FoldRecord]:
+    """The readable fold records of a run folder (``folds/fold_*.json``), in fold order; an unreadable one is left
+    out and, with ``skipped``, reported."""
+    records = []
+    for path in sorted(Path(run_folder).glob("folds/fold_*.json")):
+        try:
+            records.append(FoldRecord.from_json(read_json(path)))
+        except RecordError as error:
+            if skipped is not None:
+                skipped(path, error)
+    return records
 
 
 def load_run(folder: Path) -> tuple[RunRecord | None, str | None]:
