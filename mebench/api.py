@@ -9,7 +9,7 @@ for at least one minor version. Other modules of ``mebench`` are internal: their
 
 from mebench.data import (MEGC2019_CLASSES, CodeLocation, DatasetSpec, Fidelity, FrameSource, InputSpec, ModelCard,
                           ModelSpec, PreprocessingStep, PreprocessorSpec, ProtocolSpec, Reference, ReportedFigures,
-                          Sample)
+                          Sample, SampleNote)
 from mebench.dataset_check import DatasetCheck
 from mebench.errors import (ConfigError, DataError, FoldError, MebenchError, OptionError, PreprocessingError,
                             RunError, UnknownNameError, UsageError)
@@ -17,13 +17,16 @@ from mebench.folds import (Fold, SampleTable, check_folds, cross_folds, group_fo
                            loso_folds)
 from mebench.hookspecs import hookimpl
 from mebench.options import Option
+from mebench.tasks import INTERVALS, MULTI_LABEL, SINGLE_LABEL, TaskKind
 
 __all__ = [
     # registering
     "hookimpl",
     # declarations
     "CodeLocation", "DatasetSpec", "Fidelity", "InputSpec", "MEGC2019_CLASSES", "ModelCard", "ModelSpec", "Option",
-    "PreprocessingStep", "PreprocessorSpec", "ProtocolSpec", "Reference", "ReportedFigures",
+    "PreprocessingStep", "PreprocessorSpec", "ProtocolSpec", "Reference", "ReportedFigures", "SampleNote",
+    # task kinds a dataset task declares (DatasetSpec.kind)
+    "INTERVALS", "MULTI_LABEL", "SINGLE_LABEL", "TaskKind",
     # what flows between plugins and the core
     "DatasetCheck", "FrameSource", "Sample",
     # protocols: sample tables, folds and their checks

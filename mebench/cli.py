@@ -167,8 +167,9 @@ def log_line(line: str) -> None:
 
 TRACK_OPTION = click.option(
     "--track", type=click.Choice(["mlflow", "tensorboard", "wandb"]), default=None,
-    help="Export to this tracker, as `mebench export` does, the run when it finishes (sweep: each complete run of "
-         "the grid when the grid ends). The run folder stays the record; this is not live per-epoch logging. "
+    help="Export to this tracker, as `mebench export` does, the run when it finishes (sweep: each run of the grid "
+         "as soon as it is complete, and at the start those already complete). The run folder stays the record; "
+         "this is not live per-epoch logging. "
          "Needs the tracker's extra: pip install \"mebench[mlflow]\" ….")
 
 
@@ -254,13 +255,14 @@ def sweep(sweep_file, dry_run, summarise_only, track, **settings):
         from mebench.export import require_tracker, track_runs
 
         require_tracker(track)  # before any training
-    outcome = run_sweep(spec, summarise_only=summarise_only, progress=not quiet, log=log_line)
+    untracked: list[Path] = []  # --track: each run is exported as soon as it is complete, the grid going on
+    on_complete = (lambda folder: untracked.extend(track_runs([folder], track, log_line))) if track else None
+    outcome = run_sweep(spec, summarise_only=summarise_only, progress=not quiet, log=log_line, on_complete=on_complete)
     if outcome.complete:  # the leaderboard of the grid's complete runs, not of everything in the results folder
         from mebench.configurations import load_run_folders
         from mebench.leaderboard import leaderboard_tables, render_tables
 
         click.echo(render_tables(leaderboard_tables(load_run_folders(outcome.complete_folders))))
-    untracked = track_runs(outcome.complete_folders, track, log_line) if track else []
     click.echo(f"\n{outcome.complete} of {len(outcome.runs)} runs complete", err=True)
     if outcome.problems:
         click.echo(f"{len(outcome.problems)} failed:", err=True)
@@ -446,7 +448,16 @@ def compare(first, second, results_dir, dataset):
 @click.option("--iou", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_IOU, show_default=True,
               help="--task spotting: the IoU at which a predicted interval matches a ground-truth one.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tables.")
-def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json):
+@click.option("--as", "store_as", default=None, metavar="NAME",
+              help="Also store the scored file as configuration NAME under --results, marked external: the "
+                   "leaderboard and compare use it like a run of mebench's own.")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="--as: the folder of saved runs it is stored in.")
+@click.option("--allow-missing", is_flag=True,
+              help="--as: store a file that lacks some of the task's samples (scored on those it has).")
+@click.option("--force", is_flag=True, help="--as: replace what NAME holds when it was scored from another file.")
+def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json, store_as, results_dir, allow_missing,
+          force):
     """Score PREDICTIONS (a CSV made anywhere) against TASK's ground truth, as a run of mebench is scored.
 
     Spotting (--task spotting --ground-truth GT.csv): intervals in the MEGC submission form
@@ -460,12 +471,23 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json)
     subject-level intervals and the chance line, then the non-standard per-subject means some papers report, labelled as such. An
     action-unit task's answers are label sets (AU4+AU12, none), scored by macro-F1 and per label. Ids the
     file lacks or adds are named; a malformed row stops it, naming the file, the row and the value.
+
+    --as NAME stores the scored file as a configuration in RESULTS/NAME__TASK__external__HASH__seed0/ (refused
+    where the file lacks ids of the task, unless --allow-missing). The same NAME again: the same file leaves it
+    as it is; another file is refused unless --force replaces it.
     """
-    from mebench.score import Truth, score_file, score_report, score_spotting, spotting_report
+    from mebench.score import (Truth, check_external_name, match_predictions, score_file, score_report,
+                               score_spotting, spotting_report, store_scored)
 
     for path in (predictions, ground_truth):
         if path is not None and not path.is_file():
             raise DataError(path, "no such file", "pass an existing CSV file")
+    if store_as is None and (allow_missing or force or _given_on_command_line("results_dir")):
+        raise UsageError("--results, --allow-missing and --force go with --as NAME")
+    if store_as is not None:
+        if task == "spotting":
+            raise UsageError("--as stores recognition predictions; a spotting file is scored but not stored")
+        check_external_name(store_as, default_registry().models.names())
     if task == "spotting":
         if ground_truth is None:
             raise UsageError("--task spotting needs --ground-truth GT.csv (vid,onset,offset,type[,subject])")
@@ -478,6 +500,9 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json)
     if ground_truth is not None:
         raise UsageError("--ground-truth is for --task spotting; a recognition task's ground truth is the task's own")
     spec = default_registry().datasets.get(task)
+    if "spotter" in spec.kind.learners:
+        raise UsageError(f"task {task!r} is a spotting task: score a spotting predictions file with --task spotting "
+                         f"--ground-truth GT.csv (vid,onset,offset,type[,subject]); a spotting run scores itself")
     given = parse_options(dataset_opt, "--dataset-opt")
     values, _ = spec.resolve_options(given)
     if spec.ground_truth is not None and not _given_on_command_line("data_root"):  # $MEBENCH_DATA is not a request
@@ -491,8 +516,14 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json)
         samples, _ = load_task_samples(spec, str(data_root) if data_root else None, given)
         rows = [(sample.id, sample.subject, sample.label) for sample in samples]
     truth = [Truth(sample_id, sample_id.split("/", 1)[0], subject, label) for sample_id, subject, label in rows]
-    scored = score_file(predictions, task, truth, spec.task_classes(values), spec.multilabel)
+    scored = score_file(predictions, task, truth, spec.task_classes(values), spec.kind)
     click.echo(json.dumps(scored.to_json(), indent=2) if as_json else score_report(scored))
+    if store_as is not None:
+        frame, _, _ = match_predictions(predictions, truth, spec.task_classes(values), spec.kind)
+        stored = store_scored(scored, frame, store_as, results_dir, given, spec.default_protocol or "loso",
+                              allow_missing=allow_missing, force=force)
+        log_line(f"{stored.action} as {store_as!r} (external): {stored.folder}"
+                 + (" — the same file was stored before" if stored.action == "unchanged" else ""))
 
 
 @main.command()

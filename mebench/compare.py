@@ -12,7 +12,6 @@ from tabulate import tabulate
 from mebench.configurations import Configuration
 from mebench.errors import UsageError
 from mebench.leaderboard import Layout, seeds_rule
-from mebench.metrics import label_matrix
 from mebench.statistics import DEFAULT_RESAMPLES, mcnemar_exact, paired_bootstrap
 
 
@@ -25,7 +24,7 @@ def check_comparable(first: Configuration, second: Configuration) -> None:
     if first.dataset != second.dataset:
         raise NotComparableError(f"different datasets: {first.label} is on {first.dataset!r}, {second.label} on "
                                  f"{second.dataset!r}; a paired comparison needs the same samples")
-    if first.multilabel != second.multilabel or first.classes != second.classes:
+    if first.kind is not second.kind or first.classes != second.classes:
         raise NotComparableError(f"different tasks: {first.label} and {second.label} score other classes or labels")
     if not first.same_samples(second):
         only_first = len(set(first.sample_ids) - set(second.sample_ids))
@@ -66,17 +65,15 @@ def compare_configurations(first: Configuration, second: Configuration) -> Compa
     mcnemar = []
     for i, j in pairs:
         a, b = first.predictions[i], second.predictions[j]
-        if first.multilabel:  # per label: was the sample's decision on it right?
-            truth = label_matrix(a["true_label"].tolist(), first.classes)
-            right_a = label_matrix(a["predicted_label"].tolist(), first.classes) == truth
-            right_b = label_matrix(b["predicted_label"].tolist(), first.classes) == truth
-            for k, label in enumerate(first.classes):
-                test = mcnemar_exact(right_a[:, k], right_b[:, k])
-                mcnemar.append(McNemarPair(first.seeds[i], second.seeds[j], test.only_first, test.only_second,
-                                           test.p, label))
+        right_a, right_b = first.kind.right(a, first.classes), first.kind.right(b, first.classes)
+        if right_a.ndim == 1:  # one decision per sample
+            test = mcnemar_exact(right_a, right_b)
+            mcnemar.append(McNemarPair(first.seeds[i], second.seeds[j], test.only_first, test.only_second, test.p))
             continue
-        test = mcnemar_exact(a["predicted_label"] == a["true_label"], b["predicted_label"] == b["true_label"])
-        mcnemar.append(McNemarPair(first.seeds[i], second.seeds[j], test.only_first, test.only_second, test.p))
+        for k, label in enumerate(first.classes):  # a decision per label: McNemar per label
+            test = mcnemar_exact(right_a[:, k], right_b[:, k])
+            mcnemar.append(McNemarPair(first.seeds[i], second.seeds[j], test.only_first, test.only_second,
+                                       test.p, label))
     return Comparison(first, second, scopes, mcnemar)
 
 

@@ -19,8 +19,8 @@ import pandas as pd
 from mebench.errors import DataError, ResolveError
 from mebench.records import RunRecord, load_results, load_run
 from mebench.results import config_hash as digest
-from mebench.metrics import encode_predictions
-from mebench.statistics import METRIC_NAMES, Encoded, label_metric_names, subject_bootstrap
+from mebench.statistics import Encoded, subject_bootstrap
+from mebench.tasks import TaskKind, kind_of
 
 ALL = "all"  #: scope name of the whole task (the composite, or the single dataset)
 
@@ -97,21 +97,21 @@ class Configuration:
         return [ALL] + (datasets if len(datasets) > 1 else [])
 
     @property
-    def multilabel(self) -> bool:
-        """An action-unit task: several labels per sample, scored by macro-F1."""
-        return self.first.metrics.multilabel
+    def kind(self) -> TaskKind:
+        """What its task's answer is (``mebench.tasks``), as its metrics.json records."""
+        return kind_of(self.first.metrics)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
         """The figures its statistics give: accuracy, UF1, UAR; or macro-F1 and each label's F1."""
-        return label_metric_names(self.classes) if self.multilabel else METRIC_NAMES
+        return self.kind.metric_names(self.classes)
 
     def encoded(self, scope: str = ALL) -> Encoded:
         """Its seeds' predictions on ``scope`` encoded for the statistics (cached)."""
         if scope not in self._encoded:
             frame = self.predictions[0]
             mask = np.ones(len(frame), bool) if scope == ALL else (frame["dataset"] == scope).to_numpy()
-            self._encoded[scope] = encode_predictions(self.predictions, self.classes, self.multilabel, mask)
+            self._encoded[scope] = self.kind.encode(self.predictions, self.classes, mask)
         return self._encoded[scope]
 
     def statistics(self, scope: str = ALL) -> dict[str, Any]:

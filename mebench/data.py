@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from mebench.errors import DataError
 from mebench.options import Option, resolve_options
+from mebench.tasks import MULTI_LABEL, SINGLE_LABEL, TaskKind
 
 if TYPE_CHECKING:
     from mebench.dataset_check import DatasetCheck
@@ -48,7 +48,7 @@ class Sample:
     already cropped to the face (``False``: a ``face_crop`` step in ``auto`` mode crops them; ``None``:
     unknown). ``corrections`` lists every annotation slip the reader corrected for this sample
     (one line each: file, row, field, value used), recorded in ``run.json``. In a multi-label task
-    (action units: ``DatasetSpec.multilabel``) ``targets`` are the sample's labels, each one of the
+    (action units: ``DatasetSpec.kind`` ``MULTI_LABEL``) ``targets`` are the sample's labels, each one of the
     task's ``classes``, and ``label`` is them joined (``AU4+AU12``, ``none``), for display.
     """
 
@@ -81,18 +81,16 @@ class FrameSource:
         raise NotImplementedError
 
 
-def check_labels(samples: Sequence[Sample], classes: Sequence[str], task: str = "", multilabel: bool = False) -> None:
+def check_labels(samples: Sequence[Sample], classes: Sequence[str], task: str = "", multilabel: bool | None = None,
+                 *, kind: TaskKind = SINGLE_LABEL) -> None:
     """Refuse (``DataError`` naming the sample) a sample whose label is not one of the task's classes
-    (multi-label: a sample without targets, or a target that is not one of them)."""
-    whose = f"task {task!r}'s" if task else "the task's"
-    for sample in samples:
-        if multilabel:
-            if sample.targets is None or any(target not in classes for target in sample.targets):
-                raise DataError(f"sample {sample.id}", f"labels {sample.targets!r} are not among {whose} labels "
-                                                       f"({', '.join(classes)})", "fix the dataset plugin's label rules")
-        elif sample.label not in classes:
-            raise DataError(f"sample {sample.id}", f"label {sample.label!r} is not one of {whose} classes "
-                                                   f"({', '.join(classes)})", "fix the dataset plugin's label rules")
+    (``kind`` ``MULTI_LABEL``: a sample without targets, or a target that is not one of them).
+    ``multilabel=True`` is the deprecated spelling of ``kind=MULTI_LABEL``."""
+    if multilabel is not None:
+        warnings.warn("check_labels(multilabel=...) is deprecated; use kind=mebench.api.MULTI_LABEL",
+                      DeprecationWarning, stacklevel=2)
+        kind = MULTI_LABEL if multilabel else SINGLE_LABEL
+    kind.check_labels(samples, classes, task)
 
 
 def options_text(options: Mapping[str, Any]) -> str:
@@ -163,7 +161,9 @@ class ReportedFigures:
     (``"combined"`` for the MEGC2019 composite); ``protocol`` and ``selection`` say how they were
     obtained as far as the source says (``"loso"``; ``"unknown"`` where it does not). ``model``: the
     name the figures are shown under where the source does not name exactly this net (``"RCN (variant
-    not stated)"`` on every RCN card); equal figures under one such name are shown once.
+    not stated)"`` on every RCN card); equal figures under one such name are shown once. A task of another kind
+    than single-label (``kind``, a ``mebench.tasks`` name) gives its figures by name in ``figures``
+    (``{"f1": 0.0376, "f1_me": …}`` for spotting).
     """
 
     source: str
@@ -180,6 +180,12 @@ class ReportedFigures:
     device: str = ""
     note: str = ""
     model: str = ""
+    kind: str = "single-label"
+    figures: Mapping[str, float] = field(default_factory=dict)
+
+    def value(self, name: str) -> float | None:
+        """A figure by name: accuracy, UF1, UAR, or one of ``figures``."""
+        return getattr(self, name) if name in ("accuracy", "uf1", "uar") else self.figures.get(name)
 
 
 class Fidelity(str, enum.Enum):
@@ -248,6 +254,13 @@ class ModelSpec:
     card: ModelCard | None = None
     options: tuple[Option, ...] | None = None
     family: str = ""
+    #: ``pretrained(num_classes, options)``: what the net starts from under these options (``source``, the
+    #: ``file`` as given, its ``sha256``, the layers ``loaded``, ``adapted`` and ``new``), found by loading it at
+    #: planning; it enters ``run.json`` and the run's identity. None, or a None result: random initialisation.
+    pretrained: Callable[[int, Mapping[str, Any]], dict[str, Any] | None] | None = None
+    #: How the model learns (``mebench.learners``: ``net``, ``estimator``, ``spotter``); None: found from what the
+    #: factory builds (a spotter has ``spot_video``, an estimator ``fit`` and ``predict_proba``, else a net).
+    learner: str | None = None
 
     def build(self, num_classes: int, **options: Any) -> torch.nn.Module:
         """The net with ``num_classes`` outputs: the declared options' defaults, overridden by ``options``."""
@@ -272,7 +285,7 @@ class DatasetSpec:
     #: The task's label set, in label-index order; every sample's ``label`` is one of these (multi-label:
     #: every sample's ``targets`` are among these).
     classes: tuple[str, ...] = MEGC2019_CLASSES
-    #: Several labels per sample (action units): sigmoid outputs, binary cross-entropy, macro-F1.
+    #: Deprecated spelling of ``kind=MULTI_LABEL`` (warns); reads True for a multi-label task, as before.
     multilabel: bool = False
     #: ``classes_for(values)``: the task's classes under its option values, for a task whose label set is an
     #: option (an AU set); None: always ``classes``.
@@ -294,6 +307,17 @@ class DatasetSpec:
     #: plugin ships, so that predictions can be scored without the licensed copy (``mebench score``); None: scoring
     #: this task reads the samples from the user's copy (``--data-root``).
     ground_truth: Callable[..., list[tuple[str, str, str]]] | None = None
+    #: What the task's answer is (``mebench.tasks``): ``SINGLE_LABEL`` (one class per sample), ``MULTI_LABEL``
+    #: (several labels per sample, action units: sigmoid outputs, binary cross-entropy, macro-F1) or ``INTERVALS``
+    #: (intervals in long videos: spotting).
+    kind: TaskKind = SINGLE_LABEL
+
+    def __post_init__(self) -> None:
+        if self.multilabel and self.kind is SINGLE_LABEL:
+            warnings.warn(f"DatasetSpec(multilabel=True) ({self.name!r}) is deprecated; use "
+                          f"kind=mebench.api.MULTI_LABEL", DeprecationWarning, stacklevel=3)
+            object.__setattr__(self, "kind", MULTI_LABEL)
+        object.__setattr__(self, "multilabel", self.kind is MULTI_LABEL)
 
     def task_classes(self, values: Mapping[str, Any]) -> tuple[str, ...]:
         """The classes (labels) of the task under these option values."""
@@ -333,15 +357,53 @@ class PreprocessorSpec:
     options: tuple[Option, ...] | None = None
 
 
+#: How ``run.json`` summarises a note over the run's samples (``SampleNote.form``).
+NOTE_FORMS = ("count", "samples", "outcomes")
+
+
+@dataclass(frozen=True)
+class SampleNote:
+    """A fact a preprocessing step may record about a sample, as ``item[key]``: the run keeps it per
+    sample (the preprocessing cache, ``PreparedData.notes``) and, where ``summary`` names an entry,
+    summarises it in ``run.json``'s ``face_crop`` section.
+
+    ``form`` says how: ``count`` — the samples whose note is true; ``samples`` — their ids, sorted;
+    ``outcomes`` — over the samples that carry the note, only when some do, ``{outcomes[0]: n false,
+    outcomes[1]: n true, "<outcomes[1]>_samples": ids of the true}``. ``text`` says what a true note
+    means; ``warning``, where given, is the line the run prints when some sample's note is true
+    (fields ``{count}``, ``{first}`` — the first such sample — ``{samples}`` and ``{uncropped}``, the
+    samples whose copy is not cropped)."""
+
+    key: str
+    text: str
+    summary: str = ""
+    form: str = "count"
+    outcomes: tuple[str, str] = ("false", "true")
+    warning: str = ""
+
+    def __post_init__(self) -> None:
+        if self.form not in NOTE_FORMS:
+            raise ValueError(f"note {self.key!r}: form must be one of {NOTE_FORMS}, got {self.form!r}")
+
+
 class PreprocessingStep:
     """One step of a preprocessing chain.
 
     A step reads and extends an item dict that starts as ``{"sample": Sample}``; the chain
     must end with ``item["image"]``, an (H, W, C) float32 array ((1, 1, D) for a feature vector).
     ``config`` must capture everything that changes the output: the cache key is built from it.
+
+    ``needs`` names the item keys the step reads and ``gives`` those it sets on every sample;
+    ``build_chain`` refuses, at planning, a chain in which a step needs a key that no step before
+    it gives. ``None`` (the default) is undeclared: such a step's needs are not checked, and after
+    it any key may be present. ``notes`` declares what the step may record about a sample
+    (``SampleNote``); the run keeps only declared notes.
     """
 
     name: str = ""
+    needs: tuple[str, ...] | None = None
+    gives: tuple[str, ...] | None = None
+    notes: tuple[SampleNote, ...] = ()
 
     @property
     def config(self) -> dict[str, Any]:
@@ -356,19 +418,15 @@ class PreparedData:
     """A whole dataset as model inputs: one tensor, labels and per-sample identity."""
 
     x: torch.Tensor  # (N, C, H, W) float32
-    y: torch.Tensor  # (N,) int64, index into the task's classes; multi-label: (N, K) float32, 1 where present
+    y: torch.Tensor  # the task kind's targets (TaskKind.targets): (N,) class indices, or (N, K) 0/1 labels
     sample_ids: list[str]
     subjects: list[str]
     datasets: list[str]
-    #: what the chain recorded per sample (``face_cropped``, ``face_missed``, ``apex_index``), by sample id
+    #: what the chain's steps recorded per sample (the notes they declare, ``SampleNote``), by sample id
     notes: dict[str, dict] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
-
-    @property
-    def multilabel(self) -> bool:
-        return self.y.ndim == 2
 
     def to(self, device: torch.device | str) -> "PreparedData":
         return PreparedData(self.x.to(device), self.y.to(device), self.sample_ids, self.subjects, self.datasets,

@@ -3,6 +3,7 @@ what was found, what is missing or extra, what blocks, and the counts ``mebench 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -10,6 +11,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from mebench.errors import UsageError
+from mebench.tasks import MULTI_LABEL, SINGLE_LABEL, TaskKind
 
 if TYPE_CHECKING:
     from mebench.data import DatasetSpec, Sample
@@ -36,6 +38,8 @@ class DatasetCheck:
     warnings: list[str] = field(default_factory=list)
     #: what was read (annotation file and sheet, frame layout) and what the task's rules excluded
     sources: list[str] = field(default_factory=list)
+    #: the task's kind (``mebench.tasks``); ``check_dataset`` sets it from the task's ``DatasetSpec``
+    kind: TaskKind = SINGLE_LABEL
 
     @property
     def ok(self) -> bool:
@@ -52,8 +56,10 @@ class DatasetCheck:
 
     @property
     def multilabel(self) -> bool:
-        """An action-unit task: its samples carry ``targets`` (several labels each)."""
-        return any(sample.targets is not None for sample in self.found)
+        """Deprecated: whether the task is multi-label; read ``kind``."""
+        warnings.warn("DatasetCheck.multilabel is deprecated; use DatasetCheck.kind (mebench.api.MULTI_LABEL)",
+                      DeprecationWarning, stacklevel=2)
+        return self.kind is MULTI_LABEL
 
     def label_frame(self) -> pd.DataFrame:
         """One row per (sample, label) of a multi-label task: subject, dataset and label."""
@@ -74,7 +80,7 @@ class DatasetCheck:
     def class_counts(self, classes: Sequence[str]) -> pd.DataFrame:
         """Samples per class (``found``, and ``official`` where there is a list), with a total row;
         multi-label: samples per label (``label_counts``)."""
-        if self.multilabel:
+        if self.kind.name == "multi-label":
             return self.label_counts(classes)
         found = self.found_frame()["class"].value_counts()
         if self.expected:
@@ -90,7 +96,7 @@ class DatasetCheck:
     def subject_counts(self, classes: Sequence[str]) -> pd.DataFrame:
         """Per subject: official and found counts (official list), else samples per class and total."""
         found = self.found_frame()
-        if self.multilabel:
+        if self.kind.name == "multi-label":
             rows = self.label_frame()
             table = pd.crosstab(rows["subject"], rows["label"]).reindex(columns=list(classes), fill_value=0)
             table = table.reindex(sorted(found.subject.unique()), fill_value=0)
@@ -116,7 +122,7 @@ class DatasetCheck:
         lines = [self._headline(), *(f"  {line}" for line in self.sources), ""]
         counts = self.class_counts(classes)
         lines.append(tabulate(counts.reset_index().values.tolist(),
-                              headers=["label" if self.multilabel else "class", *counts.columns], tablefmt="github"))
+                              headers=[self.kind.label_word, *counts.columns], tablefmt="github"))
         subjects = self.subject_counts(classes)
         lines += ["", tabulate(subjects.reset_index().values.tolist(), headers=["subject", *subjects.columns],
                                tablefmt="github")]
@@ -150,4 +156,6 @@ def check_dataset(spec: "DatasetSpec", data_root: str | None, given: Mapping[str
     if spec.check is None:
         raise UsageError(f"dataset {spec.name!r} reads no files of yours, so there is nothing to check")
     values, _ = spec.resolve_options(given)
-    return spec.check(data_root, **values)
+    report = spec.check(data_root, **values)
+    report.kind = spec.kind
+    return report

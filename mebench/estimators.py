@@ -28,6 +28,13 @@ def is_estimator(model: Any) -> bool:
             and callable(getattr(model, "predict_proba", None)))
 
 
+def is_spotter(model: Any) -> bool:
+    """Whether ``model`` is a spotter (``mebench.learners.SPOTTER``): ``spot_video(video) -> [(onset, offset,
+    type), …]`` (inclusive frame numbers of the video, type one of the task's types), and optionally
+    ``fit(videos)`` (a net may be one)."""
+    return callable(getattr(model, "spot_video", None))
+
+
 def builds_estimator(build: Callable[[], Any]) -> bool:
     """Whether ``build()`` makes an estimator, found without building a net for real (on the meta
     device); a factory that cannot build on the meta device makes a net."""
@@ -82,10 +89,10 @@ class Predictor:
     on a batch of model inputs (``predict_proba`` on the flattened batch)."""
 
     def __init__(self, estimator: Any):
-        self.estimator = estimator
+        self.model = estimator
 
     def eval(self) -> "Predictor":
         return self
 
     def __call__(self, batch: torch.Tensor) -> np.ndarray:
-        return self.estimator.predict_proba(batch.reshape(len(batch), -1).double().cpu().numpy())
+        return self.model.predict_proba(batch.reshape(len(batch), -1).double().cpu().numpy())

@@ -12,20 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from mebench.data import PreparedData
 from mebench.errors import RunError
-from mebench.estimators import fit_estimator, predict_probabilities
 from mebench.folds import Fold
+from mebench.learners import FOLD_BATCH_MAX_MACS, NET, Learner, fold_record, worth_fold_batching  # noqa: F401
 from mebench.plan import RunPlan
-from mebench.records import FoldRecord, Prediction
-from mebench.selection import selection_for
-from mebench.timing import Stopwatch
-from mebench.fold_batching import fold_batch_size, fold_batching_obstacle, train_folds_batched
-from mebench.training import TrainSettings, predict, train_fold
+from mebench.records import FoldRecord
+from mebench.training import TrainSettings
 
 OnRecord = Callable[[RunPlan, FoldRecord], None]
 
@@ -60,87 +56,25 @@ class FoldJob:
     selection: str = "fixed"
     compile: bool = False
     subjects: list[str] | None = None  # every sample's subject; only inner-val needs them
-    estimator: bool = False  # fitted once (mebench.estimators), not trained
+    learner: Learner = NET  # how the fold learns (mebench.learners)
+    #: every sample in position order, where the learner reads the samples themselves (a spotter's videos)
+    samples: list | None = None
+    classes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, plan: RunPlan, data: PreparedData, fold: Fold) -> "FoldJob":
         subjects = list(data.subjects) if plan.config.selection == "inner-val" else None
         return cls(plan.run_id, plan.config.model, dict(plan.model_options), len(plan.classes),
                    plan.settings, fold, [data.sample_ids[i] for i in fold.test], plan.config.selection,
-                   plan.compile, subjects, plan.estimator)
-
-
-def fold_record(job: FoldJob, probabilities: np.ndarray, seconds: float, together: int,
-                epoch_losses: list[float], extras: dict) -> FoldRecord:
-    """The record of a trained fold: what summarise and resumption read."""
-    fold = job.fold
-    n_train = int(len(fold.train)) - int(extras.get("n_validation", 0))  # inner-val: without the validation side
-    return FoldRecord(fold=fold.index, test_group=fold.name, train_seconds=seconds, folds_trained_together=together,
-                      n_train=n_train, n_test=int(len(fold.test)), epoch_losses=[float(v) for v in epoch_losses],
-                      predictions=[Prediction(sample_id, probabilities[k].tolist())
-                                   for k, sample_id in enumerate(job.test_ids)],
-                      extras=extras)
+                   plan.compile, subjects, plan.learner, list(plan.samples) if plan.learner.needs_samples else None,
+                   tuple(plan.classes))
 
 
 def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
                on_epoch: Callable[[int, float], None] | None = None,
                log: Callable[[str], None] | None = None) -> list[FoldRecord]:
-    """Train one fold, or several at once (fold-batched), and return their records. An estimator's
-    folds are fitted one by one instead (no epochs: its records have no epoch losses)."""
-    settings = jobs[0].settings
-    if jobs[0].estimator:
-        return [fit_job(job, build, x, y) for job in jobs]
-    losses: list[list[float]] = [[] for _ in jobs]
-    position = {job.fold.index: k for k, job in enumerate(jobs)}
-
-    def record_loss(epoch: int, loss: float) -> None:  # one fold trained alone
-        losses[0].append(loss)
-        if on_epoch is not None:
-            on_epoch(epoch, loss)
-
-    def record_fold_loss(fold: Fold, epoch: int, loss: float) -> None:  # each fold of a batched group
-        losses[position[fold.index]].append(loss)
-
-    extras: list[dict] = [{} for _ in jobs]
-    with Stopwatch(settings.device) as watch:
-        if len(jobs) == 1:
-            job = jobs[0]
-            fold, selector = selection_for(job.selection, job.fold, np.asarray(job.subjects or []), settings, x, y)
-            model = train_fold(build, x, y, fold, settings, record_loss,
-                               after_epoch=selector.after_epoch if selector else None)
-            if selector is not None:
-                model, extras[0] = selector.finish(model)
-            models = [model]
-        else:
-            assert all(j.selection == "fixed" for j in jobs), "fold batching trains fixed-budget folds only"
-            models = train_folds_batched(build, x, y, [j.fold for j in jobs], settings, on_epoch,
-                                         on_fold_epoch=record_fold_loss, log=log)
-    return [fold_record(job, predict(model, x, job.fold.test, settings), watch.seconds / len(jobs), len(jobs),
-                        fold_losses, extra)
-            for job, model, fold_losses, extra in zip(jobs, models, losses, extras)]
-
-
-def fit_job(job: FoldJob, build: Callable, x: torch.Tensor, y: torch.Tensor) -> FoldRecord:
-    """The record of an estimator fitted on the fold's training samples (timed like training)."""
-    with Stopwatch(job.settings.device) as watch:
-        estimator = fit_estimator(build, x, y, job.fold.train, job.settings.fold_seed(job.fold.index))
-    return fold_record(job, predict_probabilities(estimator, x, job.fold.test, job.n_classes), watch.seconds, 1, [], {})
-
-
-#: ``--fold-batch auto`` batches folds on CUDA only for nets below this many forward MACs per sample.
-#: Measured on an H200 (benchmarks/README.md, grid_cost.py): the 28×28 nets (≤ 0.1 GMAC) train
-#: 2.3–5.3× faster fold-batched; the 75×75 pyramid nets (10–22 GMAC) and AlexNet at 224 (0.7 GMAC)
-#: saturate the GPU alone and run 0.6–0.9× as fast when batched.
-FOLD_BATCH_MAX_MACS = 0.5e9
-
-
-def worth_fold_batching(plan: RunPlan) -> bool:
-    """Whether ``--fold-batch auto`` trains several folds at once: on CUDA, for small nets only."""
-    if plan.device.type != "cuda":
-        return False
-    from mebench.model_card import count_macs
-
-    return count_macs(plan.build_model(), plan.model_spec) < FOLD_BATCH_MAX_MACS
+    """The records of one fold, or of several trained at once (fold-batched), as their learner makes them."""
+    return jobs[0].learner.train(jobs, build, x, y, on_epoch, log)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -181,22 +115,11 @@ class InProcessExecutor:
         if plan.compile:
             build = _compiled(build)
         pending = list(unit.folds)
-        group_size = 1
-        if plan.fold_batch == "auto" and worth_fold_batching(plan):
-            group_size = fold_batch_size(plan.build_model, x, y, pending[0], plan.settings, len(pending))
-        elif plan.fold_batch not in ("auto", "off"):
-            group_size = int(plan.fold_batch)
-        if plan.config.selection != "fixed" or plan.compile:
-            group_size = 1
-        if group_size > 1 and (obstacle := fold_batching_obstacle(plan.build_model, x)) is not None:
-            self.log(f"fold batching off: {obstacle}; folds are trained one at a time")
-            group_size = 1
-        if group_size > 1:
-            self.log(f"fold-batched training: {group_size} folds at a time")
+        group_size = plan.learner.fold_group_size(plan, x, y, pending, self.log)
         while pending:
             group = pending[:group_size]
             epoch_bar = tqdm(total=plan.settings.epochs, desc=f"  {group[0].name}", unit="epoch", leave=False,
-                             disable=not self.progress)
+                             disable=not self.progress or not plan.learner.has_epochs)
 
             def on_epoch(epoch: int, loss: float) -> None:
                 epoch_bar.set_postfix(loss=f"{loss:.3f}")

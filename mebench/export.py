@@ -94,7 +94,8 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 def run_metrics(record: RunRecord) -> dict[str, float]:
     """The pooled figures, then each source dataset's (``<dataset>/<figure>``), each with its interval
-    bounds (``_low``, ``_high``) where the run has them; then parameters, training seconds and fps."""
+    bounds (``_low``, ``_high``) where the run has them; then parameters, training seconds and fps (none for
+    external predictions, which record no timing)."""
     metrics: dict[str, float] = {}
     scopes = [("", record.metrics.pooled)] + [(f"{name}/", block) for name, block in record.metrics.per_dataset.items()]
     for prefix, block in scopes:
@@ -103,6 +104,8 @@ def run_metrics(record: RunRecord) -> dict[str, float]:
             interval = block.interval(figure)
             if isinstance(interval, (list, tuple)) and len(interval) == 2:
                 metrics[f"{prefix}{figure}_low"], metrics[f"{prefix}{figure}_high"] = map(float, interval)
+    if record.timing is None:  # external predictions (``mebench score --as``): nothing was trained, timed or counted
+        return metrics
     metrics["parameters"] = float(record.parameters)
     metrics["train_seconds_per_fold"] = record.timing.train_seconds_per_fold_mean
     metrics["inference_fps"] = record.timing.inference_fps

@@ -20,7 +20,7 @@ from torch import nn
 
 from mebench.folds import Fold
 from mebench.training import (FoldDropout, TrainSettings, check_epoch_loss, epoch_batches, fold_pos_weight, start_fold,
-                              task_loss, train_fold, use_fold_dropout)
+                              train_fold, use_fold_dropout)
 
 
 def _dropout_calls(template: nn.Module, sample_shape: torch.Size) -> list[tuple[str, torch.Size]] | str:
@@ -158,7 +158,7 @@ class BatchedFolds:
                         for m in self.models]
 
         def fold_loss(p, b, inputs, targets, pos_weight):
-            return task_loss(functional_call(template, (p, b), (inputs,)), targets, pos_weight)
+            return settings.kind.loss(functional_call(template, (p, b), (inputs,)), targets, pos_weight)
 
         # "error": every random number must come from the pre-drawn per-fold noise, never from vmap
         self.batched_loss = vmap(fold_loss, randomness="error")

@@ -24,33 +24,24 @@ from mebench.configurations import ALL, Configuration
 from mebench.data import ModelSpec, ReportedFigures, options_text
 from mebench.metrics import MEB_LABEL_FIGURES, format_interval, meb_label_figures
 from mebench.errors import MebenchError, OptionError
-from mebench.statistics import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, METRIC_LABELS, METRIC_NAMES, SEEDS_RULE,
+from mebench.tasks import SINGLE_LABEL, TaskKind, task_kind
+from mebench.statistics import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, METRIC_NAMES, SEEDS_RULE,
                                 holm_adjust, paired_bootstrap)
 
 METRIC_CHOICES = ("accuracy", "uf1", "uar", "per-dataset")
 COMPOSITE_DEFAULT_METRICS = ("uf1", "uar", "per-dataset")  # the MEGC2019 layout
 SINGLE_DEFAULT_METRICS = ("accuracy", "uf1", "uar")
-RANKING_METRIC = "uf1"
+RANKING_METRIC = SINGLE_LABEL.ranking
 ALPHA = 0.05
 BEST_MARK, TIED_MARK, LEAKY_MARK = "★ best", "≈ best", "LEAKY"
+EXTERNAL_SOURCE, NOT_RECORDED = "external", "—"  # a configuration stored by `mebench score --as`
 LEAKY_SELECTIONS = {"test-oracle"}
 SELECTION_TEXT = {
     "fixed": "fixed epoch budget, no model selection on the test fold",
     "inner-val": "early stopping on validation subjects carved from the training side, never the test fold",
     "test-oracle": "LEAKY: the epoch was chosen on the test fold (reproduces a common inflation; not a valid estimate)",
 }
-METRIC_DEFINITIONS = ("accuracy = correct / total; UF1 = mean per-class F1 over the classes present in truth or "
-                      "predictions; UAR = mean per-class recall over the classes present in the truth; all pooled "
-                      "over every fold's predictions")
-LABEL_METRIC_DEFINITIONS = ("a label is detected where its probability is at least 0.5; F1 per label = 2TP / (2TP + "
-                            "FP + FN); macro-F1 = mean F1 over the labels present in truth or predictions; all pooled "
-                            "over every fold's predictions; MEB's two figures (points, no interval): MEB F1 = mean F1 "
-                            "over all the task's labels, 0 for a label without positives, MEB pos/neg F1 = mean over "
-                            "the labels of the positive and the negative class's F1 (per dataset under LODO: MEB's "
-                            "per-database figures)")
 MULTI_LABEL_CHOICES = ("macro_f1", "per-label", "per-dataset", "meb")
-#: Column labels of MEB's figures of a multi-label task (``mebench.metrics.meb_label_figures``).
-MEB_LABELS = {"macro_f1_all": "MEB F1", "macro_f1_pos_neg": "MEB pos/neg F1"}
 
 
 @dataclass(frozen=True)
@@ -62,34 +53,61 @@ class Layout:
     labels: dict[str, str]
     ranking: str
     definitions: str
-    multilabel: bool = False
+    kind: TaskKind = SINGLE_LABEL
 
     @classmethod
-    def of(cls, configurations: Sequence[Configuration]) -> "Layout":
-        if not configurations or not configurations[0].multilabel:
-            return cls(METRIC_NAMES, dict(METRIC_LABELS), RANKING_METRIC, METRIC_DEFINITIONS)
-        names = configurations[0].metric_names
-        labels = {name: "macro-F1" if name == "macro_f1" else f"{name.removeprefix('f1_')} F1" for name in names}
-        labels.update(MEB_LABELS)
-        return cls(names, labels, "macro_f1", LABEL_METRIC_DEFINITIONS, multilabel=True)
+    def of(cls, configurations: Sequence[Configuration], kind: TaskKind | None = None) -> "Layout":
+        """The layout the task kind of ``configurations`` declares (``mebench.tasks``); ``kind`` where there are
+        none (a table of publications' figures alone)."""
+        kind = configurations[0].kind if configurations else kind or SINGLE_LABEL
+        classes = configurations[0].classes if configurations else ()
+        return cls(kind.metric_names(classes), kind.metric_labels(classes), kind.ranking, kind.definitions(), kind)
+
+    @property
+    def point_figures(self) -> tuple[str, ...]:
+        """Figures shown as points, without an interval (MEB's two multi-label figures)."""
+        return self.kind.point_figures
 
     def resolve(self, metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], list[str]]:
         """(figures shown for the whole task, figures shown per source dataset) for ``--metrics``."""
-        if not self.multilabel:
-            base, per_dataset = resolve_metrics(metrics, composite)
-            return base, base if per_dataset else []
-        chosen = list(metrics) if metrics else list(MULTI_LABEL_CHOICES)
-        unknown = [m for m in chosen if m not in MULTI_LABEL_CHOICES]
-        if unknown:
-            raise OptionError(f"--metrics: unknown metric {unknown[0]!r} for a multi-label task; choose from "
-                              f"{', '.join(MULTI_LABEL_CHOICES)}")
-        meb = list(MEB_LABEL_FIGURES) if "meb" in chosen else []
-        base = ["macro_f1"] + (list(self.names[1:]) if "per-label" in chosen else []) + meb
-        return base, ["macro_f1"] + meb if "per-dataset" in chosen and composite else []
+        return METRIC_RESOLVERS[self.kind.name](self, metrics, composite)
 
     @property
     def ranking_label(self) -> str:
         return self.labels[self.ranking]
+
+
+def _class_figures(layout: Layout, metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], list[str]]:
+    """``--metrics`` of a single-label table: accuracy, UF1, UAR, per-dataset."""
+    base, per_dataset = resolve_metrics(metrics, composite)
+    return base, base if per_dataset else []
+
+
+def _label_figures(layout: Layout, metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], list[str]]:
+    """``--metrics`` of a multi-label table: macro_f1, per-label, per-dataset, meb."""
+    chosen = list(metrics) if metrics else list(MULTI_LABEL_CHOICES)
+    unknown = [m for m in chosen if m not in MULTI_LABEL_CHOICES]
+    if unknown:
+        raise OptionError(f"--metrics: unknown metric {unknown[0]!r} for a multi-label task; choose from "
+                          f"{', '.join(MULTI_LABEL_CHOICES)}")
+    points = list(layout.point_figures) if "meb" in chosen else []
+    base = [layout.ranking] + (list(layout.names[1:]) if "per-label" in chosen else []) + points
+    return base, [layout.ranking] + points if "per-dataset" in chosen and composite else []
+
+
+def _interval_figures(layout: Layout, metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], list[str]]:
+    """``--metrics`` of a spotting table: F1 overall, ME F1, MaE F1 (``--metrics`` names any of them)."""
+    chosen = list(metrics) if metrics else list(layout.names)
+    unknown = [m for m in chosen if m not in layout.names]
+    if unknown:
+        raise OptionError(f"--metrics: unknown metric {unknown[0]!r} for a spotting task; choose from "
+                          f"{', '.join(layout.names)}")
+    base = [m for m in layout.names if m in chosen]
+    return base, base if composite else []
+
+
+#: How ``--metrics`` picks a table's columns, per task kind.
+METRIC_RESOLVERS = {"single-label": _class_figures, "multi-label": _label_figures, "intervals": _interval_figures}
 
 
 # --- significance ---------------------------------------------------------------------------------
@@ -168,15 +186,17 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     first = configuration.first
     leaky = configuration.selection in LEAKY_SELECTIONS
     mark = " ".join(part for part in (LEAKY_MARK if leaky else "", verdict.mark) if part)
-    display = {"model": configuration.model, "mark": mark, "source": "measured", "seeds": len(configuration.runs),
-               "epochs": "fitted" if first.fitted else first.epochs}
-    numbers = {"model": configuration.model, "dataset": configuration.dataset, "source": "measured",
+    source = EXTERNAL_SOURCE if first.external else "measured"
+    display = {"model": configuration.model, "mark": mark, "source": source, "seeds": len(configuration.runs),
+               "epochs": NOT_RECORDED if first.external else ("fitted" if first.learner == "estimator" else "—")
+               if first.fitted else first.epochs}
+    numbers = {"model": configuration.model, "dataset": configuration.dataset, "source": source,
                "seeds": len(configuration.runs)}
     for scope in scopes:
         stats = configuration.statistics(scope) if scope in configuration.scopes else None
         for metric in base if scope == ALL else per_dataset:
             column = layout.labels[metric] if scope == ALL else f"{scope} {layout.labels[metric]}"
-            if metric in MEB_LABEL_FIGURES:
+            if metric in layout.point_figures:
                 display[column] = format_interval(meb_figures(configuration, scope)[metric]) if stats else ""
                 continue
             display[column] = format_interval(stats["estimate"][metric], stats[metric]) if stats else ""
@@ -186,23 +206,50 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
         for metric in layout.names:
             numbers[f"{prefix}{metric}"] = stats["estimate"][metric]
             numbers[f"{prefix}{metric}_ci_low"], numbers[f"{prefix}{metric}_ci_high"] = stats[metric]
-        if layout.multilabel:
+        if layout.point_figures:
             numbers.update({f"{prefix}{name}": value for name, value in meb_figures(configuration, scope).items()})
     seed_sd = configuration.seed_sd(layout.ranking)
     display[f"{layout.ranking_label} seed sd"] = f"{seed_sd:.3f}" if seed_sd is not None else ""
     display["p vs best (Holm)"] = (f"{verdict.p:.3f}" if verdict.p is not None else
                                    "" if verdict.comparable else "— (other samples)")
-    train_seconds, fps = configuration.mean_timing()
-    display.update({"params": f"{first.parameters:,}", "train s/fold": f"{train_seconds:.1f}", "fps": f"{fps:.0f}",
-                    "device": first.device})
+    if first.external:  # predictions made elsewhere: nothing trained, timed or counted here
+        train_seconds = fps = None
+        display.update({"params": NOT_RECORDED, "train s/fold": NOT_RECORDED, "fps": NOT_RECORDED,
+                        "device": NOT_RECORDED})
+    else:
+        train_seconds, fps = configuration.mean_timing()
+        display.update({"params": f"{first.parameters:,}", "train s/fold": f"{train_seconds:.1f}",
+                        "fps": f"{fps:.0f}", "device": first.device})
     numbers.update({
         f"{layout.ranking}_seed_sd": seed_sd, "mark": mark, "p_vs_best_holm": verdict.p, "protocol": configuration.protocol,
-        "selection": configuration.selection, "epochs": None if first.fitted else first.epochs,
-        "params": first.parameters,
+        "selection": configuration.selection, "epochs": None if first.fitted or first.external else first.epochs,
+        "params": None if first.external else first.parameters,
         "train_s_per_fold": train_seconds, "fps": fps, "device": first.device,
         "run_ids": " ".join(run.run_id for run in configuration.runs),
     })
+    display[PRETRAINED_COLUMN] = pretrained_on(first.pretrained)
+    if first.pretrained:
+        numbers.update(pretrained_on=display[PRETRAINED_COLUMN], pretrained_sha256=first.pretrained.get("sha256"))
     return display, numbers
+
+
+#: The column naming each row's starting weights, shown where a row of the table has some.
+PRETRAINED_COLUMN = "pretrained on"
+
+
+def pretrained_on(record: dict) -> str:
+    """A run's starting weights in a table cell: their source and the start of the file's SHA-256 digest."""
+    if not record:
+        return ""
+    return record.get("source", "") + (f" (sha256 {record['sha256'][:12]})" if record.get("sha256") else "")
+
+
+def _pretrained_column(display: pd.DataFrame) -> pd.DataFrame:
+    """``display`` without the pretrained column where no row has starting weights (reported rows: blank)."""
+    if PRETRAINED_COLUMN not in display:
+        return display
+    display[PRETRAINED_COLUMN] = display[PRETRAINED_COLUMN].fillna("")
+    return display if display[PRETRAINED_COLUMN].any() else display.drop(columns=[PRETRAINED_COLUMN])
 
 
 def meb_figures(configuration: Configuration, scope: str = ALL) -> dict[str, float]:
@@ -214,19 +261,19 @@ def meb_figures(configuration: Configuration, scope: str = ALL) -> dict[str, flo
 
 
 def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: list[str], per_dataset: list[str],
-                  dataset: str) -> tuple[dict, dict]:
+                  dataset: str, layout: Layout) -> tuple[dict, dict]:
     display = {"model": name, "mark": "", "source": f"reported: {figures.source}", "seeds": "", "epochs": ""}
     numbers = {"model": name, "dataset": dataset, "source": "reported", "seeds": None}
     for scope in scopes:
-        block = ({m: getattr(figures, m) for m in METRIC_NAMES} if scope == ALL
+        block = ({m: figures.value(m) for m in layout.names} if scope == ALL
                  else dict(figures.per_dataset.get(scope, {})))
-        for metric in METRIC_NAMES:
+        for metric in layout.names:
             value = block.get(metric)
             numbers[metric if scope == ALL else f"{scope}_{metric}"] = value
             if metric in (base if scope == ALL else per_dataset):
-                column = METRIC_LABELS[metric] if scope == ALL else f"{scope} {METRIC_LABELS[metric]}"
+                column = layout.labels[metric] if scope == ALL else f"{scope} {layout.labels[metric]}"
                 display[column] = format_interval(value)
-    display.update({"UF1 seed sd": "", "p vs best (Holm)": "",
+    display.update({f"{layout.ranking_label} seed sd": "", "p vs best (Holm)": "",
                     "params": f"{figures.parameters:,}" if figures.parameters else "",
                     "train s/fold": f"{figures.train_s_per_subject:g}" if figures.train_s_per_subject else "",
                     "fps": f"{figures.fps:g}" if figures.fps else "", "device": figures.device or "paper"})
@@ -255,10 +302,15 @@ def seeds_rule(column: str | None) -> str:
 
 def _footer(configurations: list[Configuration], protocol: str, selection: str, has_reported: bool,
             per_dataset: bool, layout: Layout) -> list[str]:
-    epochs = sorted({c.first.epochs for c in configurations if not c.first.fitted})
-    fitted = [c.model for c in configurations if c.first.fitted]
+    epochs = sorted({c.first.epochs for c in configurations if not (c.first.fitted or c.first.external)})
+    fitted: dict[str, list[str]] = {}  # how they learnt → models
+    for c in configurations:
+        if c.first.fitted:
+            fitted.setdefault(c.first.budget_text, []).append(c.model)
+    external = [c.model for c in configurations if c.first.external]
     budget = [f"{'/'.join(map(str, epochs))} epochs per fold"] if epochs else []
-    budget += [f"{', '.join(fitted)} fitted once per fold (no epochs)"] if fitted else []
+    budget += [f"{', '.join(models)} {text}" for text, models in fitted.items()]
+    budget += [f"{', '.join(external)} {EXTERNAL_SOURCE} (predictions made elsewhere, scored here)"] if external else []
     folds = sorted({c.first.n_folds for c in configurations})
     subjects = sorted({c.statistics()["groups"] for c in configurations})
     lines = []
@@ -277,6 +329,10 @@ def _footer(configurations: list[Configuration], protocol: str, selection: str, 
                      f"Holm-adjusted over the comparisons with the best, α = {ALPHA}.")
     if has_reported:
         lines.append("reported: the cited source's own figures (not run here); not part of the significance test.")
+    if external:
+        lines.append(f"{EXTERNAL_SOURCE}: a predictions file stored by `mebench score --as` and scored here like a run "
+                     f"(its SHA-256 in run.json); how it was trained, its folds and model selection are not known to "
+                     f"mebench; {NOT_RECORDED}: not recorded.")
     return lines
 
 
@@ -313,18 +369,18 @@ def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterab
     # tables with measured rows first; tables of publications' figures alone after them
     for key, members in sorted(groups.items(), key=lambda item: (not item[1], *item[0][:4], qualifiers[item[0]])):
         name, protocol, protocol_options, selection = key.dataset, key.protocol, key.protocol_options, key.selection
-        layout = Layout.of(members)
-        members = sorted(members, key=lambda c: -c.statistics()["estimate"][layout.ranking])
         own_reported = [(m, f) for m, f in reported
                         if key in homes and f.dataset == name and f.protocol == protocol]
+        layout = Layout.of(members, task_kind(own_reported[0][1].kind) if own_reported else None)
+        members = sorted(members, key=lambda c: -c.statistics()["estimate"][layout.ranking])
         scopes = sorted({s for c in members for s in c.scopes} - {ALL})
         scopes += sorted({s for _, f in own_reported for s in f.per_dataset} - set(scopes))
         scopes = [ALL] + scopes
         base, per_dataset = layout.resolve(metrics, composite=len(scopes) > 1)
         verdicts = significance_marks(members)
         rows = [_measured_row(c, verdicts[i], scopes, base, per_dataset, layout) for i, c in enumerate(members)]
-        rows += [_reported_row(m, f, scopes, base, per_dataset, name) for m, f in own_reported]
-        display = pd.DataFrame([r[0] for r in rows])
+        rows += [_reported_row(m, f, scopes, base, per_dataset, name, layout) for m, f in own_reported]
+        display = _pretrained_column(pd.DataFrame([r[0] for r in rows]))
         numbers = pd.DataFrame([r[1] for r in rows])
         footer = _footer(members, protocol, selection, bool(own_reported), bool(per_dataset), layout)
         tables.append(LeaderboardTable(name, protocol, selection, display, numbers, footer, members,

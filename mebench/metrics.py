@@ -26,11 +26,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from tabulate import tabulate
 
 from mebench.records import MetricBlock, Metrics
-from mebench.statistics import (Encoded, encode, encode_labels, label_cells, label_metrics_from_counts,
+from mebench.statistics import (encode, encode_labels, label_cells, label_metrics_from_counts, metrics_from_confusion,
                                 subject_bootstrap)
 
 #: How a multi-label sample's labels are written in predictions.csv: ``AU4+AU12``; ``none`` for no label.
@@ -55,19 +55,6 @@ def label_matrix(texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
                 raise ValueError(f"label {label!r} is not among the task's labels {list(labels)}")
             matrix[i, index[label]] = True
     return matrix
-
-
-def encode_predictions(frames: Sequence[pd.DataFrame], classes: Sequence[str], multilabel: bool,
-                       mask: np.ndarray | None = None) -> Encoded:
-    """The predictions of one or more seeds (frames aligned by sample id) encoded for the statistics."""
-    frame = frames[0]
-    mask = np.ones(len(frame), bool) if mask is None else mask
-    if multilabel:
-        return encode_labels(label_matrix(frame["true_label"][mask].tolist(), classes),
-                             np.stack([label_matrix(f["predicted_label"][mask].tolist(), classes) for f in frames]),
-                             frame["subject"][mask], classes)
-    return encode(frame["true_label"][mask], np.stack([f["predicted_label"].to_numpy()[mask] for f in frames]),
-                  frame["subject"][mask], classes)
 
 
 def label_metrics(truth: np.ndarray, predicted: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
@@ -116,51 +103,59 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], classes
     if y_true.shape != y_pred.shape or y_true.size == 0:
         raise ValueError(f"need equally long, non-empty label arrays, got {y_true.shape} and {y_pred.shape}")
     all_labels = list(range(len(classes)))
-    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=all_labels, zero_division=0)
+    confusion = confusion_matrix(y_true, y_pred, labels=all_labels)
     return {
         "n": int(y_true.size),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "uf1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-        "uar": float(np.mean([recall[c] for c in sorted(set(y_true.tolist()))])),
+        # the declared figures (mebench.statistics.METRICS), from the same counts every bootstrap draw uses
+        **{name: float(value) for name, value in metrics_from_confusion(confusion).items()},
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                    "support": int(support[i])}
             for i, name in enumerate(classes)
         },
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=all_labels).tolist(),
+        "confusion_matrix": confusion.tolist(),
     }
 
 
-def bootstrap_ci(frame: pd.DataFrame, classes: Sequence[str], multilabel: bool = False) -> dict[str, Any]:
-    """The ``"ci"`` entry of a metrics block: 95 % subject-level bootstrap intervals of accuracy,
-    UF1 and UAR (multi-label: macro-F1 and each label's F1; 2,000 resamples, seed 0) with the method,
-    unit, count, seed and level recorded."""
-    result = subject_bootstrap(encode_predictions([frame], classes, multilabel))
+def _interval_entry(result: dict[str, Any]) -> dict[str, Any]:
+    """The ``"ci"`` entry of a metrics block: 95 % subject-level bootstrap intervals (2,000 resamples, seed 0)
+    with the method, unit, count, seed and level recorded."""
     result.pop("estimate")
     return result
 
 
-def pooled_metrics(predictions: pd.DataFrame, classes: Sequence[str], multilabel: bool = False) -> dict[str, Any]:
-    """Metrics of a run from its per-sample predictions (columns: sample_id, dataset, subject, fold,
-    true_label, predicted_label — labels as class names, or joined label sets for a multi-label task).
-    Every block (``pooled`` and each ``per_dataset`` entry) has a ``ci`` entry (:func:`bootstrap_ci`)."""
-    if multilabel:
-        return pooled_label_metrics(predictions, classes)
+def class_bootstrap_ci(frame: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
+    """``"ci"`` of a single-label block: accuracy, UF1 and UAR."""
+    return _interval_entry(subject_bootstrap(encode(frame["true_label"], frame["predicted_label"].to_numpy()[None],
+                                                    frame["subject"], classes)))
+
+
+def label_bootstrap_ci(frame: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
+    """``"ci"`` of a multi-label block: macro-F1 and each label's F1."""
+    return _interval_entry(subject_bootstrap(encode_labels(label_matrix(frame["true_label"].tolist(), labels),
+                                                           label_matrix(frame["predicted_label"].tolist(), labels),
+                                                           frame["subject"], labels)))
+
+
+def pooled_class_metrics(predictions: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
+    """Metrics of a single-label run from its per-sample predictions (columns: sample_id, dataset, subject,
+    fold, true_label, predicted_label — labels as class names; ``mebench.tasks.SingleLabel.pooled``). Every
+    block (``pooled`` and each ``per_dataset`` entry) has a ``ci`` entry (:func:`class_bootstrap_ci`)."""
     index = {name: i for i, name in enumerate(classes)}
     frame = _checked(predictions)
     y_true = frame["true_label"].map(index).to_numpy()
     y_pred = frame["predicted_label"].map(index).to_numpy()
     pooled = classification_metrics(y_true, y_pred, classes)
-    result = {"classes": list(classes), "pooled": {**pooled, "ci": bootstrap_ci(frame, classes)}}
+    result = {"classes": list(classes), "pooled": {**pooled, "ci": class_bootstrap_ci(frame, classes)}}
     datasets = sorted(frame["dataset"].unique())
     if len(datasets) > 1:
         result["per_dataset"] = {}
         for name in datasets:
             mask = (frame["dataset"] == name).to_numpy()
             block = classification_metrics(y_true[mask], y_pred[mask], classes)
-            result["per_dataset"][name] = {**block, "ci": bootstrap_ci(frame[mask], classes)}
+            result["per_dataset"][name] = {**block, "ci": class_bootstrap_ci(frame[mask], classes)}
     fold_accuracy = (frame["true_label"] == frame["predicted_label"]).groupby(frame["fold"]).mean()
     result["fold_mean"] = {"accuracy": float(fold_accuracy.mean()), "accuracy_std": float(fold_accuracy.std(ddof=0)),
                            "folds": int(fold_accuracy.size),
@@ -169,19 +164,19 @@ def pooled_metrics(predictions: pd.DataFrame, classes: Sequence[str], multilabel
 
 
 def pooled_label_metrics(predictions: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
-    """``pooled_metrics`` of a multi-label task: macro-F1 and per-label figures, pooled and per source
+    """The metrics of a multi-label run (``mebench.tasks.MultiLabel.pooled``): macro-F1 and per-label figures, pooled and per source
     dataset, with intervals; the fold-mean macro-F1 beside them."""
     frame = _checked(predictions)
     truth, predicted = label_matrix(frame["true_label"].tolist(), labels), label_matrix(frame["predicted_label"].tolist(), labels)
     result = {"classes": list(labels), "task": "multi-label",
-              "pooled": {**label_metrics(truth, predicted, labels), "ci": bootstrap_ci(frame, labels, True)}}
+              "pooled": {**label_metrics(truth, predicted, labels), "ci": label_bootstrap_ci(frame, labels)}}
     datasets = sorted(frame["dataset"].unique())
     if len(datasets) > 1:
         result["per_dataset"] = {}
         for name in datasets:
             mask = (frame["dataset"] == name).to_numpy()
             result["per_dataset"][name] = {**label_metrics(truth[mask], predicted[mask], labels),
-                                           "ci": bootstrap_ci(frame[mask], labels, True)}
+                                           "ci": label_bootstrap_ci(frame[mask], labels)}
     folds = frame["fold"].to_numpy()
     per_fold = [float(label_metrics_from_counts(label_cells(truth[folds == f], predicted[folds == f]).sum(axis=0),
                                                 labels)["macro_f1"]) for f in np.unique(folds)]
@@ -216,16 +211,19 @@ def format_interval(value: float | None, interval: Sequence[float] | None = None
     return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval is not None else "")
 
 
-def chance_level(pooled: MetricBlock) -> dict[str, float]:
-    """What guessing scores on these samples: the accuracy of always answering the most frequent
-    class, and the expected UF1 and UAR of answering uniformly at random (UAR = 1/K; a class of
-    prevalence p gets expected F1 2p(1/K)/(p + 1/K)). Multi-label: the macro-F1 of never detecting a
-    label (0) and the expected macro-F1 of detecting each at random at its own prevalence p (F1 = p),
-    over the labels present."""
-    if "macro_f1" in pooled.figures:
-        prevalence = np.array([c["support"] for c in pooled.per_class.values()], dtype=float) / max(pooled.n, 1)
-        present = prevalence[prevalence > 0]
-        return {"macro_f1_none": 0.0, "macro_f1_random": float(present.mean()) if present.size else 0.0}
+def label_chance_level(pooled: MetricBlock) -> dict[str, float]:
+    """What guessing scores on a multi-label task's samples: the macro-F1 of never detecting a label (0) and
+    the expected macro-F1 of detecting each at random at its own prevalence p (F1 = p), over the labels
+    present."""
+    prevalence = np.array([c["support"] for c in pooled.per_class.values()], dtype=float) / max(pooled.n, 1)
+    present = prevalence[prevalence > 0]
+    return {"macro_f1_none": 0.0, "macro_f1_random": float(present.mean()) if present.size else 0.0}
+
+
+def class_chance_level(pooled: MetricBlock) -> dict[str, float]:
+    """What guessing scores on a single-label task's samples: the accuracy of always answering the most
+    frequent class, and the expected UF1 and UAR of answering uniformly at random (UAR = 1/K; a class of
+    prevalence p gets expected F1 2p(1/K)/(p + 1/K))."""
     support = np.array([c["support"] for c in pooled.per_class.values()], dtype=float)
     present = support[support > 0]
     prevalence, k = present / present.sum(), len(present)
@@ -233,21 +231,9 @@ def chance_level(pooled: MetricBlock) -> dict[str, float]:
             "uar": 1.0 / k}
 
 
-def chance_line(pooled: MetricBlock) -> str:
-    chance = chance_level(pooled)
-    if "macro_f1_none" in chance:
-        return (f"chance: macro-F1 {chance['macro_f1_none']:.3f} (never detecting a label), "
-                f"{chance['macro_f1_random']:.3f} (each label at random at its prevalence)")
-    return (f"chance: accuracy {chance['accuracy']:.3f} (always the most frequent class), "
-            f"UF1 {chance['uf1']:.3f} and UAR {chance['uar']:.3f} (uniform guessing)")
-
-
-def metrics_report(metrics: Metrics) -> str:
-    """The table printed at the end of a run: pooled and per-dataset figures with their 95 %
-    subject-level intervals where recorded, the chance level, then per class and the confusion matrix
-    (multi-label: per label)."""
-    if metrics.multilabel:
-        return label_metrics_report(metrics)
+def class_metrics_report(metrics: Metrics, chance_line: str) -> str:
+    """The table printed at the end of a single-label run: pooled and per-dataset figures with their 95 %
+    subject-level intervals where recorded, the chance level, then per class and the confusion matrix."""
     sections = [("all (pooled)", metrics.pooled)] + list(metrics.per_dataset.items())
 
     def cell(block: MetricBlock, metric: str) -> str:
@@ -268,11 +254,11 @@ def metrics_report(metrics: Metrics) -> str:
             f"{ci['groups']} subjects" if ci else "")
     fold_line = (f"\n\nfold-mean accuracy (not pooled): {100 * fold['accuracy']:.2f} ± "
                  f"{100 * fold['accuracy_std']:.2f} over {fold['folds']} folds" if fold else "")
-    return f"{summary}{note}\n{chance_line(metrics.pooled)}\n\n{per_class}\n\n{confusion}{fold_line}"
+    return f"{summary}{note}\n{chance_line}\n\n{per_class}\n\n{confusion}{fold_line}"
 
 
-def label_metrics_report(metrics: Metrics) -> str:
-    """``metrics_report`` of a multi-label task: macro-F1 per subset, then per label."""
+def label_metrics_report(metrics: Metrics, chance_line: str) -> str:
+    """The table printed at the end of a multi-label run: macro-F1 per subset, then per label."""
     sections = [("all (pooled)", metrics.pooled)] + list(metrics.per_dataset.items())
     summary = tabulate([[name, block.n, format_interval(block.value("macro_f1"), block.interval("macro_f1"))]
                         + [format_interval(block.figures.get(figure)) for figure in MEB_LABEL_FIGURES]
@@ -290,7 +276,7 @@ def label_metrics_report(metrics: Metrics) -> str:
             f"{ci['groups']} subjects" if ci else "")
     meb = (f"; MEB F1 (all labels) {fold['macro_f1_all']:.3f}, MEB pos/neg F1 {fold['macro_f1_pos_neg']:.3f}"
            if all(figure in fold for figure in MEB_LABEL_FIGURES) else "")
-    return (f"{summary}{note}\n{chance_line(metrics.pooled)}\n"
+    return (f"{summary}{note}\n{chance_line}\n"
             f"macro-F1: mean F1 over the labels present in the truth or the predictions; MEB F1 (all labels): "
             f"MEB's, mean F1 over all {len(metrics.classes)} labels, 0 for a label without positives; MEB pos/neg "
             f"F1: MEB's, per label the mean of the positive and the negative class's F1\n\n{per_label}"

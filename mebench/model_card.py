@@ -13,7 +13,7 @@ from tabulate import tabulate
 from torch.utils.flop_counter import FlopCounterMode
 
 from mebench.data import INPUT_SCALINGS, MEGC2019_CLASSES, ModelCard, ModelSpec, ReportedFigures, StepRef
-from mebench.estimators import is_estimator
+from mebench.estimators import is_estimator, is_spotter
 from mebench.options import describe_options
 from mebench.registry import Registry
 
@@ -49,10 +49,12 @@ class ModelFacts:
     plugin: str
     parameters: int | None
     macs: int | None
+    #: what the model is where it is not a net (no parameters or MACs to count)
+    not_a_net: str = ""
 
     @property
     def parameters_text(self) -> str:
-        return "— (an estimator: fitted per fold; see the card)" if self.parameters is None else f"{self.parameters:,}"
+        return f"— ({self.not_a_net}; see the card)" if self.parameters is None else f"{self.parameters:,}"
 
     @property
     def macs_text(self) -> str:
@@ -86,8 +88,9 @@ def _plain(value: Any) -> Any:
 def model_facts(spec: ModelSpec, plugin: str = "") -> ModelFacts:
     torch.manual_seed(0)
     model = spec.build(len(MEGC2019_CLASSES))
-    if is_estimator(model):
-        return ModelFacts(spec, plugin, None, None)
+    if is_estimator(model) or is_spotter(model):  # fitted per fold, or hand-crafted: no net to count
+        return ModelFacts(spec, plugin, None, None, "an estimator: fitted per fold" if is_estimator(model)
+                          else "a spotter: it reads whole videos")
     return ModelFacts(spec, plugin, count_parameters(model), count_macs(model, spec))
 
 
@@ -99,6 +102,7 @@ def figures_line(figures: ReportedFigures) -> str:
     """``accuracy 77.48 %; uf1 0.6621; casme2: …; 8,117,794 parameters (combined, loso)``."""
     parts = [f"{key} {_percent_or_rate(key, getattr(figures, key))}" for key in ("accuracy", "uf1", "uar")
              if getattr(figures, key) is not None]
+    parts += [f"{key} {_percent_or_rate(key, value)}" for key, value in figures.figures.items()]
     for name, values in figures.per_dataset.items():
         parts.append(f"{name}: " + ", ".join(f"{key} {_percent_or_rate(key, v)}" for key, v in values.items()))
     if figures.parameters:
@@ -120,16 +124,25 @@ def figures_label(figures: ReportedFigures) -> str:
 def input_scaling_text(facts: ModelFacts) -> str:
     """How the harness scales the model's input (``InputSpec.scaling``); an estimator scales its own features."""
     if facts.parameters is None:
-        return "does not apply: an estimator is fitted on the chain's features as they are"
+        return ("does not apply: an estimator is fitted on the chain's features as they are"
+                if facts.not_a_net.startswith("an estimator") else "does not apply: a spotter reads its videos' "
+                                                                   "frames as they are")
     scaling = facts.spec.input_spec.scaling
     return f"{scaling}: {INPUT_SCALINGS[scaling]} (--model-opt input_scaling={'|'.join(INPUT_SCALINGS)} sets it)"
+
+
+def _input_text(spec: ModelSpec) -> str:
+    """``3x28x28 via apex_frame → …``; a model without a chain (a spotter) reads whole videos."""
+    if not spec.preprocessing:
+        return "whole videos' frames, no preprocessing chain"
+    return f"{spec.input_spec} via {' → '.join(describe_step(s) for s in spec.preprocessing)}"
 
 
 def _card_rows(facts: ModelFacts) -> list[list[str]]:
     spec, card = facts.spec, facts.card
     if card is None:
         return [["source", "— (the plugin declares no model card)"],
-                ["input", f"{spec.input_spec} via {' → '.join(describe_step(s) for s in spec.preprocessing)}"],
+                ["input", _input_text(spec)],
                 ["input scaling", input_scaling_text(facts)],
                 ["parameters (ours)", facts.parameters_text],
                 ["MACs per sample (ours)", facts.macs_text]]
@@ -142,7 +155,7 @@ def _card_rows(facts: ModelFacts) -> list[list[str]]:
     if card.identification:
         rows.append(["identification", card.identification])
     rows += [["input chain", card.input_chain],
-             ["input", f"{spec.input_spec} via {' → '.join(describe_step(s) for s in spec.preprocessing)}"],
+             ["input", _input_text(spec)],
              ["input scaling", input_scaling_text(facts)],
              ["parameters (ours)", facts.parameters_text],
              ["parameters (reference)", reference],
@@ -216,8 +229,10 @@ def models_document(registry: Registry) -> str:
              "`mebench info MODEL` prints one card. Parameter counts and MACs are measured here (3 classes, the "
              "declared input); the reference count is the one the card's source gives. Besides the models below, "
              "`timm:<name>` makes any timm architecture a model (random initialisation, `in_chans` and `num_classes` "
-             "set, input size from timm's default configuration or `timm:<name>@<size>`); nothing is ever "
-             "downloaded.", "",
+             "set, input size from timm's default configuration or `timm:<name>@<size>`) and `tv:r3d_18`, "
+             "`tv:mc3_18`, `tv:r2plus1d_18` torchvision's video nets on grey clips (`tv:<name>@<frames>x<size>`); "
+             "both start from random weights unless `--model-opt weights=FILE` or `pretrained=…` is given "
+             "(docs/pretrained.md), and nothing is downloaded unless asked.", "",
              models_leaderboard(registry, measured=every), ""]
     for members in groups.values():
         first = members[0]

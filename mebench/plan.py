@@ -14,16 +14,16 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from mebench.data import (INPUT_SCALINGS, DatasetSpec, ModelSpec, PreprocessingStep, ProtocolSpec, Sample,
-                          check_labels, options_text)
+from mebench.data import INPUT_SCALINGS, DatasetSpec, ModelSpec, PreprocessingStep, ProtocolSpec, Sample, options_text
 from mebench.errors import ConfigError, DataError, OptionError
-from mebench.estimators import builds_estimator
 from mebench.folds import Fold, SampleTable
 from mebench.hardware import describe_device, device_label
+from mebench.learners import NET, Learner, learner_for
 from mebench.options import Option, resolve_options
 from mebench.preprocessing import build_chain, chain_config
 from mebench.registry import Registry, default_registry
 from mebench.results import config_hash, make_run_id
+from mebench.tasks import SINGLE_LABEL, TaskKind
 from mebench.training import TrainSettings, bf16_supported, resolve_device
 
 DEFAULT_EPOCHS = 50
@@ -97,12 +97,17 @@ class RunPlan:
     settings: TrainSettings
     fold_batch: str
     model_options: dict[str, Any] = field(default_factory=dict)  # every declared model option, for the factory
-    estimator: bool = False  # the model is fitted once per fold, not trained (mebench.estimators)
+    learner: Learner = NET  # how the model learns a fold (mebench.learners), chosen once here
+
+    @property
+    def kind(self) -> TaskKind:
+        """What the task's answer is (``mebench.tasks``), as its ``DatasetSpec`` declares."""
+        return self.dataset_spec.kind
 
     @property
     def compile(self) -> bool:
-        """Whether each fold's net is wrapped in ``torch.compile`` (asked for, and a net: an estimator is fitted)."""
-        return self.config.compile and not self.estimator
+        """Whether each fold's model is wrapped in ``torch.compile`` (asked for, and the learner compiles)."""
+        return self.learner.compiles(self.config.compile)
 
     @property
     def leaky(self) -> bool:
@@ -118,10 +123,7 @@ class RunPlan:
         return (f"{self.config.model} on {self.config.dataset}: {len(self.evaluated)} evaluated samples, "
                 f"{len(self.folds)} folds ({protocol}), selection {self.config.selection}"
                 f"{' — LEAKY: epochs chosen on the test fold' if self.leaky else ''}, "
-                + (f"fitted once per fold (an estimator), {device_name(torch.device('cpu'))}" if self.estimator else
-                   f"{self.settings.epochs} epoch{'s' if self.settings.epochs != 1 else ''}, "
-                   f"batch {self.settings.batch_size}, {device_name(self.device)}, "
-                   f"{'bf16 autocast' if bf16 else 'fp32'}{', channels-last' if channels_last else ''}"))
+                + self.learner.describe(self.settings, device_name(self.device), bf16, channels_last))
 
 
 def device_name(device: torch.device) -> str:
@@ -225,7 +227,7 @@ def load_task_samples(spec: DatasetSpec, data_root: str | None, given: dict[str,
         raise OptionError(f"--dataset-opt: dataset {spec.name!r}: {error}") from None
     if not samples:
         raise DataError(spec.name, "no samples", "check --data-root and the dataset options")
-    check_labels(samples, spec.task_classes(values), spec.name, multilabel=spec.multilabel)
+    spec.kind.check_labels(samples, spec.task_classes(values), spec.name)
     return samples, recorded
 
 
@@ -240,6 +242,7 @@ class Task:
     folds: list[Fold]
     dataset_options: dict[str, Any]
     protocol_options: dict[str, Any]
+    kind: TaskKind = SINGLE_LABEL  # what the task's answer is (its DatasetSpec's kind)
 
 
 def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpec, protocol_spec: ProtocolSpec,
@@ -269,20 +272,20 @@ def resolve_task(registry: Registry, config: RunConfig, dataset_spec: DatasetSpe
         raise OptionError(f"tasks {', '.join(names)} share samples ({shared[0]}, …): a protocol cannot train "
                           f"and test on the same clips; pick disjoint tasks")
     table = SampleTable.build(ids, [s.subject for s in samples], [s.dataset for s in samples],
-                              # a multi-label task has no class to stratify k-fold by: its folds are by subject only
-                              [0 if dataset_spec.multilabel else classes.index(s.label) for s in samples], task_of)
+                              # the class k-fold stratifies by (a multi-label task has none: its folds are by subject)
+                              [dataset_spec.kind.stratum(s, classes) for s in samples], task_of)
     try:
         folds = protocol_spec.split(table, config.dataset, **protocol_options)
     except TypeError as error:  # a split that declares no options and does not take one given
         if protocol_spec.options is not None:
             raise
         raise OptionError(f"--protocol-opt: protocol {protocol_spec.name!r}: {error}") from None
-    return Task(names, classes, samples, table, folds, dataset_options, recorded_protocol)
+    return Task(names, classes, samples, table, folds, dataset_options, recorded_protocol, dataset_spec.kind)
 
 
 def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, batch_size: int,
-                 preprocessing: list[dict[str, Any]], input_scaling: str | None = "fold"
-                 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+                 preprocessing: list[dict[str, Any]], input_scaling: str | None = "fold",
+                 pretrained: dict[str, Any] | None = None) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(run id, identity, resolved configuration): the resolved configuration is what ``run.json``
     records; its identity (without the execution levers) is hashed into the run id. ``input_scaling``
     (None for an estimator, which scales its own features) is in both, in the identity only where it is not
@@ -296,14 +299,19 @@ def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, bat
                 "tasks": task.names,
                 # the samples themselves (ids, labels, annotated frames): another copy, errata or generator
                 # version that changes them is another run
-                "samples_digest": config_hash([(s.id, s.label, s.onset, s.apex, s.offset) for s in task.samples])}
+                "samples_digest": config_hash([task.kind.digest_row(s) for s in task.samples])}
     for key, default in LATER_SETTINGS.items():
         if resolved[key] == default:
             del resolved[key]
     if input_scaling is not None:
         resolved[INPUT_SCALING] = input_scaling
+    if pretrained:  # the net's starting weights (ModelSpec.pretrained); absent for random initialisation
+        resolved["pretrained"] = pretrained
     identity = {k: v for k, v in resolved.items() if k not in EXECUTION_LEVERS
                 and not (k == INPUT_SCALING and v == "fold")}
+    if pretrained and pretrained.get("file"):  # weights count by their digest, whatever the file's name and place
+        identity["pretrained"] = {k: v for k, v in pretrained.items() if k not in ("file", "source")}
+        identity["model_options"] = {k: v for k, v in identity["model_options"].items() if v != pretrained["file"]}
     tag = config.protocol if config.protocol != "loso" else ""
     if config.selection != "fixed":
         tag = "-".join(filter(None, [tag, "LEAKY-test-oracle" if config.selection == "test-oracle" else config.selection]))
@@ -322,35 +330,31 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     n_classes = len(classes)
     input_scaling, factory_options = resolve_input_scaling(model_spec, config.model_options)
     model_options = resolve_model_options(model_spec, factory_options, n_classes)
-    estimator = builds_estimator(lambda: model_spec.build(n_classes, **model_options))
-    if estimator and INPUT_SCALING in config.model_options:
-        raise ConfigError(f"--model-opt {INPUT_SCALING}: model {config.model!r} is an estimator fitted on the "
-                          f"chain's features, which it scales itself; leave {INPUT_SCALING} out")
-    if estimator and config.selection != "fixed":
-        raise ConfigError(f"--selection {config.selection}: model {config.model!r} is an estimator fitted once per "
-                          f"fold, with no epochs to choose among; use --selection fixed")
-    if config.pos_weight and not dataset_spec.multilabel:
-        raise ConfigError(f"--pos-weight weighs the labels of a multi-label task; task {config.dataset!r} has one "
-                          f"class per sample")
-    if estimator and dataset_spec.multilabel:
-        raise ConfigError(f"model {config.model!r} is an estimator of one class per sample; task {config.dataset!r} "
-                          f"has several labels per sample: pick a single-label task")
-    chain = build_chain(registry, model_spec.preprocessing, f"model {model_spec.name!r}")
-    preprocessing = chain_config(chain, model_spec.input_spec)
+    # loads the weights once, so that a missing or unfitting file is refused before anything is read
+    pretrained = model_spec.pretrained(n_classes, model_options) if model_spec.pretrained else None
+    learner = learner_for(lambda: model_spec.build(n_classes, **model_options), model_spec.learner)
+    kind = dataset_spec.kind
+    learner.check(config.model, config.dataset, config.selection, config.model_options, kind, INPUT_SCALING)
+    if config.pos_weight and not kind.weighs_labels:
+        raise ConfigError(f"--pos-weight weighs the labels of a multi-label task; task {config.dataset!r} has "
+                          f"{kind.answer}")
+    # a spotter reads a video's frames itself: its learner takes no preprocessing chain
+    chain = build_chain(registry, model_spec.preprocessing, f"model {model_spec.name!r}") if learner.uses_chain else []
+    preprocessing = chain_config(chain, model_spec.input_spec) if learner.uses_chain else []
     task = resolve_task(registry, config, dataset_spec, protocol_spec, classes)
     evaluated = np.sort(np.concatenate([f.test for f in task.folds]))
     epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, task.dataset_options)
     batch_size = (config.batch_size if config.batch_size is not None
                   else suggested_batch_size(dataset_spec, task.dataset_options))
     run_id, identity, resolved = run_identity(config, task, levers, epochs, batch_size, preprocessing,
-                                              None if estimator else input_scaling)
+                                              learner.input_scaling(input_scaling), pretrained)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=float(config.lr), seed=config.seed,
                              device=levers.device, bf16=levers.bf16, channels_last=levers.channels_last,
-                             multilabel=dataset_spec.multilabel, pos_weight=config.pos_weight,
+                             kind=kind, pos_weight=config.pos_weight,
                              input_scaling=input_scaling)
     return RunPlan(config=config, run_id=run_id, identity=identity, resolved=resolved, model_spec=model_spec,
                    dataset_spec=dataset_spec, protocol_spec=protocol_spec, classes=task.classes,
                    samples=task.samples, table=task.table, folds=task.folds, evaluated=evaluated, chain=chain,
                    preprocessing=preprocessing, device=levers.device, settings=settings,
-                   fold_batch="off" if estimator else levers.fold_batch, model_options=model_options,
-                   estimator=estimator)
+                   fold_batch=learner.fold_batch(levers.fold_batch), model_options=model_options,
+                   learner=learner)

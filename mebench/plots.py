@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: the report is built on machines without a display
 
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -67,9 +68,12 @@ def confusion_plot(confusion: np.ndarray, classes: Sequence[str], title: str, pa
     return _save(figure, path)
 
 
-def subject_accuracy_plot(predictions: Sequence[pd.DataFrame], title: str, path: Path) -> Path:
-    """One bar per subject (mean over seeds), coloured by source dataset, sample count on top."""
-    frames = [p.assign(correct=(p["predicted_label"] == p["true_label"]).astype(float)) for p in predictions]
+def subject_accuracy_plot(predictions: Sequence[pd.DataFrame], title: str, path: Path,
+                          right: Sequence[np.ndarray] | None = None) -> Path:
+    """One bar per subject (mean over seeds), coloured by source dataset, sample count on top. ``right``: per
+    seed, whether each sample was answered right (the task kind's rule; default: the texts are equal)."""
+    right = right or [(p["predicted_label"] == p["true_label"]).to_numpy() for p in predictions]
+    frames = [p.assign(correct=np.asarray(r, float)) for p, r in zip(predictions, right)]
     per_subject = pd.concat(frames).groupby(["dataset", "subject"], sort=True)["correct"].mean()
     counts = predictions[0].groupby(["dataset", "subject"], sort=True).size()
     datasets = list(per_subject.index.get_level_values(0).unique())
@@ -237,29 +241,90 @@ def label_f1_plot(labels: Sequence[str], values: Sequence[float], intervals: Seq
     return _save(figure, path)
 
 
+def _label_plots(configuration, title: str, stem: Path) -> tuple[dict[str, Path], str]:
+    """A multi-label configuration's F1 per label, and the title of its per-subject plot."""
+    stats, pooled = configuration.statistics(), configuration.first.metrics.pooled
+    labels = list(configuration.classes)
+    first = label_f1_plot(labels, [stats["estimate"][f"f1_{label}"] for label in labels],
+                          [stats[f"f1_{label}"] for label in labels],
+                          [pooled.per_class[label]["support"] / max(pooled.n, 1) for label in labels],
+                          f"{title}: F1 per label", stem.with_name(f"{stem.name}__labels.png"))
+    return {"labels": first}, f"{title}: exact-match accuracy (every label right) per subject"
+
+
+def _class_plots(configuration, title: str, stem: Path) -> tuple[dict[str, Path], str]:
+    """A single-label configuration's confusion matrix (summed over seeds), and the title of its per-subject plot."""
+    seeds = len(configuration.runs)
+    confusion = np.sum([run.metrics.pooled.confusion_matrix for run in configuration.runs], axis=0)
+    return ({"confusion": confusion_plot(confusion, configuration.classes,
+                                         title + (" — counts summed over seeds" if seeds > 1 else ""),
+                                         stem.with_name(f"{stem.name}__confusion.png"))},
+            f"{title}: accuracy per subject")
+
+
+#: Colours of the interval types along a video.
+TYPE_COLOURS = {"me": "tab:red", "mae": "tab:blue"}
+
+
+def spotting_timeline_plot(videos: Sequence[str], truth: Sequence[Sequence[tuple[int, int, str]]],
+                           predicted: Sequence[Sequence[tuple[int, int, str]]], title: str, path: Path) -> Path:
+    """Per video two rows along its frames: the true intervals (upper, solid) and the spotted ones (lower,
+    hatched), coloured by type (ME red, MaE blue)."""
+    n = len(videos)
+    figure, ax = plt.subplots(figsize=(9.0, max(2.5, 0.55 * n + 1.2)))
+    for row, (true, spotted) in enumerate(zip(truth, predicted)):
+        y = n - 1 - row
+        for onset, offset, kind in true:
+            ax.broken_barh([(onset, offset - onset + 1)], (y + 0.05, 0.4), color=TYPE_COLOURS[kind])
+        for onset, offset, kind in spotted:
+            ax.broken_barh([(onset, offset - onset + 1)], (y - 0.45, 0.4), facecolor="white",
+                           edgecolor=TYPE_COLOURS[kind], hatch="////", linewidth=0.8)
+    ax.set_yticks(np.arange(n), [textwrap.shorten(video, 28) for video in reversed(videos)], fontsize=7)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_xlabel("frame")
+    handles = [matplotlib.patches.Patch(color=TYPE_COLOURS["me"], label="ME (true)"),
+               matplotlib.patches.Patch(color=TYPE_COLOURS["mae"], label="MaE (true)"),
+               matplotlib.patches.Patch(facecolor="white", edgecolor="black", hatch="////", label="spotted")]
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / n),
+              ncols=3)
+    ax.set_title(fitted(title, figure), fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+#: How many videos the timeline of a spotting configuration shows (those with the most true intervals).
+TIMELINE_VIDEOS = 12
+
+
+def _interval_plots(configuration, title: str, stem: Path) -> tuple[dict[str, Path], str]:
+    """A spotting configuration's true and spotted intervals along its videos (the first seed; the videos with
+    the most true intervals), and the title of its per-subject plot."""
+    frame = configuration.predictions[0]
+    kind, classes = configuration.kind, configuration.classes
+    truth, spotted = kind.read_answers(frame["true_label"].tolist(), classes), kind.read_answers(
+        frame["predicted_label"].tolist(), classes)
+    order = sorted(range(len(frame)), key=lambda i: (-len(truth[i]), frame["sample_id"].iloc[i]))[:TIMELINE_VIDEOS]
+    timeline = spotting_timeline_plot([frame["sample_id"].iloc[i] for i in order], [truth[i] for i in order],
+                                      [spotted[i] for i in order], f"{title}: true and spotted intervals",
+                                      stem.with_name(f"{stem.name}__intervals.png"))
+    return {"intervals": timeline}, f"{title}: videos spotted exactly (every interval found, nothing else) per subject"
+
+
+#: The plots of a configuration's answers, per task kind (``mebench.tasks``).
+ANSWER_PLOTS = {"single-label": _class_plots, "multi-label": _label_plots, "intervals": _interval_plots}
+
+
 def configuration_plots(configuration, out_dir: Path) -> dict[str, Path]:
     """Confusion matrix (a multi-label task: F1 per label), accuracy per subject and (where recorded)
     training loss of one configuration (a :class:`mebench.configurations.Configuration`); name → PNG path."""
     seeds = len(configuration.runs)
     stem = safe_name(configuration.first.configuration_id)
     title = f"{configuration.model} on {configuration.dataset}" + (f" ({seeds} seeds)" if seeds > 1 else "")
-    if configuration.multilabel:
-        stats, pooled = configuration.statistics(), configuration.first.metrics.pooled
-        labels = list(configuration.classes)
-        first = label_f1_plot(labels, [stats["estimate"][f"f1_{label}"] for label in labels],
-                              [stats[f"f1_{label}"] for label in labels],
-                              [pooled.per_class[label]["support"] / max(pooled.n, 1) for label in labels],
-                              f"{title}: F1 per label", Path(out_dir) / f"{stem}__labels.png")
-        plots = {"labels": first}
-        subjects_title = f"{title}: exact-match accuracy (every label right) per subject"
-    else:
-        confusion = np.sum([run.metrics.pooled.confusion_matrix for run in configuration.runs], axis=0)
-        plots = {"confusion": confusion_plot(confusion, configuration.classes,
-                                             title + (" — counts summed over seeds" if seeds > 1 else ""),
-                                             Path(out_dir) / f"{stem}__confusion.png")}
-        subjects_title = f"{title}: accuracy per subject"
+    plots, subjects_title = ANSWER_PLOTS[configuration.kind.name](configuration, title, Path(out_dir) / stem)
+    rights = [configuration.kind.right(p, configuration.classes) for p in configuration.predictions]
+    rights = [r.all(axis=1) if r.ndim == 2 else r for r in rights]  # several labels: every one right
     plots["subjects"] = subject_accuracy_plot(configuration.predictions, subjects_title,
-                                              Path(out_dir) / f"{stem}__subjects.png")
+                                              Path(out_dir) / f"{stem}__subjects.png", rights)
     loss = training_loss_plot([Path(run.path) for run in configuration.runs], f"{title}: training loss",
                               Path(out_dir) / f"{stem}__loss.png")
     if loss is not None:
@@ -282,6 +347,8 @@ def leaderboard_plots(tables, out_dir: Path) -> list[Path]:
         written.append(interval_plot(labels, measured[metric], measured[f"{metric}_ci_low"],
                                      measured[f"{metric}_ci_high"], list(measured["mark"]), table.title,
                                      Path(out_dir) / f"{stem}__uf1.png", label))
+        if not (measured["params"].fillna(0) > 0).any():  # spotters only: no parameters to plot against
+            continue
         written.append(pareto_plot(labels, list(measured[metric]), list(measured["params"]), list(measured["fps"]),
                                    table.title, Path(out_dir) / f"{stem}__pareto.png", label))
     return written

@@ -28,11 +28,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mebench.data import MEGC2019_CLASSES, InputSpec, PreparedData, PreprocessingStep, Sample, StepRef, check_labels
-from mebench.errors import DataError, OptionError, PreprocessingError
+from mebench.data import MEGC2019_CLASSES, InputSpec, PreparedData, PreprocessingStep, Sample, SampleNote, StepRef
+from mebench.errors import ConfigError, DataError, OptionError, PreprocessingError
 from mebench.options import resolve_options
 from mebench.registry import Registry
 from mebench.results import atomic_write_bytes, atomic_write_text, config_hash, remove_stale_temp_files
+from mebench.tasks import SINGLE_LABEL, TaskKind
 
 
 def default_cache_dir() -> Path:
@@ -43,9 +44,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "mebench"
 
 
-def build_chain(registry: Registry, steps: Sequence[StepRef], owner: str = "the chain") -> list[PreprocessingStep]:
+def build_chain(registry: Registry, steps: Sequence[StepRef], owner: str = "the chain", *,
+                partial: bool = False) -> list[PreprocessingStep]:
     """The steps of a chain as a model declares them, each with its options checked against the
-    step's declaration (``owner`` names who declared the chain, e.g. ``model 'ststnet'``)."""
+    step's declaration (``owner`` names who declared the chain, e.g. ``model 'ststnet'``), and the
+    chain's order checked against what its steps need and give (``check_chain``). ``partial``: a
+    piece of a chain (a step built on its own, an item filled by hand), whose order is not checked."""
     chain = []
     for ref in steps:
         name, given = (ref, {}) if isinstance(ref, str) else (ref[0], dict(ref[1]))
@@ -55,7 +59,51 @@ def build_chain(registry: Registry, steps: Sequence[StepRef], owner: str = "the 
             chain.append(spec.factory(**values))
         except (TypeError, ValueError) as error:  # an undeclared step's own complaint, or a value it refuses
             raise OptionError(f"{owner}: preprocessing step {name!r} refused its options: {error}") from None
+    if not partial:
+        check_chain(chain, owner, registry)
     return chain
+
+
+#: The item key the runner sets before the first step, and the one it reads after the last.
+ITEM_START, ITEM_END = "sample", "image"
+
+
+def check_chain(chain: Sequence[PreprocessingStep], owner: str, registry: Registry | None = None) -> None:
+    """Refuse a chain in which a step needs an item key that no step before it gives, or that ends
+    without ``image``, in one line naming the chain, the step, the key and what gives it (the steps
+    of ``registry`` that declare it). Undeclared steps (``needs``/``gives`` None) are not checked,
+    and after a step whose ``gives`` is undeclared any key may be present."""
+    present: set[str] | None = {ITEM_START}  # None: an undeclared step may have given anything
+    for position, step in enumerate(chain):
+        needs, gives = (_keys(getattr(step, attribute, None)) for attribute in ("needs", "gives"))
+        for key in (needs or ()) if present is not None else ():
+            if key not in present:
+                raise ConfigError(f"{owner}: preprocessing step {step.name!r} needs {key!r}, which no step "
+                                  f"before it gives; {_givers(key, chain[position + 1:], registry)} "
+                                  f"before {step.name!r}")
+        present = None if present is None or gives is None else present | set(gives)
+    if present is not None and ITEM_END not in present:
+        raise ConfigError(f"{owner}: the preprocessing chain ends without {ITEM_END!r}, the model input; "
+                          f"{_givers(ITEM_END, (), registry)} at its end")
+
+
+def _keys(declared: Any) -> tuple[str, ...] | None:
+    """A declaration of keys as a tuple: None stays undeclared (as on a duck-typed step), and one key
+    written without its tuple (``needs = ("flow")``) is that key, not its letters."""
+    return None if declared is None else (declared,) if isinstance(declared, str) else tuple(declared)
+
+
+def _givers(key: str, later: Sequence[PreprocessingStep], registry: Registry | None) -> str:
+    """What to do about a missing key: move the later step of the chain that gives it, or add one that does."""
+    moved = [step.name for step in later if key in (_keys(getattr(step, "gives", None)) or ())]
+    if moved:
+        return f"{moved[0]!r} gives it: put it"
+    table = registry.preprocessors if registry is not None else None
+    names = [name for name in (table.names() if table is not None else ())  # makers of the key, not its editors
+             if key in (_keys(getattr(table.get(name).factory, "gives", None)) or ())
+             and key not in (_keys(getattr(table.get(name).factory, "needs", None)) or ())]
+    return (f"add a step that gives it ({', '.join(names)})" if names
+            else "add a step that gives it (no registered step declares it)")
 
 
 def chain_config(chain: Sequence[PreprocessingStep], input_spec: InputSpec) -> list[dict[str, Any]]:
@@ -78,16 +126,52 @@ def resize_image(image: np.ndarray, input_spec: InputSpec) -> np.ndarray:
     return np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)
 
 
-#: What a chain's steps record about a sample that ``run.json`` keeps (see ``process_sample_noted``).
-SAMPLE_NOTES = ("face_cropped", "face_missed", "apex_index", "landmarks_fallback")
+def declared_notes(chain: Sequence[PreprocessingStep]) -> list[SampleNote]:
+    """The notes the chain's steps declare, in chain order, one per key (the first declaration)."""
+    notes: dict[str, SampleNote] = {}
+    for step in chain:
+        for note in getattr(step, "notes", ()):
+            notes.setdefault(note.key, note)
+    return list(notes.values())
 
 
 def process_sample_noted(sample: Sample, chain: Sequence[PreprocessingStep],
                          input_spec: InputSpec) -> tuple[np.ndarray, dict[str, Any]]:
-    """The model input of one sample, and what its steps recorded (``SAMPLE_NOTES``)."""
+    """The model input of one sample, and what its steps recorded (the notes they declare)."""
     item: dict[str, Any] = {}
     tensor = process_sample(sample, chain, input_spec, item)
-    return tensor, {key: _plain(item[key]) for key in SAMPLE_NOTES if key in item}
+    return tensor, {note.key: _plain(item[note.key]) for note in declared_notes(chain) if note.key in item}
+
+
+def summarise_notes(chain: Sequence[PreprocessingStep], notes: dict[str, dict]) -> dict[str, Any]:
+    """The entries of ``run.json``'s ``face_crop`` section that the chain's declared notes summarise,
+    from the notes of every sample (by sample id); see ``SampleNote.form``."""
+    summary: dict[str, Any] = {}
+    for note in declared_notes(chain):
+        if not note.summary:
+            continue
+        noted = {sample_id: values[note.key] for sample_id, values in notes.items() if note.key in values}
+        true = sorted(sample_id for sample_id, value in noted.items() if value)
+        if note.form == "count":
+            summary[note.summary] = len(true)
+        elif note.form == "samples":
+            summary[note.summary] = true
+        elif noted:  # outcomes
+            no, yes = note.outcomes
+            summary[note.summary] = {no: len(noted) - len(true), yes: len(true), f"{yes}_samples": true}
+    return summary
+
+
+def note_warnings(chain: Sequence[PreprocessingStep], notes: dict[str, dict], *, samples: int,
+                  uncropped: int) -> list[str]:
+    """The lines the run prints for the declared notes with a ``warning`` that some sample's note makes true
+    (``samples``: how many were prepared; ``uncropped``: how many of them are not cropped in their copy)."""
+    lines = []
+    for note in declared_notes(chain):
+        true = sorted(sample_id for sample_id, values in notes.items() if values.get(note.key))
+        if note.warning and true:
+            lines.append(note.warning.format(count=len(true), first=true[0], samples=samples, uncropped=uncropped))
+    return lines
 
 
 def _plain(value: Any) -> Any:
@@ -216,10 +300,11 @@ class SampleCache:
 def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input_spec: InputSpec,
             cache_dir: Path | None = None, workers: int | None = None, progress: bool = True, *,
             classes: Sequence[str] = MEGC2019_CLASSES, log: Callable[[str], None] | None = None,
-            multilabel: bool = False) -> PreparedData:
+            kind: TaskKind = SINGLE_LABEL) -> PreparedData:
     """Preprocess every sample into one (N, C, H, W) tensor, reusing cached results.
 
-    ``y`` indexes into ``classes`` (``multilabel``: one column per class, 1 where the sample has it);
+    ``y`` holds the task kind's targets (``TaskKind.targets``: an index into ``classes``; multi-label: one
+    column per class, 1 where the sample has it);
     a sample whose label is not among them is refused with a ``DataError`` before any work. Each sample is cached as soon as it is computed, so an
     interrupted run (Ctrl-C, kill) keeps what was done and the next run computes only the rest;
     on Ctrl-C the worker processes are stopped at once and ``KeyboardInterrupt`` propagates.
@@ -228,7 +313,7 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
     ``UserWarning``), deleted and recomputed. Stale temporary files of killed writes older than
     an hour are removed from the chain's cache folder.
     """
-    _check_samples(samples, classes, multilabel)
+    _check_samples(samples, classes, kind)
     report = log if log is not None else (lambda message: warnings.warn(message, stacklevel=3))
     cache = SampleCache(cache_dir, chain, input_spec, report) if cache_dir else None
     results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
@@ -255,21 +340,19 @@ def prepare(samples: Sequence[Sample], chain: Sequence[PreprocessingStep], input
         finally:
             bar.close()
     x = torch.from_numpy(np.stack([results[i][0] for i in range(len(samples))]))
-    y = (torch.tensor([[float(c in s.targets) for c in classes] for s in samples], dtype=torch.float32) if multilabel
-         else torch.tensor([list(classes).index(s.label) for s in samples], dtype=torch.long))
-    return PreparedData(x=x, y=y, sample_ids=[s.id for s in samples], subjects=[s.subject for s in samples],
+    return PreparedData(x=x, y=kind.targets(samples, classes), sample_ids=[s.id for s in samples], subjects=[s.subject for s in samples],
                         datasets=[s.dataset for s in samples],
                         notes={samples[i].id: results[i][1] for i in range(len(samples)) if results[i][1]})
 
 
-def _check_samples(samples: Sequence[Sample], classes: Sequence[str], multilabel: bool) -> None:
+def _check_samples(samples: Sequence[Sample], classes: Sequence[str], kind: TaskKind) -> None:
     if not samples:
         raise PreprocessingError("no samples to preprocess")
     if len({s.id for s in samples}) != len(samples):
         seen: set[str] = set()
         duplicates = {s.id for s in samples if s.id in seen or seen.add(s.id)}
         raise PreprocessingError(f"duplicate sample ids: {sorted(duplicates)[:5]}")
-    check_labels(samples, classes, multilabel=multilabel)
+    kind.check_labels(samples, classes)
 
 
 def _load_notes(path: Path) -> dict[str, Any]:

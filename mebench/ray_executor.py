@@ -107,7 +107,7 @@ class RayExecutor:
             gpus = self.gpus_per_task
             if gpus is None:
                 gpus = 0.0
-                if cluster_gpus and not unit.plan.estimator:  # an estimator is fitted on the CPU
+                if cluster_gpus and unit.plan.learner.uses_gpu:  # an estimator is fitted on the CPU
                     gpus = (gpu_fraction(unit, torch.cuda.get_device_properties(0).total_memory)
                             if torch.cuda.is_available() else 1.0)
             plugin = self._plugin_of(unit.plan.config.model)

@@ -7,6 +7,9 @@ records, owns their defaults and checks their schema. Every other module reads a
   trains the fold again.
 - ``Metrics``: ``metrics.json``, the pooled and per-dataset figures with their intervals.
 - ``RunRecord``: ``run.json`` merged with its ``metrics.json``: what a finished run is.
+
+Each record carries ``"schema"``, the layout it was written in; readers pass what they read through
+``mebench.schema.upgrade`` (``read_record``), so ``from_json`` reads the current layout only.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mebench.schema import SCHEMA, RecordError, upgrade
+
+#: The keys of a fold record (besides ``schema``) in the current layout.
+FOLD_KEYS = ("fold", "test_group", "train_seconds", "folds_trained_together", "n_train", "n_test", "epoch_losses",
+             "predictions")
 #: Fields a selection rule adds to a fold record, kept as written.
 SELECTION_FIELDS = ("selection", "selected_epoch", "validation_losses", "n_validation", "patience",
                     "epoch_test_probabilities")
-
-
-class RecordError(ValueError):
-    """A record file that cannot be used; the message says why (one clause)."""
 
 
 def read_json(path: Path) -> Any:
@@ -32,6 +36,12 @@ def read_json(path: Path) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise RecordError(f"unreadable ({type(error).__name__})") from None
+
+
+def read_record(kind: str, path: Path) -> Any:
+    """The record of ``kind`` in the file ``path``, in the current layout (``mebench.schema.upgrade``):
+    ``RecordError`` when it cannot be read, ``NewerSchemaError`` when a newer mebench wrote it."""
+    return upgrade(kind, read_json(path), path)
 
 
 @dataclass
@@ -59,7 +69,7 @@ class FoldRecord:
         return self.extras.get("selected_epoch")
 
     def to_json(self) -> dict[str, Any]:
-        return {"fold": self.fold, "test_group": self.test_group, "train_seconds": self.train_seconds,
+        return {"schema": SCHEMA, "fold": self.fold, "test_group": self.test_group, "train_seconds": self.train_seconds,
                 "folds_trained_together": self.folds_trained_together, "n_train": self.n_train,
                 "n_test": self.n_test, "epoch_losses": [float(v) for v in self.epoch_losses],
                 "predictions": [{"sample_id": p.sample_id, "probabilities": list(p.probabilities)}
@@ -73,10 +83,10 @@ class FoldRecord:
         ``name``, its ``test_ids``, ``n_classes`` probabilities each); ``RecordError`` otherwise."""
         if not isinstance(data, dict):
             raise RecordError(f"holds a JSON {type(data).__name__}, not a fold record")
-        for key in ("fold", "predictions", "train_seconds"):
+        for key in FOLD_KEYS:
             if key not in data:
                 raise RecordError(f"has no {key!r}")
-        held_out = data.get("test_group", data.get("test_subject"))  # test_subject: records before protocols
+        held_out = data["test_group"]
         if name is not None and held_out != name:
             raise RecordError(f"was written for test group {held_out!r}, not {name!r}")
         predictions = data["predictions"]
@@ -90,19 +100,24 @@ class FoldRecord:
             if (not isinstance(probabilities, list) or (n_classes is not None and len(probabilities) != n_classes)
                     or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in probabilities)):
                 raise RecordError(f"has bad probabilities for {p.get('sample_id')}")
-        return cls(fold=int(data["fold"]), test_group=str(held_out), train_seconds=float(data["train_seconds"]),
-                   predictions=[Prediction(str(p["sample_id"]), p["probabilities"]) for p in predictions],
-                   folds_trained_together=int(data.get("folds_trained_together", 1)),
-                   n_train=int(data.get("n_train", 0)), n_test=int(data.get("n_test", len(predictions))),
-                   epoch_losses=[float(v) for v in data.get("epoch_losses") or []],
-                   extras={key: data[key] for key in SELECTION_FIELDS if key in data})
+        try:
+            return cls(fold=int(data["fold"]), test_group=str(held_out), train_seconds=float(data["train_seconds"]),
+                       predictions=[Prediction(str(p["sample_id"]), p["probabilities"]) for p in predictions],
+                       folds_trained_together=int(data["folds_trained_together"]), n_train=int(data["n_train"]),
+                       n_test=int(data["n_test"]), epoch_losses=[float(v) for v in data["epoch_losses"]],
+                       extras={key: data[key] for key in SELECTION_FIELDS if key in data})
+        except (TypeError, ValueError) as error:
+            raise RecordError(f"has a malformed field ({error})") from None
 
 
 #: The figures of a single-label (emotion) task's block; a multi-label (action-unit) task's is macro-F1.
 SINGLE_LABEL_FIGURES = ("accuracy", "uf1", "uar")
 MULTI_LABEL_FIGURES = ("macro_f1",)
+#: A spotting (intervals) task's: F1 overall and per type.
+INTERVAL_FIGURES = ("f1", "f1_me", "f1_mae")
 #: Figures a block may also hold (a multi-label block written since MEB's two figures were added).
-OPTIONAL_FIGURES = ("macro_f1_all", "macro_f1_pos_neg")
+OPTIONAL_FIGURES = ("macro_f1_all", "macro_f1_pos_neg", "precision", "recall", "precision_me", "recall_me",
+                    "precision_mae", "recall_mae")
 
 
 @dataclass
@@ -143,13 +158,14 @@ class MetricBlock:
 
     @classmethod
     def from_json(cls, data: Any) -> "MetricBlock":
-        names = next((names for names in (SINGLE_LABEL_FIGURES, MULTI_LABEL_FIGURES)
+        names = next((names for names in (SINGLE_LABEL_FIGURES, MULTI_LABEL_FIGURES, INTERVAL_FIGURES)
                       if isinstance(data, dict) and all(key in data for key in names)), None)
         if names is None:
             raise RecordError("has no pooled metrics")
-        return cls(n=int(data.get("n", 0)), figures={key: float(data[key]) for key in names + OPTIONAL_FIGURES
-                                                     if key in data},
-                   per_class=dict(data.get("per_class") or {}),
+        if "n" not in data or "per_class" not in data:
+            raise RecordError("has a block of figures without its n or per_class")
+        return cls(n=int(data["n"]), figures={key: float(data[key]) for key in names + OPTIONAL_FIGURES if key in data},
+                   per_class=dict(data["per_class"]),
                    confusion_matrix=list(data.get("confusion_matrix") or []), ci=data.get("ci"))
 
 
@@ -167,7 +183,9 @@ class Metrics:
     leaky: bool = False
     fixed_budget: dict[str, Any] | None = None
     oracle_inflation: dict[str, float] | None = None
-    multilabel: bool = False  # an action-unit task: several labels per sample, macro-F1 over them
+    #: The task kind's name (``mebench.tasks``): ``single-label``, or ``multi-label`` (action units: several labels
+    #: per sample, macro-F1 over them). metrics.json writes it as ``"task"``, except for a single-label task.
+    task: str = "single-label"
 
     @property
     def figure_names(self) -> tuple[str, ...]:
@@ -178,9 +196,9 @@ class Metrics:
         return self.pooled if scope is None else self.per_dataset[scope]
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"classes": list(self.classes), "pooled": self.pooled.to_json()}
-        if self.multilabel:
-            data["task"] = "multi-label"
+        data: dict[str, Any] = {"schema": SCHEMA, "classes": list(self.classes), "pooled": self.pooled.to_json()}
+        if self.task != "single-label":
+            data["task"] = self.task
         if self.per_dataset:
             data["per_dataset"] = {name: block.to_json() for name, block in self.per_dataset.items()}
         data["fold_mean"] = self.fold_mean
@@ -190,15 +208,20 @@ class Metrics:
         return data
 
     @classmethod
-    def from_json(cls, data: Any, classes: list[str] | None = None) -> "Metrics":
+    def from_json(cls, data: Any) -> "Metrics":
+        """The metrics in ``data``: a ``metrics.json`` in the current layout (``mebench.schema.upgrade``), or the
+        figures a task kind's ``pooled`` gives (``mebench.tasks``; no ``selection`` yet: ``fixed`` until the caller sets it).
+        ``leaky``, ``per_dataset`` and ``task`` are written only where they apply."""
         if not isinstance(data, dict):
             raise RecordError("is not a metrics object")
-        return cls(classes=list(data.get("classes") or classes or []), pooled=MetricBlock.from_json(data.get("pooled")),
+        if "classes" not in data or "fold_mean" not in data:
+            raise RecordError("lacks its classes or fold_mean")
+        return cls(classes=list(data["classes"]), pooled=MetricBlock.from_json(data.get("pooled")),
                    per_dataset={name: MetricBlock.from_json(block)
                                 for name, block in (data.get("per_dataset") or {}).items()},
-                   fold_mean=dict(data.get("fold_mean") or {}), selection=str(data.get("selection", "fixed")),
+                   fold_mean=dict(data["fold_mean"]), selection=str(data.get("selection", "fixed")),
                    leaky=bool(data.get("leaky", False)), fixed_budget=data.get("fixed_budget"),
-                   oracle_inflation=data.get("oracle_inflation"), multilabel=data.get("task") == "multi-label")
+                   oracle_inflation=data.get("oracle_inflation"), task=str(data.get("task") or "single-label"))
 
 
 @dataclass
@@ -231,24 +254,34 @@ class Timing:
     def from_json(cls, data: Any) -> "Timing":
         if not isinstance(data, dict) or not data.get("train_seconds_per_fold") or "inference_fps" not in data:
             raise RecordError("run.json has no timing (train_seconds_per_fold, inference_fps)")
+        missing = [key for key in TIMING_KEYS if key not in data]
+        if missing:
+            raise RecordError(f"run.json's timing lacks {', '.join(missing)}")
         return cls(train_seconds_per_fold=[float(v) for v in data["train_seconds_per_fold"]],
-                   inference_fps=float(data["inference_fps"]),
-                   inference_batch_size=int(data.get("inference_batch_size") or 0),
-                   inference_batches=int(data.get("inference_batches") or 0),
-                   inference_warmup_batches=int(data.get("inference_warmup_batches") or 0),
-                   preprocess_seconds=data.get("preprocess_seconds"), peak_memory_bytes=data.get("peak_memory_bytes"),
-                   peak_memory_kind=str(data.get("peak_memory_kind") or ""))
+                   inference_fps=float(data["inference_fps"]), inference_batch_size=int(data["inference_batch_size"]),
+                   inference_batches=int(data["inference_batches"]),
+                   inference_warmup_batches=int(data["inference_warmup_batches"]),
+                   preprocess_seconds=data["preprocess_seconds"], peak_memory_bytes=data["peak_memory_bytes"],
+                   peak_memory_kind=str(data["peak_memory_kind"]))
 
 
-#: run.json keys a run record needs; the others have defaults.
-REQUIRED_RUN_KEYS = ("model", "dataset", "seed", "config", "config_hash")
+#: The keys of a run's timing that its reader reads (the written means and totals follow from them).
+TIMING_KEYS = ("train_seconds_per_fold", "inference_fps", "inference_batch_size", "inference_batches",
+               "inference_warmup_batches", "preprocess_seconds", "peak_memory_bytes", "peak_memory_kind")
+
+
+#: run.json keys a run record needs in the current layout (``source`` is written for external predictions only).
+REQUIRED_RUN_KEYS = ("run_id", "model", "dataset", "protocol", "selection", "seed", "config", "config_hash", "classes",
+                     "n_samples", "n_folds", "folds", "parameters", "input_spec", "timing", "environment",
+                     "selected_epochs", "annotation_corrections", "face_crop", "finished", "learner")
 
 
 @dataclass
 class RunRecord:
     """A finished run: ``run.json`` (configuration, identity, timing, environment, data notes) with its
     ``metrics.json``. ``config`` is the resolved configuration as recorded; the attributes below it
-    read what other modules need from it, with the defaults of runs written before each key existed."""
+    read what other modules need from it (runs written before a key existed get its value from
+    ``mebench.schema.upgrade``)."""
 
     run_id: str
     model: str
@@ -257,7 +290,7 @@ class RunRecord:
     config: dict[str, Any]
     config_hash: str
     metrics: Metrics
-    timing: Timing
+    timing: Timing | None  # None only for external predictions (``learner`` external): nothing was timed
     parameters: int
     environment: dict[str, Any]
     protocol: str = "loso"
@@ -271,15 +304,30 @@ class RunRecord:
     annotation_corrections: dict[str, list[str]] = field(default_factory=dict)
     face_crop: dict[str, Any] = field(default_factory=dict)
     finished: str = ""
-    #: How the model learned: ``net`` (trained by epochs) or ``estimator`` (fitted once per fold, no epochs or
-    #: batches; ``mebench.estimators``). Runs written before the key existed read as ``net``.
+    #: How the model learned: ``net`` (trained by epochs), ``estimator`` (fitted once per fold, no epochs or
+    #: batches; ``mebench.estimators``) or ``external`` (predictions made elsewhere, stored by ``mebench score
+    #: --as``: no training, timing or parameters recorded). Runs written before the key existed read as ``net``.
     learner: str = "net"
+    #: Where external predictions came from: ``{"file": path as given, "sha256": digest of its bytes}``.
+    source: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # the run folder it was read from
 
     @property
+    def budget_text(self) -> str:
+        """How a model without epochs learnt each fold, as tables say it (``fitted`` is True)."""
+        return "run on each test video, fitting nothing (no epochs)" if self.learner == "spotter" else \
+            "fitted once per fold (no epochs)"
+
+    @property
     def fitted(self) -> bool:
-        """Whether the model was fitted once per fold (an estimator), so that epochs and batches mean nothing."""
-        return self.learner == "estimator"
+        """Whether the model was fitted once per fold (an estimator, a spotter), so that epochs and batches mean
+        nothing."""
+        return self.learner in ("estimator", "spotter")
+
+    @property
+    def external(self) -> bool:
+        """Whether its predictions were made elsewhere and only scored by mebench (``mebench score --as``)."""
+        return self.learner == "external"
 
     @property
     def leaky(self) -> bool:
@@ -298,6 +346,12 @@ class RunRecord:
         return dict(self.config.get("dataset_options") or {})
 
     @property
+    def pretrained(self) -> dict[str, Any]:
+        """What the net started from (``source``, ``file``, ``sha256``, layers ``loaded``/``adapted``/``new``);
+        empty for random initialisation and for runs written before the key existed."""
+        return dict(self.config.get("pretrained") or {})
+
+    @property
     def device(self) -> str:
         return str(self.environment.get("device", ""))
 
@@ -308,35 +362,38 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         """``run.json`` (the metrics go to ``metrics.json``)."""
-        return {"run_id": self.run_id, "model": self.model, "dataset": self.dataset, "protocol": self.protocol,
-                "selection": self.selection, "leaky": self.leaky, "seed": self.seed, "config": self.config,
+        return {"schema": SCHEMA, "run_id": self.run_id, "model": self.model, "dataset": self.dataset,
+                "protocol": self.protocol, "selection": self.selection, "leaky": self.leaky, "seed": self.seed,
+                "config": self.config,
                 "config_hash": self.config_hash, "classes": list(self.classes), "n_samples": self.n_samples,
                 "n_folds": self.n_folds, "folds": self.folds, "parameters": self.parameters,
-                "input_spec": self.input_spec, "timing": self.timing.to_json(), "environment": self.environment,
+                "input_spec": self.input_spec, "timing": self.timing.to_json() if self.timing else None,
+                "environment": self.environment,
                 "selected_epochs": self.selected_epochs, "annotation_corrections": self.annotation_corrections,
-                "face_crop": self.face_crop, "finished": self.finished, "learner": self.learner}
+                "face_crop": self.face_crop, "finished": self.finished, "learner": self.learner,
+                **({"source": self.source} if self.source else {})}
 
     @classmethod
     def from_json(cls, run: Any, metrics: Any, path: Path | None = None) -> "RunRecord":
         if not isinstance(run, dict):
             raise RecordError("run.json is not a JSON object")
-        if not all(key in run for key in REQUIRED_RUN_KEYS):
-            raise RecordError("run.json lacks model, dataset, seed, config or config_hash")
-        config = run["config"] if isinstance(run["config"], dict) else {}
-        classes = list(run.get("classes") or config.get("classes") or [])
-        return cls(run_id=str(run.get("run_id") or (path.name if path else "")), model=str(run["model"]),
-                   dataset=str(run["dataset"]), seed=int(run["seed"]), config=config,
-                   config_hash=str(run["config_hash"]), metrics=Metrics.from_json(metrics, classes),
-                   timing=Timing.from_json(run.get("timing")), parameters=int(run.get("parameters") or 0),
-                   environment=dict(run.get("environment") or {}),
-                   protocol=str(run.get("protocol") or config.get("protocol") or "loso"),
-                   selection=str(run.get("selection") or config.get("selection") or "fixed"), classes=classes,
-                   n_samples=int(run.get("n_samples") or 0), n_folds=int(run.get("n_folds") or 0),
-                   folds=list(run.get("folds") or []), input_spec=str(run.get("input_spec") or ""),
-                   selected_epochs=dict(run.get("selected_epochs") or {}),
-                   annotation_corrections=dict(run.get("annotation_corrections") or {}),
-                   face_crop=dict(run.get("face_crop") or {}), finished=str(run.get("finished") or ""),
-                   learner=str(run.get("learner") or "net"), path=path)
+        missing = [key for key in REQUIRED_RUN_KEYS if key not in run]
+        if missing:
+            raise RecordError(f"run.json lacks {', '.join(missing)}")
+        if not isinstance(run["config"], dict):
+            raise RecordError("run.json's config is not a JSON object")
+        learner = str(run["learner"])
+        untimed = learner == "external" and run.get("timing") is None  # every other run must have its timing
+        return cls(run_id=str(run["run_id"]), model=str(run["model"]), dataset=str(run["dataset"]),
+                   seed=int(run["seed"]), config=run["config"], config_hash=str(run["config_hash"]),
+                   metrics=Metrics.from_json(metrics),
+                   timing=None if untimed else Timing.from_json(run["timing"]), parameters=int(run["parameters"]),
+                   environment=dict(run["environment"]), protocol=str(run["protocol"]),
+                   selection=str(run["selection"]), classes=list(run["classes"]), n_samples=int(run["n_samples"]),
+                   n_folds=int(run["n_folds"]), folds=list(run["folds"]), input_spec=str(run["input_spec"]),
+                   selected_epochs=dict(run["selected_epochs"]),
+                   annotation_corrections=dict(run["annotation_corrections"]), face_crop=dict(run["face_crop"]),
+                   finished=str(run["finished"]), learner=learner, source=dict(run.get("source") or {}), path=path)
 
 
 def saved_fold_records(run_folder: Path, skipped: Callable[[Path, RecordError], None] | None = None
@@ -346,7 +403,7 @@ def saved_fold_records(run_folder: Path, skipped: Callable[[Path, RecordError], 
     records = []
     for path in sorted(Path(run_folder).glob("folds/fold_*.json")):
         try:
-            records.append(FoldRecord.from_json(read_json(path)))
+            records.append(FoldRecord.from_json(read_record("fold", path)))
         except RecordError as error:
             if skipped is not None:
                 skipped(path, error)
@@ -355,7 +412,8 @@ def saved_fold_records(run_folder: Path, skipped: Callable[[Path, RecordError], 
 
 def load_run(folder: Path) -> tuple[RunRecord | None, str | None]:
     """One complete, readable run: ``(record, None)``, else ``(None, reason)`` (``reason`` is None for a
-    folder that holds no run at all)."""
+    folder that holds no run at all). Its records are read in any layout up to the current one; a record of a
+    newer layout raises ``NewerSchemaError`` (upgrade mebench), so that no command passes over it."""
     folder = Path(folder)
     run_json, metrics_path = folder / "run.json", folder / "metrics.json"
     if not run_json.exists():
@@ -373,9 +431,17 @@ def load_run(folder: Path) -> tuple[RunRecord | None, str | None]:
     if not isinstance(metrics, dict):
         return None, "metrics.json is missing or unreadable"
     try:
+        run = upgrade("run", run, run_json)
+    except RecordError as error:
+        return None, f"run.json {error}"
+    try:
+        metrics = upgrade("metrics", metrics, metrics_path)
+    except RecordError as error:
+        return None, f"metrics.json {error}"
+    try:
         return RunRecord.from_json(run, metrics, folder), None
     except RecordError as error:
-        return None, f"metrics.json {error}" if "pooled" in str(error) else str(error)
+        return None, str(error) if str(error).startswith("run.json") else f"metrics.json {error}"
     except (TypeError, ValueError) as error:
         return None, f"run.json is malformed ({error})"
 

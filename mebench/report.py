@@ -26,7 +26,7 @@ from mebench.leaderboard import LeaderboardTable, leaderboard_tables, reported_f
 from mebench.metrics import format_interval
 from mebench.plots import configuration_plots, leaderboard_plots, safe_name
 from mebench.results import atomic_write_text
-from mebench.statistics import METRIC_LABELS, METRIC_NAMES
+from mebench.tasks import task_kind
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,12 @@ def reported_vs_measured(configurations: Sequence[Configuration], reported: Iter
                       if c.model == model and c.dataset == figures.dataset and c.protocol == figures.protocol]
         candidates.sort(key=lambda c: (c.selection != "fixed", bool(c.protocol_options), -len(c.sample_ids)))
         measured = candidates[0] if candidates else None
-        scopes = [(ALL, {m: getattr(figures, m) for m in METRIC_NAMES})]
+        kind = task_kind(figures.kind)
+        names, labels = kind.metric_names(()), kind.metric_labels(())
+        scopes = [(ALL, {m: figures.value(m) for m in names})]
         scopes += [(name, dict(values)) for name, values in figures.per_dataset.items()]
         for scope, values in scopes:
-            for metric in METRIC_NAMES:
+            for metric in names:
                 value = values.get(metric)
                 if value is None:
                     continue
@@ -63,7 +65,7 @@ def reported_vs_measured(configurations: Sequence[Configuration], reported: Iter
                 estimate = stats["estimate"][metric] if stats else None
                 rows.append({
                     "model": model, "dataset": figures.dataset if scope == ALL else f"{figures.dataset}: {scope}",
-                    "metric": METRIC_LABELS[metric], "reported": f"{value:.3f}",
+                    "metric": labels[metric], "reported": f"{value:.3f}",
                     "measured": format_interval(estimate, stats[metric]) if stats else "not run here",
                     "measured − reported": f"{estimate - value:+.3f}" if stats else "",
                     "reported inside CI": ("yes" if stats[metric][0] <= value <= stats[metric][1] else "no") if stats else "",
@@ -77,15 +79,22 @@ def _protocol_rows(configuration: Configuration) -> list[str]:
     first = configuration.first
     config, environment = first.config, first.environment
     versions = ", ".join(f"{name} {version}" for name, version in environment.get("versions", {}).items())
+    if first.external:  # predictions made elsewhere (`mebench score --as`): nothing of their training is known
+        return [f"runs: {', '.join(run.run_id for run in configuration.runs)}",
+                f"external predictions: {first.source.get('file', '?')} (SHA-256 {first.source.get('sha256', '?')}), "
+                f"scored by mebench; how they were trained, their folds and model selection are not known",
+                f"samples: {first.n_samples or len(configuration.sample_ids)}, classes: {', '.join(configuration.classes)}",
+                f"stored {first.finished or '?'}"]
     return [
         f"runs: {', '.join(run.run_id for run in configuration.runs)}",
         f"protocol: {configuration.protocol.upper()} {first.protocol_options or ''}".rstrip()
         + f", {first.n_folds or '?'} folds, "
-        + ("fitted once per fold" if first.fitted else f"{first.epochs} epochs per fold")
+        + (first.budget_text.removesuffix(" (no epochs)") if first.fitted else f"{first.epochs} epochs per fold")
         + f", selection {configuration.selection}, seeds {configuration.seeds}",
         f"samples: {first.n_samples or len(configuration.sample_ids)}, classes: {', '.join(configuration.classes)}",
         f"model: {first.parameters:,} parameters, input {first.input_spec or '?'}, "
-        + ("fitted (no batches, no learning rate)" if first.fitted else
+        + (("fitted" if first.learner == "estimator" else "a spotter") + " (no batches, no learning rate)"
+           if first.fitted else
            f"precision {config.get('precision', '?')}, batch {config.get('batch_size', '?')}, lr {config.get('lr', '?')}"),
         f"preprocessing: {config.get('preprocessing', '?')}",
         f"device: {first.device}; python {environment.get('python')} on {environment.get('platform')}",

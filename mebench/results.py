@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from mebench.errors import RunError, RunLockedError
-from mebench.records import FoldRecord, RecordError, RunRecord, read_json
+from mebench.records import FoldRecord, RecordError, RunRecord, read_record
+from mebench.schema import stamped
 
 
 TEMP_SUFFIX = ".tmp"
@@ -223,20 +224,21 @@ class RunDirectory:
 
     def start(self, config: dict[str, Any], log=None) -> None:
         """Record the config; refuse to resume a folder written by a different config. An unreadable
-        ``config.json`` is replaced (the fold records are checked one by one anyway)."""
+        ``config.json`` is replaced (the fold records are checked one by one anyway); one written by a newer
+        mebench is refused (``NewerSchemaError``)."""
         config_path = self.path / "config.json"
-        expected = json.loads(json.dumps(config, default=str))
+        expected = stamped(json.loads(json.dumps(config, default=str)))
         previous = None
         if config_path.exists():
             try:
-                previous = read_json(config_path)
+                previous = read_record("config", config_path)
             except RecordError as error:
                 if log:
                     log(f"warning: {config_path}: {error}; discarded")
         if previous is not None and previous != expected:
             raise RunError(f"{config_path} holds a different configuration; use --force to start over")
         if previous is None:
-            atomic_write_json(config_path, config)
+            atomic_write_json(config_path, stamped(config))
         remove_stale_temp_files(self.path)
 
     def fold_path(self, index: int) -> Path:
@@ -246,15 +248,21 @@ class RunDirectory:
         atomic_write_json(self.fold_path(record.fold), record.to_json())
 
     def load_fold(self, index: int, name: str | None = None, test_ids: list[str] | None = None,
-                  n_classes: int | None = None, log=None) -> FoldRecord | None:
+                  n_classes: int | None = None, log=None, answer_problem=None) -> FoldRecord | None:
         """A finished fold's record, or None. A record that is unreadable, malformed, written for
-        another fold (test group or test samples differ) or holds bad probabilities is named in one
-        warning line and deleted, so the fold is trained again."""
+        another fold (test group or test samples differ) or holds bad probabilities (or an answer
+        ``answer_problem(values)`` names a problem with: the task kind's check) is named in one warning line and
+        deleted, so the fold is trained again; one written by a newer mebench is refused (``NewerSchemaError``),
+        never deleted."""
         path = self.fold_path(index)
         if not path.exists():
             return None
         try:
-            return FoldRecord.from_json(read_json(path), name, test_ids, n_classes)
+            record = FoldRecord.from_json(read_record("fold", path), name, test_ids, n_classes)
+            for prediction in record.predictions if answer_problem else ():
+                if (problem := answer_problem(prediction.probabilities)) is not None:
+                    raise RecordError(f"the answer for {prediction.sample_id} {problem}")
+            return record
         except RecordError as error:
             if log:
                 log(f"warning: {path}: {error}; discarded, the fold is trained again")

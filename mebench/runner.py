@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import torch
+
 from mebench.data import PreparedData
 from mebench.errors import ConfigError, WorkerReentryError
 from mebench.execute import InProcessExecutor, WorkUnit, execute
-from mebench.metrics import metrics_report
+from mebench.tasks import metrics_report
 from mebench.plan import RunConfig, RunPlan, plan_run
-from mebench.preprocessing import default_cache_dir, prepare
+from mebench.preprocessing import default_cache_dir, note_warnings, prepare
 from mebench.records import FoldRecord, RunRecord, load_run
 from mebench.registry import Registry
 from mebench.results import RunDirectory, config_hash
@@ -66,20 +68,24 @@ class Preparer:
                           + [plan.preprocessing, str(plan.model_spec.input_spec), list(plan.classes)])
         if key not in self._prepared:
             start = time.perf_counter()
-            data = prepare(plan.samples, plan.chain, plan.model_spec.input_spec, classes=plan.classes,
-                           multilabel=plan.dataset_spec.multilabel,
-                           cache_dir=self.cache_dir or default_cache_dir(), workers=self.workers,
-                           progress=self.progress, log=self.log)
-            self._warn_missed_faces(plan, data)
+            if plan.learner.uses_chain:
+                data = prepare(plan.samples, plan.chain, plan.model_spec.input_spec, classes=plan.classes,
+                               kind=plan.kind,
+                               cache_dir=self.cache_dir or default_cache_dir(), workers=self.workers,
+                               progress=self.progress, log=self.log)
+            else:  # a spotter reads its videos itself: the data is their identity only
+                data = PreparedData(torch.zeros(len(plan.samples), 1, 1, 1), plan.kind.targets(plan.samples, plan.classes),
+                                    [s.id for s in plan.samples], [s.subject for s in plan.samples],
+                                    [s.dataset for s in plan.samples])
+            self._warn_notes(plan, data)
             self._prepared[key] = data, time.perf_counter() - start
         return self._prepared[key]
 
-    def _warn_missed_faces(self, plan: RunPlan, data: PreparedData) -> None:
-        missed = sorted(sample_id for sample_id, notes in data.notes.items() if notes.get("face_missed"))
-        if missed:
-            uncropped = sum(s.cropped is False for s in plan.samples)
-            self.log(f"warning: face_crop found no face in {len(missed)} of {uncropped} uncropped samples "
-                     f"(e.g. {missed[0]}); their whole frames were used (listed in run.json)")
+    def _warn_notes(self, plan: RunPlan, data: PreparedData) -> None:
+        """One line per declared note with a warning that some sample's note makes true (a face not found)."""
+        for line in note_warnings(plan.chain, data.notes, samples=len(plan.samples),
+                                  uncropped=sum(s.cropped is False for s in plan.samples)):
+            self.log(f"warning: {line}")
 
 
 class RunSession:
@@ -118,7 +124,9 @@ class RunSession:
         self.records = {}
         for fold in self.plan.folds:
             record = self.run_dir.load_fold(fold.index, name=fold.name, test_ids=[data.sample_ids[i] for i in fold.test],
-                                            n_classes=len(self.plan.classes), log=self.log)
+                                            n_classes=self.plan.kind.answer_width(self.plan.classes), log=self.log,
+                                            answer_problem=lambda values: self.plan.kind.answer_problem(
+                                                values, self.plan.classes))
             if record is not None:
                 self.records[fold.index] = record
         return self.records
@@ -186,8 +194,8 @@ def run(config: RunConfig, registry: Registry | None = None, output_dir: Path = 
         session.data()
         log(plan.describe())
         if plan.dataset_spec.describe_run is not None:
-            budget = {} if plan.estimator else {"epochs": plan.settings.epochs, "batch_size": plan.settings.batch_size}
-            note = plan.dataset_spec.describe_run({**plan.resolved["dataset_options"], **budget})  # none: an estimator
+            budget = plan.learner.budget(plan.settings)  # none: an estimator
+            note = plan.dataset_spec.describe_run({**plan.resolved["dataset_options"], **budget})
             if note:
                 log(note)
         resumed = len(session.load_records())

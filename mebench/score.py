@@ -13,12 +13,18 @@ are named, and the figures cover the samples both share.
 Besides the standard (MEGC2019: pooled over every sample) figures, the report gives the non-standard
 figures some publications print instead, each labelled as such: the mean of per-subject UF1 and
 accuracy.
+
+``store_scored`` (``mebench score --as NAME``) writes a scored file as a configuration in a run folder of the
+standard layout, ``learner`` ``external``, without timing, with the file's SHA-256, so that the leaderboard
+and ``mebench compare`` read it like a run of mebench's own.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,12 +34,15 @@ import pandas as pd
 from sklearn.metrics import f1_score
 from tabulate import tabulate
 
-from mebench.errors import DataError
-from mebench.metrics import NO_LABEL, chance_level, format_interval, join_labels, metrics_report, pooled_metrics
-from mebench.records import Metrics
-from mebench.spotting import (TYPE_LABELS, EncodedSpotting, Spotted, group_rows, pooled_counts, spotting_figures,
-                              video_counts)
+import mebench
+from mebench.errors import DataError, UsageError
+from mebench.metrics import NO_LABEL, format_interval, join_labels
+from mebench.records import Metrics, RunRecord, load_run
+from mebench.results import RunDirectory, config_hash, git_commit, make_run_id
+from mebench.spotting import (AP_LABEL, TYPE_LABELS, EncodedSpotting, Spotted, coco_average_precision, group_rows,
+                              pooled_counts, spotting_figures, video_counts)
 from mebench.statistics import subject_bootstrap
+from mebench.tasks import SINGLE_LABEL, TaskKind, kind_of, metrics_report
 
 ID_COLUMNS = ("id", "sample_id")
 PREDICTION_COLUMNS = ("prediction", "predicted_label")
@@ -65,7 +74,7 @@ class Scored:
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "file": self.file, "metrics": self.metrics.to_json(),
-                "chance": chance_level(self.metrics.pooled), "non_standard": self.per_subject,
+                "chance": kind_of(self.metrics).chance(self.metrics.pooled), "non_standard": self.per_subject,
                 "missing": self.missing, "extra": self.extra}
 
 
@@ -122,9 +131,13 @@ def _label_set(value: str, labels: Sequence[str], path: Path, row: str) -> str:
     return join_labels([name for name in labels if name in chosen])
 
 
-def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str], multilabel: bool = False
+#: How a file's answer is read, per task kind (``mebench.tasks``): a class name or index; a label set.
+ANSWER_READERS = {"single-label": _decision, "multi-label": _label_set}
+
+
+def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str], kind: TaskKind = SINGLE_LABEL
                       ) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """The predictions frame (``pooled_metrics``' columns) of the samples both the file and the truth have,
+    """The predictions frame (``TaskKind.pooled``'s columns) of the samples both the file and the truth have,
     the truth's ids the file lacks and the file's ids the truth lacks. A multi-label task's answers are label
     sets (``AU4+AU12``, ``none``)."""
     rows, header = read_prediction_rows(Path(path))
@@ -150,7 +163,7 @@ def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str]
             name = f"{row['dataset']}/{row['subject']}/{row['clip']}"
         if not name.strip("/"):
             raise DataError(path, "names no sample", "fill the id (or dataset, subject, clip) columns", row["__row__"])
-        decision = (_label_set if multilabel else _decision)(row[answer], classes, path, row["__row__"])
+        decision = ANSWER_READERS[kind.name](row[answer], classes, path, row["__row__"])
         if sample is None:
             extra.append(name)
             continue
@@ -180,15 +193,20 @@ def per_subject_figures(frame: pd.DataFrame) -> dict[str, float]:
             "subjects": len(uf1)}
 
 
-def score_file(path: Path, task: str, truth: Sequence[Truth], classes: Sequence[str], multilabel: bool = False
+#: The non-standard figures some papers report, per task kind that has them.
+NON_STANDARD = {"single-label": per_subject_figures}
+
+
+def score_file(path: Path, task: str, truth: Sequence[Truth], classes: Sequence[str], kind: TaskKind = SINGLE_LABEL
                ) -> Scored:
     """Score a predictions file against ``truth``: pooled and per-dataset figures with subject-level intervals
     (multi-label: macro-F1 and per label, MEB's figures beside them)."""
-    frame, missing, extra = match_predictions(path, truth, classes, multilabel)
-    metrics = Metrics.from_json(pooled_metrics(frame, classes, multilabel))
+    frame, missing, extra = match_predictions(path, truth, classes, kind)
+    metrics = Metrics.from_json(kind.pooled(frame, classes))
     if not frame.attrs["folds_given"]:
         metrics.fold_mean = {}  # the file gave no folds: no fold-mean figure (the per-subject means are below)
-    return Scored(task, str(path), metrics, {} if multilabel else per_subject_figures(frame), missing, extra)
+    non_standard = NON_STANDARD.get(kind.name)
+    return Scored(task, str(path), metrics, non_standard(frame) if non_standard else {}, missing, extra)
 
 
 def _named(ids: Sequence[str]) -> str:
@@ -213,6 +231,95 @@ def score_report(scored: Scored) -> str:
     return "\n".join(lines)
 
 
+# --- a scored file stored as a configuration (``mebench score --as NAME``) -------------------------------------
+
+#: The ``learner`` of a configuration whose predictions were made elsewhere (``RunRecord.external``).
+EXTERNAL = "external"
+#: What ``--as`` accepts: the run id joins its parts with ``__``, so a name holds no ``__`` (and no ``/``).
+EXTERNAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_external_name(name: str, models: Sequence[str]) -> None:
+    """Refuse (``UsageError``, one line) a ``--as`` name that cannot be a configuration's name: one that is not
+    letters, digits and ``._-``, holds ``__``, or is the name of a model of mebench (a leaderboard row and
+    ``mebench compare NAME`` would not say which is meant)."""
+    if not EXTERNAL_NAME.fullmatch(name) or "__" in name:
+        raise UsageError(f"--as {name!r}: a name is 1 to 64 letters, digits, '.', '_' or '-', starts with a letter "
+                         f"or digit and holds no '__'; e.g. --as ststnet-authors")
+    if name in models:
+        raise UsageError(f"--as {name!r} is the name of a model of mebench; name the external predictions "
+                         f"otherwise, e.g. --as {name}-external")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class StoredRun:
+    """What ``store_scored`` did: the run folder and whether it wrote it, left an identical one, or replaced one."""
+
+    folder: Path
+    action: str  # "stored", "unchanged" or "replaced"
+
+
+def external_record(scored: Scored, name: str, dataset_options: Mapping[str, Any], protocol: str,
+                    frame: pd.DataFrame, sha256: str) -> RunRecord:
+    """The run record of a scored file: model ``name``, learner ``external``, no timing, its source's digest.
+    The identity (and so the run id) is the name, the task and its options — not the file's bytes, so storing
+    another file under the same name lands in the same folder."""
+    identity = {"model": name, "dataset": scored.task, "dataset_options": dict(dataset_options),
+                "learner": EXTERNAL}
+    digest = config_hash(identity)
+    classes = list(scored.metrics.classes)
+    config = {**identity, "protocol": protocol, "protocol_options": {}, "selection": "fixed", "classes": classes,
+              "tasks": [scored.task]}
+    folds = sorted(frame["fold"].astype(str).unique())
+    return RunRecord(run_id=make_run_id(name, scored.task, digest, 0, tag=EXTERNAL), model=name, dataset=scored.task,
+                     seed=0, config=config, config_hash=digest, metrics=scored.metrics, timing=None, parameters=0,
+                     environment={"device": "", "scored_by": {"mebench": mebench.__version__,
+                                                              "git_commit": git_commit()}},
+                     protocol=protocol, selection="fixed", classes=classes, n_samples=len(frame), n_folds=len(folds),
+                     finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), learner=EXTERNAL,
+                     source={"file": scored.file, "sha256": sha256})
+
+
+def store_scored(scored: Scored, frame: pd.DataFrame, name: str, results_dir: Path, dataset_options: Mapping[str, Any],
+                 protocol: str, allow_missing: bool = False, force: bool = False) -> StoredRun:
+    """Write a scored file as a configuration: ``RESULTS/<name>__<task>__external__<hash>__seed0/`` with
+    ``predictions.csv`` (``frame``, mebench's columns), ``metrics.json`` (``scored``'s figures) and, last,
+    ``run.json``, through the runner's writer. Refused (one line) where the file lacks ids of the task, unless
+    ``allow_missing``, and where the folder holds another file's predictions, unless ``force`` replaces them; the
+    same file again leaves the folder as it is."""
+    if scored.missing and not allow_missing:
+        raise DataError(scored.file, f"lacks {len(scored.missing)} of the task's samples ({_named(scored.missing)})",
+                        "predict every sample of the task, or pass --allow-missing to store the configuration on the "
+                        "samples it has (it then sits in a table of its own, and compare refuses full runs)")
+    sha256 = file_sha256(Path(scored.file))
+    record = external_record(scored, name, dataset_options, protocol, frame, sha256)
+    directory = RunDirectory(Path(results_dir), record.run_id)
+    with directory.lock(wait=False):
+        previous, _ = load_run(directory.path)
+        action = "stored"
+        if previous is not None and previous.source.get("sha256") == sha256:
+            return StoredRun(directory.path, "unchanged")
+        if previous is not None or (directory.path / "predictions.csv").exists():
+            if not force:
+                was = previous.source.get("file", "another file") if previous is not None else "another file"
+                raise UsageError(f"{directory.path} already holds {name!r} on {scored.task!r}, scored from {was} "
+                                 f"(another SHA-256); pass --force to replace it, or choose another name")
+            directory.clear(keep_locks=True)
+            action = "replaced"
+        columns = ["sample_id", "dataset", "subject", "fold", "true_label", "predicted_label"]
+        directory.write_outputs(record, frame[columns].sort_values("sample_id").reset_index(drop=True))
+    return StoredRun(directory.path, action)
+
+
 # --- spotting: intervals in long videos, scored by the MEGC rule (mebench.spotting) ----------------------------
 
 TYPE_SPELLINGS = {"me": "me", "micro": "me", "micro-expression": "me", "mae": "mae", "macro": "mae",
@@ -233,15 +340,33 @@ def _frame(value: str, path: Path, row: str, what: str) -> int:
     return int(value)
 
 
+#: A predictions file's optional confidence column: with it, AP@[.5:.95] is computed beside the MEGC figures.
+SCORE_COLUMNS = ("score", "confidence")
+
+
+def _score(value: str, path: Path, row: str, column: str) -> float:
+    try:
+        score = float(value)
+    except ValueError:
+        score = float("nan")
+    if not np.isfinite(score):
+        raise DataError(path, f"{column} {value!r} is not a number",
+                        f"give every prediction a finite {column}, or drop the column (then no AP is computed)", row)
+    return score
+
+
 def read_intervals(path: Path, known: Mapping[str, str] | None = None) -> tuple[list[Spotted], dict[str, str]]:
     """The intervals of a spotting file and every video it names with its subject (``subject`` column, else the
     video). Ground truth (``known`` None): a row with empty onset, offset and type names a video without any
-    expression. Predictions (``known``: the ground truth's videos): a video the ground truth lacks is refused."""
+    expression. Predictions (``known``: the ground truth's videos): a video the ground truth lacks is refused; a
+    ``score`` (or ``confidence``) column, where there is one, gives each interval its score (a number in every
+    row)."""
     rows, header = read_prediction_rows(Path(path))
     video = _column(header, ("vid", "video"), path, "video")
     onset = _column(header, ("onset", "pred_onset"), path, "onset")
     offset = _column(header, ("offset", "pred_offset"), path, "offset")
     kind = _column(header, ("type",), path, "type")
+    score = next((name for name in SCORE_COLUMNS if name in header), None) if known is not None else None
     intervals, videos = [], {}
     for row in rows:
         where = row["__row__"]
@@ -259,7 +384,8 @@ def read_intervals(path: Path, known: Mapping[str, str] | None = None) -> tuple[
         first, last = _frame(row[onset], path, where, "onset"), _frame(row[offset], path, where, "offset")
         if last < first:
             raise DataError(path, f"offset {last} comes before onset {first}", "swap them or fix the row", where)
-        intervals.append(Spotted(row[video], first, last, spelled))
+        confidence = _score(row[score], path, where, score) if score is not None else None
+        intervals.append(Spotted(row[video], first, last, spelled, confidence))
     return intervals, videos
 
 
@@ -274,6 +400,8 @@ class SpottingScore:
     figures: dict[str, float]
     ci: dict[str, Any]
     videos: int
+    #: COCO-style AP@[.5:.95] (``mebench.spotting.coco_average_precision``); None where the predictions carry no score.
+    ap: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         blocks = {}
@@ -282,9 +410,12 @@ class SpottingScore:
             blocks[name] = {**cells, "precision": self.figures[f"precision{suffix}"],
                             "recall": self.figures[f"recall{suffix}"], "f1": self.figures[f"f1{suffix}"],
                             "f1_interval": self.ci[f"f1{suffix}"]}
-        return {"file": self.file, "ground_truth": self.ground_truth, "iou": self.iou, "videos": self.videos,
-                **blocks, "interval": {key: self.ci[key] for key in ("method", "unit", "resamples", "seed", "level",
-                                                                     "groups")}}
+        scored = {"file": self.file, "ground_truth": self.ground_truth, "iou": self.iou, "videos": self.videos,
+                  **blocks, "interval": {key: self.ci[key] for key in ("method", "unit", "resamples", "seed", "level",
+                                                                       "groups")}}
+        if self.ap is not None:
+            scored["ap"] = {"name": AP_LABEL, **self.ap}
+        return scored
 
 
 def score_spotting(path: Path, ground_truth: Path, iou: float) -> SpottingScore:
@@ -304,8 +435,11 @@ def score_spotting(path: Path, ground_truth: Path, iou: float) -> SpottingScore:
         ci["unit"] = "video (the ground truth names no subjects)"
         ci["method"] = ci["method"].replace("subject-level", "video-level")
     figures = {name: float(value) for name, value in spotting_figures(counts.sum(axis=0)).items()}
+    # AP ranks predictions by their scores: without a score column it is not defined, and not reported
+    scores_given = bool(predicted) and all(interval.score is not None for interval in predicted)
+    ap = coco_average_precision(predicted, truth) if scores_given else None
     return SpottingScore(str(path), str(ground_truth), float(iou), dict(pooled_counts(counts)), figures, ci,
-                         len(names))
+                         len(names), ap)
 
 
 def spotting_report(scored: SpottingScore) -> str:
@@ -328,4 +462,12 @@ def spotting_report(scored: SpottingScore) -> str:
     if any(cells["fp"] < 0 for cells in scored.counts.values()):
         lines.append("note: a prediction matched two ground-truth intervals and found both (the organisers' rule), "
                      "so FP is negative")
+    if scored.ap is not None:
+        ap = scored.ap
+        shown = [f"{TYPE_LABELS[kind]} " + ("— (no ground truth)" if ap[kind]["ap"] is None
+                                            else f"{ap[kind]['ap']:.4f}") for kind in ("me", "mae")]
+        mean = "" if ap["overall"] is None else f", mean of the types {ap['overall']:.4f}"
+        lines += ["", f"{AP_LABEL}: {', '.join(shown)}{mean}",
+                  "(predictions ranked by score, each matched at most once, all-point interpolation, mean over IoU "
+                  "0.5, 0.55, …, 0.95)"]
     return "\n".join(lines)

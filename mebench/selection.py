@@ -28,7 +28,8 @@ from sklearn.model_selection import GroupShuffleSplit
 from mebench.errors import OptionError
 from mebench.folds import Fold
 from mebench.records import FoldRecord, Prediction
-from mebench.training import TrainSettings, normalise, predict, task_loss
+from mebench.tasks import SINGLE_LABEL, TaskKind
+from mebench.training import TrainSettings, normalise, predict
 
 PATIENCE = 10
 VALIDATION_FRACTION = 0.2
@@ -68,7 +69,7 @@ class EpochSelector:
         for batch in index.split(max(self.settings.batch_size, 64)):
             with self.settings.autocast():
                 logits = model(normalise(self.x[batch], model, self.settings))
-            total += float(task_loss(logits.float(), self.y[batch], reduction="sum"))
+            total += float(self.settings.kind.loss(logits.float(), self.y[batch], reduction="sum"))
         return total / len(index)
 
     def after_epoch(self, epoch: int, model: torch.nn.Module) -> bool:
@@ -99,28 +100,17 @@ class EpochSelector:
         return model, {}
 
 
-def epoch_scores(epochs: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Each epoch's score on a fold's test samples: accuracy (``epochs`` (E, n, classes), ``truth`` (n,)
-    class indices), or macro-F1 for a multi-label task (``truth`` (n, K) 0/1; a label detected at p ≥ 0.5,
-    ``DETECTION_THRESHOLD``)."""
-    if truth.ndim == 1:
-        return (epochs.argmax(axis=2) == truth).mean(axis=1)
-    from mebench.metrics import DETECTION_THRESHOLD
-    from mebench.statistics import label_cells, label_metrics_from_counts
-
-    counts = label_cells(truth[None], epochs >= DETECTION_THRESHOLD).sum(axis=1)  # (E, K, 3)
-    return label_metrics_from_counts(counts, range(truth.shape[1]))["macro_f1"]
-
-
-def oracle_records(records: dict[int, FoldRecord], true_labels: dict[str, Any]) -> dict[int, FoldRecord]:
-    """Each fold's record with the predictions of its best test epoch — best accuracy, or macro-F1 for a
-    multi-label task (the LEAKY rule); ties go to the earliest epoch (see the module's docstring)."""
+def oracle_records(records: dict[int, FoldRecord], true_labels: dict[str, Any], kind: TaskKind = SINGLE_LABEL
+                   ) -> dict[int, FoldRecord]:
+    """Each fold's record with the predictions of its best test epoch by the task kind's
+    ``epoch_scores`` — best accuracy, or macro-F1 for a multi-label task (the LEAKY rule); ties go to the
+    earliest epoch (see the module's docstring)."""
     chosen = {}
     for index, record in records.items():
         ids = [p.sample_id for p in record.predictions]
         truth = np.array([true_labels[i] for i in ids])
         epochs = np.asarray(record.extras["epoch_test_probabilities"])  # (epochs, n_test, classes)
-        accuracy = epoch_scores(epochs, truth)
+        accuracy = kind.epoch_scores(epochs, truth)
         best = int(np.argmax(accuracy))
         predictions = [Prediction(i, epochs[best, k].tolist()) for k, i in enumerate(ids)]
         chosen[index] = replace(record, predictions=predictions, extras={**record.extras, "selected_epoch": best})

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy.stats import binomtest
 
-METRIC_NAMES = ("accuracy", "uf1", "uar")
-METRIC_LABELS = {"accuracy": "accuracy", "uf1": "UF1", "uar": "UAR"}
+from mebench.spotting import spotting_figures
+
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
 BOOTSTRAP_METHOD = "subject-level cluster bootstrap, percentile interval"
@@ -159,7 +159,7 @@ def encode_labels(truth: np.ndarray, predicted: np.ndarray, groups: Sequence, la
                          tuple(labels))
 
 
-Encoded = EncodedPredictions | EncodedLabels
+Encoded = EncodedPredictions | EncodedLabels  # or EncodedCounts (declared below)
 
 
 def encode(truth: Sequence, predicted: Sequence | Sequence[Sequence], groups: Sequence,
@@ -190,26 +190,149 @@ def group_confusions(data: EncodedPredictions) -> np.ndarray:
     return counts.reshape(seeds, s, k, k)
 
 
-def metrics_from_confusion(confusion: np.ndarray) -> dict[str, np.ndarray]:
-    """Accuracy, UF1 and UAR of every confusion matrix in a (..., K, K) stack.
-
-    UF1 averages per-class F1 over the classes present in the truth or the predictions; UAR
-    averages recall over the classes present in the truth (as :func:`mebench.metrics.classification_metrics`)."""
+def _confusion_parts(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hits, true count, predicted count) per class of a (..., K, K) stack of confusion counts [true, predicted]."""
     confusion = np.asarray(confusion, dtype=np.float64)
-    hits = np.diagonal(confusion, axis1=-2, axis2=-1)
-    true_count = confusion.sum(axis=-1)
-    predicted_count = confusion.sum(axis=-2)
-    total = true_count.sum(axis=-1)
+    return np.diagonal(confusion, axis1=-2, axis2=-1), confusion.sum(axis=-1), confusion.sum(axis=-2)
+
+
+def accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    hits, true_count, _ = _confusion_parts(confusion)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return hits.sum(axis=-1) / true_count.sum(axis=-1)
+
+
+def uf1_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Per-class F1 = 2·hits / (true + predicted), averaged over the classes present in truth or predictions."""
+    hits, true_count, predicted_count = _confusion_parts(confusion)
     with np.errstate(invalid="ignore", divide="ignore"):
         present = (true_count + predicted_count) > 0
         f1 = np.where(present, 2 * hits / np.where(present, true_count + predicted_count, 1), 0.0)
+        return f1.sum(axis=-1) / present.sum(axis=-1)
+
+
+def uar_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Per-class recall averaged over the classes present in the truth."""
+    hits, true_count, _ = _confusion_parts(confusion)
+    with np.errstate(invalid="ignore", divide="ignore"):
         in_truth = true_count > 0
         recall = np.where(in_truth, hits / np.where(in_truth, true_count, 1), 0.0)
-        return {
-            "accuracy": hits.sum(axis=-1) / total,
-            "uf1": f1.sum(axis=-1) / present.sum(axis=-1),
-            "uar": recall.sum(axis=-1) / in_truth.sum(axis=-1),
-        }
+        return recall.sum(axis=-1) / in_truth.sum(axis=-1)
+
+
+def _spotting_figure(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A spotting figure from (..., 2 types, 3 cells) counts: predictions, ground truth, found
+    (``mebench.spotting.spotting_figures``)."""
+    return lambda counts: spotting_figures(counts)[name]
+
+
+def macro_f1_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Macro-F1 from a (..., K, 3) stack of per-label (TP, FP, FN): see ``label_metrics_from_counts``."""
+    return label_metrics_from_counts(counts, range(np.shape(counts)[-2]))["macro_f1"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A declared figure: its name in records, its column label, which way is better, the task kinds it
+    scores (``mebench.tasks``), and ``from_counts`` — the one definition of the figure, from the counts of
+    the kind's encoding (a (..., K, K) confusion stack; per label (..., K, 3) TP, FP, FN), used for the point
+    figure and every bootstrap draw alike. A figure with ``from_counts`` None is a point figure computed
+    elsewhere from the decisions (MEB's two multi-label figures, ``mebench.metrics.meb_label_figures``): it
+    gets no interval."""
+
+    name: str
+    label: str
+    kinds: tuple[str, ...]
+    definition: str
+    from_counts: Callable[[np.ndarray], np.ndarray] | None = None
+    higher_is_better: bool = True
+
+
+#: Every figure mebench reports, in table order. Adding a metric is one more entry here.
+METRICS: tuple[Metric, ...] = (
+    Metric("accuracy", "accuracy", ("single-label",), "accuracy = correct / total", accuracy_from_confusion),
+    Metric("uf1", "UF1", ("single-label",), "UF1 = mean per-class F1 over the classes present in truth or "
+           "predictions", uf1_from_confusion),
+    Metric("uar", "UAR", ("single-label",), "UAR = mean per-class recall over the classes present in the truth",
+           uar_from_confusion),
+    Metric("macro_f1", "macro-F1", ("multi-label",), "macro-F1 = mean F1 over the labels present in truth or "
+           "predictions", macro_f1_from_counts),
+    Metric("macro_f1_all", "MEB F1", ("multi-label",), "MEB F1 = mean F1 over all the task's labels, 0 for a label "
+           "without positives"),
+    Metric("macro_f1_pos_neg", "MEB pos/neg F1", ("multi-label",), "MEB pos/neg F1 = mean over the labels of the "
+           "positive and the negative class's F1"),
+    Metric("f1", "F1", ("intervals",), "F1 = 2PR / (P + R) from the TP, FP and FN pooled over both types (MEGC "
+           "overall, not the mean of the two types' F1)", _spotting_figure("f1")),
+    Metric("f1_me", "ME F1", ("intervals",), "ME F1 and MaE F1 the same per type (a prediction matches a "
+           "ground-truth interval of its type in its video at IoU ≥ 0.5; TP = ground-truth intervals found, each "
+           "once; FP = predictions − TP; FN = ground truth − TP; every video counts)", _spotting_figure("f1_me")),
+    Metric("f1_mae", "MaE F1", ("intervals",), "", _spotting_figure("f1_mae")),
+)
+METRIC_BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
+
+
+def declared_metrics(kind: str, with_interval: bool = True) -> tuple[Metric, ...]:
+    """The declared figures of a task kind (by name), those with an interval only unless told otherwise."""
+    return tuple(m for m in METRICS if kind in m.kinds and (m.from_counts is not None or not with_interval))
+
+
+def metric_names(kind: str) -> tuple[str, ...]:
+    """The names of a kind's figures that get intervals, in table order."""
+    return tuple(m.name for m in declared_metrics(kind))
+
+
+def metric_labels(kind: str) -> dict[str, str]:
+    """Column labels of every declared figure of a kind."""
+    return {m.name: m.label for m in declared_metrics(kind, with_interval=False)}
+
+
+#: The figures of a single-label task (accuracy, UF1, UAR) and their column labels.
+METRIC_NAMES = metric_names("single-label")
+METRIC_LABELS = metric_labels("single-label")
+
+
+@dataclass(frozen=True)
+class EncodedCounts:
+    """Per seed and group, the counts a task kind's declared figures are computed from: ``counts`` (seeds,
+    groups, ...), each figure by its declaration's ``from_counts`` (spotting: (…, 2 types, 3 cells))."""
+
+    counts: np.ndarray
+    kind: str
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.counts.shape[1])
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return metric_names(self.kind)
+
+    @property
+    def truth(self) -> np.ndarray:
+        """What the answers are compared with, per group (spotting: the ground-truth intervals per type), for
+        ``paired_bootstrap``'s check that two encodings score the same samples."""
+        return self.counts[0, ..., 1]
+
+    @property
+    def groups(self) -> np.ndarray:
+        return np.arange(self.n_groups)
+
+    def group_counts(self) -> np.ndarray:
+        return self.counts
+
+    def metrics(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        return {metric.name: metric.from_counts(counts) for metric in declared_metrics(self.kind)}
+
+
+def metrics_from_confusion(confusion: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, UF1 and UAR (the declared single-label figures) of every confusion matrix in a (..., K, K)
+    stack. UF1 averages per-class F1 over the classes present in the truth or the predictions; UAR
+    averages recall over the classes present in the truth."""
+    return {metric.name: metric.from_counts(confusion) for metric in declared_metrics("single-label")}
 
 
 def resample_counts(n_groups: int, resamples: int, seed: int) -> np.ndarray:

@@ -7,29 +7,26 @@ records cover every evaluated sample exactly once.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from mebench.data import PreparedData
 from mebench.errors import IncompleteRunError
-from mebench.estimators import Predictor, count_parameters, fit_estimator
 from mebench.hardware import describe_device, device_label
-from mebench.metrics import DETECTION_THRESHOLD, join_labels, pooled_metrics
 from mebench.plan import RunPlan
+from mebench.preprocessing import summarise_notes
 from mebench.records import FoldRecord, Metrics, RunRecord, Timing
 from mebench.results import config_hash, environment
 from mebench.selection import oracle_records
-from mebench.timing import inference_throughput, peak_memory_bytes
+from mebench.timing import peak_memory_bytes
 
 
 def predictions_frame(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord]) -> pd.DataFrame:
-    """One row per evaluated sample: identity, fold, true and predicted label, class probabilities. A
-    multi-label task writes the labels present and those detected (probability ≥ 0.5), joined
-    (``AU4+AU12``, ``none``), and each label's probability."""
-    classes = plan.classes
+    """One row per evaluated sample: identity, fold, true and predicted label as the task kind writes them
+    (``TaskKind.truth_text``, ``answer_text``: a class; a multi-label task's labels present and those detected,
+    joined, ``AU4+AU12``, ``none``), and each class's (label's) probability."""
+    classes, kind = plan.classes, plan.kind
     position = {sample_id: i for i, sample_id in enumerate(data.sample_ids)}
     rows = []
     for index in sorted(records):
@@ -37,15 +34,12 @@ def predictions_frame(plan: RunPlan, data: PreparedData, records: dict[int, Fold
         for prediction in record.predictions:
             i = position[prediction.sample_id]
             probabilities = np.asarray(prediction.probabilities, dtype=float)
-            if data.multilabel:
-                truth = join_labels([c for c, present in zip(classes, data.y[i].tolist()) if present])
-                predicted = join_labels([c for c, p in zip(classes, probabilities) if p >= DETECTION_THRESHOLD])
-            else:
-                truth, predicted = classes[int(data.y[i])], classes[int(probabilities.argmax())]
+            truth = kind.truth_text(data.y[i].tolist(), classes, plan.samples[i])
+            predicted = kind.answer_text(probabilities, classes)
             rows.append({
                 "sample_id": data.sample_ids[i], "dataset": data.datasets[i], "subject": data.subjects[i],
                 "fold": record.fold, "true_label": truth, "predicted_label": predicted,
-                **{f"p_{name}": float(p) for name, p in zip(classes, probabilities)},
+                **kind.answer_columns(probabilities, classes),
             })
     predictions = pd.DataFrame(rows)
     expected = sorted(data.sample_ids[i] for i in plan.evaluated)
@@ -57,37 +51,18 @@ def predictions_frame(plan: RunPlan, data: PreparedData, records: dict[int, Fold
     return predictions.sort_values("sample_id").reset_index(drop=True)
 
 
-def measure_inference(plan: RunPlan, data: PreparedData) -> tuple[dict[str, Any], int]:
-    """Inference frames per second of a fresh model (warm-up, synchronised) and its parameter count.
-    An estimator is timed the same way once fitted on the first fold's training samples, and counts
-    the parameters its card defines (``mebench.estimators.count_parameters``)."""
-    if plan.estimator:
-        first = plan.folds[0]
-        estimator = fit_estimator(plan.build_model, data.x, data.y, first.train, plan.settings.fold_seed(first.index))
-        throughput = inference_throughput(Predictor(estimator), data.x[: min(len(data), 32)].clone())
-        return throughput.as_dict(), count_parameters(estimator)
-    torch.manual_seed(0)
-    model = plan.build_model().to(plan.device)
-    batch = data.x[: min(len(data), 32)].to(plan.device).clone()
-    if plan.settings.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        batch = batch.contiguous(memory_format=torch.channels_last)
-    throughput = inference_throughput(model, batch, plan.settings.autocast)
-    return throughput.as_dict(), int(sum(p.numel() for p in model.parameters()))
-
-
 def run_metrics(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord]
                 ) -> tuple[pd.DataFrame, Metrics, dict[int, FoldRecord]]:
     """(predictions, metrics, the records scored): under the LEAKY test-oracle rule each fold is scored
     at its best test epoch, with the same run's fixed-budget figures (its last epoch) and the inflation
     beside them."""
-    multilabel = data.multilabel
+    kind = plan.kind
     if plan.config.selection == "test-oracle":
         truth = {sample_id: np.asarray(label) for sample_id, label in zip(data.sample_ids, data.y.tolist())}
-        fixed_budget = pooled_metrics(predictions_frame(plan, data, records), plan.classes, multilabel)
-        records = oracle_records(records, truth)
+        fixed_budget = kind.pooled(predictions_frame(plan, data, records), plan.classes)
+        records = oracle_records(records, truth, kind)
     predictions = predictions_frame(plan, data, records)
-    metrics = Metrics.from_json(pooled_metrics(predictions, plan.classes, multilabel))
+    metrics = Metrics.from_json(kind.pooled(predictions, plan.classes))
     metrics.selection = plan.config.selection
     if plan.config.selection == "test-oracle":
         metrics.leaky = True
@@ -97,23 +72,11 @@ def run_metrics(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord
     return predictions, metrics, records
 
 
-def landmark_counts(notes: dict[str, dict]) -> dict[str, Any]:
-    """``{"landmarks": {"detected", "fallback", "fallback_samples"}}`` where a chain detected facial landmarks
-    (its samples carry a ``landmarks_fallback`` note: True where the detector found no face and the fixed
-    landmarks were used); empty for any other chain."""
-    noted = {sample_id: n["landmarks_fallback"] for sample_id, n in notes.items() if "landmarks_fallback" in n}
-    if not noted:
-        return {}
-    fallback = sorted(sample_id for sample_id, used in noted.items() if used)
-    return {"landmarks": {"detected": len(noted) - len(fallback), "fallback": len(fallback),
-                          "fallback_samples": fallback}}
-
-
 def summarise(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord],
               preprocess_seconds: float | None = None) -> tuple[pd.DataFrame, RunRecord]:
     """(predictions, run record) of a run whose fold records are all present."""
     predictions, metrics, records = run_metrics(plan, data, records)
-    throughput, parameters = measure_inference(plan, data)
+    throughput, parameters = plan.learner.measure(plan, data, records)
     hardware = describe_device(plan.device)  # once: on CUDA it asks nvidia-smi
     timing = Timing(train_seconds_per_fold=[records[f.index].train_seconds for f in plan.folds],
                     preprocess_seconds=preprocess_seconds, **throughput, **peak_memory_bytes(plan.device))
@@ -130,9 +93,6 @@ def summarise(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord],
         selected_epochs={f.name: records[f.index].selected_epoch for f in plan.folds
                          if records[f.index].selected_epoch is not None},
         annotation_corrections={s.id: list(s.corrections) for s in plan.samples if s.corrections},
-        face_crop={"uncropped_samples": len(cropped),
-                   "cropped": sum(bool(n.get("face_cropped")) for n in data.notes.values()),
-                   "no_face_found": sorted(i for i, n in data.notes.items() if n.get("face_missed")),
-                   **landmark_counts(data.notes)},
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), learner="estimator" if plan.estimator else "net")
+        face_crop={"uncropped_samples": len(cropped), **summarise_notes(plan.chain, data.notes)},
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), learner=plan.learner.name)
     return predictions, record

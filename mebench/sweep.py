@@ -259,9 +259,17 @@ class Sweep:
         run.session.load_records()
         return run.session.pending(wanted)
 
-    def run(self, executor=None, shard: tuple[int, int] | None = None, summarise_only: bool = False) -> SweepOutcome:
+    def run(self, executor=None, shard: tuple[int, int] | None = None, summarise_only: bool = False,
+            on_complete: Callable[[Path], None] | None = None) -> SweepOutcome:
+        """Train the grid's pending folds and summarise every run whose folds are all done. ``on_complete`` is
+        called with a run's folder once per run that is complete: at once for runs complete before the sweep,
+        and as soon as its summary is written for the others (while the rest of the grid trains); an exception
+        it raises is reported as that run's failure and the grid goes on."""
         check_writable(self.output_dir, "results folder")
         outcome = SweepOutcome(self.runs)
+        for run in self.runs:
+            if run.complete:
+                self._completed(run, outcome, on_complete)
         mine = shard_tasks(self.runs, shard)
         units, by_id = [], {}
         total = done = 0
@@ -288,7 +296,7 @@ class Sweep:
                 run.session.save(record)
                 run.done_folds += 1
                 if run.done_folds >= len(plan.folds):
-                    self._summarise(run, outcome)
+                    self._summarise(run, outcome, on_complete)
 
             executor = executor or InProcessExecutor(progress=self.progress, log=self.log, isolate_failures=True)
             if units:
@@ -296,14 +304,28 @@ class Sweep:
                                             desc="fold tasks", initial=done, total=total)
             for run in self.runs:  # runs finished by other shards, or resumed complete
                 if run.plan is not None and not run.complete:
-                    self._summarise(run, outcome)
+                    self._summarise(run, outcome, on_complete)
         return outcome
 
-    def _summarise(self, run: GridRun, outcome: SweepOutcome) -> None:
+    def _summarise(self, run: GridRun, outcome: SweepOutcome,
+                   on_complete: Callable[[Path], None] | None = None) -> None:
         try:
-            self.summarise_if_complete(run)
+            complete = self.summarise_if_complete(run)
         except Exception as error:  # a run that cannot be summarised is reported, the grid goes on
             outcome.failures.append(FoldFailure(run.plan.run_id, "summary", f"{type(error).__name__}: {error}"))
+            return
+        if complete:
+            self._completed(run, outcome, on_complete)
+
+    @staticmethod
+    def _completed(run: GridRun, outcome: SweepOutcome, on_complete: Callable[[Path], None] | None) -> None:
+        """Hand a complete run's folder to ``on_complete`` (``--track``: its export)."""
+        if on_complete is None:
+            return
+        try:
+            on_complete(run.run_dir.path)
+        except Exception as error:  # e.g. a tracker that refuses it: reported, the grid goes on
+            outcome.failures.append(FoldFailure(run.plan.run_id, "on complete", f"{type(error).__name__}: {error}"))
 
 
 def make_executor(spec: SweepSpec, progress: bool, log: Callable[[str], None]):
@@ -338,8 +360,9 @@ def dry_run_report(spec: SweepSpec, progress: bool = True, log: Callable[[str], 
 
 
 def run_sweep(spec: SweepSpec, summarise_only: bool = False, progress: bool = True,
-              log: Callable[[str], None] = print) -> SweepOutcome:
-    """Plan and run the grid on its executor (a bad shard is refused before anything is planned)."""
+              log: Callable[[str], None] = print, on_complete: Callable[[Path], None] | None = None) -> SweepOutcome:
+    """Plan and run the grid on its executor (a bad shard is refused before anything is planned);
+    ``on_complete`` as in ``Sweep.run``."""
     shard = parse_shard(spec.shard)
     return plan_sweep(spec, progress, log).run(make_executor(spec, progress, log), shard=shard,
-                                               summarise_only=summarise_only)
+                                               summarise_only=summarise_only, on_complete=on_complete)

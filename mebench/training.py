@@ -21,6 +21,7 @@ from torch import nn
 
 from mebench.errors import ConfigError, NonFiniteLossError
 from mebench.folds import Fold
+from mebench.tasks import SINGLE_LABEL, TaskKind
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,10 @@ class TrainSettings:
     device: torch.device = torch.device("cpu")
     bf16: bool = False
     channels_last: bool = False
-    #: several labels per sample: sigmoid outputs and binary cross-entropy instead of softmax and cross-entropy
-    multilabel: bool = False
-    #: multi-label: weigh each label's positives by its negatives / positives on the fold's training samples
+    #: the task's kind (``mebench.tasks``): its loss, its probabilities and whether labels may be weighed
+    kind: TaskKind = SINGLE_LABEL
+    #: weigh each label's positives by its negatives / positives on the fold's training samples (a kind that
+    #: ``weighs_labels``: multi-label)
     pos_weight: bool = False
     #: how the net's input is scaled (``mebench.data.INPUT_SCALINGS``; ``fold_normalisation``)
     input_scaling: str = "fold"
@@ -52,39 +54,21 @@ class TrainSettings:
         return int(np.random.SeedSequence([self.seed, fold_index, 1]).generate_state(1, dtype=np.uint64)[0])
 
 
-def task_loss(logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None,
-              reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy for class indices; for multi-label targets (one 0/1 column per label) binary
-    cross-entropy on the logits, each label's positives weighted by ``pos_weight`` where given."""
-    if targets.dtype.is_floating_point:
-        return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight, reduction=reduction)
-    return F.cross_entropy(logits, targets, reduction=reduction)
-
-
-def training_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+def training_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, kind: TaskKind = SINGLE_LABEL,
                   pos_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """The loss a fold trains on: ``task_loss`` of the model's logits, plus the model's own term where it
-    defines ``forward_with_auxiliary_loss(inputs) -> (logits, term)`` (IncepTR's branch similarity)."""
+    """The loss a fold trains on: the task kind's loss of the model's logits, plus the model's own term where
+    it defines ``forward_with_auxiliary_loss(inputs) -> (logits, term)`` (IncepTR's branch similarity)."""
     forward = getattr(model, "forward_with_auxiliary_loss", None)
     if forward is None:
-        return task_loss(model(inputs), targets, pos_weight)
+        return kind.loss(model(inputs), targets, pos_weight)
     logits, term = forward(inputs)
-    return task_loss(logits, targets, pos_weight) + term
+    return kind.loss(logits, targets, pos_weight) + term
 
 
 def fold_pos_weight(y: torch.Tensor, train: torch.Tensor, settings: TrainSettings) -> torch.Tensor | None:
     """Per label, negatives / positives over the fold's training samples only (1 for a label without
-    positives there); None unless the settings ask for it on a multi-label task."""
-    if not (settings.multilabel and settings.pos_weight):
-        return None
-    positives = y[train].sum(dim=0)
-    negatives = len(train) - positives
-    return torch.where(positives > 0, negatives / positives.clamp_min(1), torch.ones_like(positives))
-
-
-def probabilities(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """Class probabilities (softmax) or, multi-label, each label's probability (sigmoid), as float32."""
-    return torch.sigmoid(logits.float()) if multilabel else torch.softmax(logits.float(), dim=1)
+    positives there); None unless the settings ask for it (on a kind that weighs labels: multi-label)."""
+    return settings.kind.fold_pos_weight(y, train) if settings.pos_weight else None
 
 
 def check_epoch_loss(loss: float, fold: Fold, epoch: int, settings: TrainSettings) -> None:
@@ -205,7 +189,15 @@ def start_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, fold
     model.register_buffer("input_mean", mean, persistent=False)
     model.register_buffer("input_std", std, persistent=False)
     model.train()
-    return model, train, torch.optim.Adam(model.parameters(), lr=settings.lr), torch.Generator().manual_seed(seed)
+    return model, train, torch.optim.Adam(parameter_groups(model, settings.lr), lr=settings.lr), \
+        torch.Generator().manual_seed(seed)
+
+
+def parameter_groups(model: nn.Module, lr: float):
+    """What the optimiser trains: ``model.parameter_groups(lr)`` where the model defines it (a fine-tuned
+    backbone whose layers learn at another rate than its head), else every parameter at ``lr``."""
+    groups = getattr(model, "parameter_groups", None)
+    return groups(lr) if callable(groups) else model.parameters()
 
 
 def train_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor, fold: Fold,
@@ -225,7 +217,7 @@ def train_fold(build_model: Callable[[], torch.nn.Module], x: torch.Tensor, y: t
             index = train[batch.to(device)]
             inputs = normalise(x[index], model, settings)
             with settings.autocast():
-                loss = training_loss(model, inputs, y[index], pos_weight)
+                loss = training_loss(model, inputs, y[index], settings.kind, pos_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -256,5 +248,5 @@ def predict(model: torch.nn.Module, x: torch.Tensor, index: np.ndarray, settings
     for batch in positions.split(max(settings.batch_size, 64)):
         with settings.autocast():
             logits = model(normalise(x[batch], model, settings))
-        outputs.append(probabilities(logits, settings.multilabel).cpu())
+        outputs.append(settings.kind.probabilities(logits).cpu())
     return torch.cat(outputs).double().numpy()

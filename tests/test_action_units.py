@@ -20,6 +20,7 @@ from mebench_plugins.datasets.au_tasks import (AU_TASKS, CD6ME, check_au_task,
                                                parse_au_members, task_databases)
 from mebench_plugins.datasets.catalog import DATABASES
 from mebench_plugins.datasets.formats import load_errata
+from mebench.tasks import MULTI_LABEL
 from tests import au_spellings
 from tests.au_spellings import MEB_SAMM_PATCHES, MEB_TABLE4, NOT_CODED, Parse
 from tests.conftest import mebench_cli, private, tiny_config
@@ -254,7 +255,7 @@ def test_cd6me_holds_the_six_databases_with_subjects_qualified_by_database(cd6me
         d: c["samples"] for d, c in {**MEGC_AU_COUNTS, **AU_COUNTS}.items()}
     assert all(s.id.startswith(f"{s.dataset}/") and s.subject.startswith(f"{s.dataset}/") for s in cd6me_report.found)
     assert cd6me_report.labels == MEB12
-    check_labels(cd6me_report.found, MEB12, "cd6me", multilabel=True)  # the core's multi-label interface
+    check_labels(cd6me_report.found, MEB12, "cd6me", kind=MULTI_LABEL)  # the core's multi-label interface
     table = cd6me_report.label_counts(MEB12)
     assert table.loc["AU4", "all"] == sum(c["AU4"] for c in {**MEGC_AU_COUNTS, **AU_COUNTS}.values())
 
@@ -379,7 +380,7 @@ def test_every_au_task_is_a_multilabel_task_with_mebs_12_aus_and_its_options():
     registry = default_registry()
     for task in [*AU_TASKS, "cd6me", "au-composite"]:
         spec = registry.datasets.get(task)
-        assert spec.multilabel and spec.classes == MEB12, task
+        assert spec.kind is MULTI_LABEL and spec.classes == MEB12, task
         names = [option.name for option in spec.options]
         assert names[names.index("aus"):names.index("aus") + 5] == ["aus", "alternatives", "ref", "errata", "strict"]
         assert {o.name: o.default for o in spec.options}["alternatives"] == "drop"

@@ -20,3 +20,28 @@ def test_quick_benchmark_prints_every_variant_and_the_speedup_line():
     speedup = [line for line in lines if line.startswith("speedup: ")]
     assert len(speedup) == 1 and speedup[0].endswith("x")
     assert float(speedup[0].split()[1].rstrip("x")) > 0
+
+
+@pytest.mark.slow
+def test_quick_spotting_cost_prints_every_choice_and_the_casme2_target_verdict():
+    script = SCRIPT.parent / "spotting_cost.py"
+    result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first_table = lines[lines.index("| choice | 64×64 |"):]
+    per_core = {}
+    for choice in ("flow rlof", "flow tvl1", "flow dis", "mdmd rlof", "mdmd tvl1", "mdmd dis", "feature-difference"):
+        row = next(line for line in first_table if line.startswith(f"| {choice} |"))
+        per_core[choice] = float(row.split("|")[2].split("(")[0].replace(",", ""))
+        assert per_core[choice] > 0
+    assert any("2 flows per frame per expression type" in line for line in lines)
+    # CAS(ME)²'s size from the MEGC2024 page's figures: 97 videos × 148 s average × 30 fps
+    casme_frames = 97 * 148 * 30
+    assert any(line.startswith(f"CAS(ME)²: {casme_frames:,} frames") for line in lines)
+    assert any(line.startswith(f"SAMM-LV: {147 * 35.5 * 200:,.0f} frames") for line in lines)
+    # the verdict: the fast choice's input on 2 cores, twice its per-core rate, against 10 minutes
+    target = [line for line in lines if line.startswith("target at 64×64: ")]
+    assert len(target) == 1
+    verdict, measured = target[0].split(": ")[1], float(target[0].split(": ")[2].split()[0].replace(",", ""))
+    assert abs(measured - 2 * per_core["flow dis"]) <= 0.01 * measured + 1
+    assert verdict == ("met" if casme_frames / measured < 600 else "not met")

@@ -47,7 +47,8 @@ def test_branch_dissimilarity_is_one_minus_the_channel_cosine_averaged_over_posi
 
 
 def test_inceptr_adds_the_weighted_branch_dissimilarity_to_its_training_loss():
-    from mebench.training import task_loss, training_loss
+    from mebench.tasks import SINGLE_LABEL
+    from mebench.training import training_loss
 
     spec = REGISTRY.models.get("inceptr")
     assert {o.name: (o.default, o.recorded) for o in spec.options}["similarity_weight"] == (0.1, True)
@@ -58,11 +59,11 @@ def test_inceptr_adds_the_weighted_branch_dissimilarity_to_its_training_loss():
         global_map, local_map = (m.numpy().astype(np.float64) for m in net.branches(x))
         cosine = (global_map * local_map).sum(axis=1) / (np.linalg.norm(global_map, axis=1)
                                                          * np.linalg.norm(local_map, axis=1))
-        expected = float(task_loss(net(x), y)) + 0.1 * float(np.mean(1 - cosine))
+        expected = float(SINGLE_LABEL.loss(net(x), y)) + 0.1 * float(np.mean(1 - cosine))
         assert float(training_loss(net, x, y)) == pytest.approx(expected, rel=1e-5)
         without = spec.build(3, hidden=8, embed_dim=16, fusion_channels=4, similarity_weight=0.0)
         without.load_state_dict(net.state_dict())
-        assert float(training_loss(without.eval(), x, y)) == pytest.approx(float(task_loss(net(x), y)), rel=1e-6)
+        assert float(training_loss(without.eval(), x, y)) == pytest.approx(float(SINGLE_LABEL.loss(net(x), y)), rel=1e-6)
 
 
 class ConstantTerm(nn.Module):

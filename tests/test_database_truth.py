@@ -113,7 +113,7 @@ def test_mebs_figures_are_what_mebs_own_calls_compute(seed):
 
 
 def test_the_run_summary_names_both_conventions():
-    from mebench.metrics import metrics_report
+    from mebench.tasks import metrics_report
     from mebench.records import Metrics
 
     frame = pd.DataFrame({"sample_id": ["s0", "s1"], "dataset": ["a", "a"], "subject": ["a/1", "a/2"],

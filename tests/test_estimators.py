@@ -16,6 +16,7 @@ from mebench.model_card import model_facts, models_leaderboard, render_card
 from mebench.plan import plan_run
 from mebench.registry import Registry
 from mebench.training import TrainSettings
+from mebench.learners import ESTIMATOR, NET
 from tests.conftest import TINY_CHAIN, TINY_INPUT, tiny_config, tiny_registry, tiny_run
 
 FITS: list[dict] = []  # every fit of the test estimator: its random_state and training size
@@ -79,7 +80,7 @@ def centroid_run(registry, output, **overrides):
 def test_an_estimator_is_fitted_once_per_fold_and_writes_the_records_a_net_writes(registry, tmp_path):
     outcome = centroid_run(registry, tmp_path)
     plan = plan_run(tiny_config(model="centroid"), registry)
-    assert plan.estimator and not plan_run(tiny_config(), registry).estimator
+    assert plan.learner is ESTIMATOR and plan_run(tiny_config(), registry).learner is NET
     folds = plan.folds
     # one fit per fold on its training samples, one more to time inference and count parameters
     assert [f["n"] for f in FITS] == [len(f.train) for f in folds] + [len(folds[0].train)]
@@ -127,7 +128,7 @@ def test_an_estimator_is_never_fold_batched_nor_compiled(registry):
     from mebench.execute import FoldJob
 
     data = type("Data", (), {"subjects": [], "sample_ids": [s.id for s in plan.samples]})()
-    assert not FoldJob.of(plan, data, plan.folds[0]).compile and FoldJob.of(plan, data, plan.folds[0]).estimator
+    assert not FoldJob.of(plan, data, plan.folds[0]).compile and FoldJob.of(plan, data, plan.folds[0]).learner is ESTIMATOR
 
 
 def test_a_selection_refusal_is_a_usage_error_on_the_command_line(cli):

@@ -234,7 +234,8 @@ def test_a_run_trained_again_replaces_its_mlflow_run(exported, tmp_path):
 def test_per_dataset_and_multi_label_figures_get_their_bounds(exported, tmp_path):
     run_dir = Path(shutil.copytree(exported["run_dir"], tmp_path / exported["run_dir"].name))
     metrics = read(run_dir, "metrics.json")
-    metrics["per_dataset"] = {"casme2": {"n": 4, "accuracy": 0.5, "uf1": 0.4, "uar": 0.45, "ci": {"uf1": [0.1, 0.7]}}}
+    metrics["per_dataset"] = {"casme2": {"n": 4, "accuracy": 0.5, "uf1": 0.4, "uar": 0.45, "per_class": {},
+                                           "ci": {"uf1": [0.1, 0.7]}}}
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     figures = read_run_export(run_dir).metrics
     assert (figures["casme2/uf1"], figures["casme2/uf1_low"], figures["casme2/uf1_high"]) == (0.4, 0.1, 0.7)

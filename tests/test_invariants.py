@@ -135,14 +135,14 @@ def oracle_probabilities(position: int, label: int, n_classes: int = 3) -> np.nd
 
 
 def test_predictions_stay_attached_to_their_sample(registry, tmp_path, monkeypatch):
-    import mebench.execute
+    import mebench.learners
 
     class Oracle:
         def __init__(self, labels: torch.Tensor):
             self.labels = labels.cpu().numpy()
 
-    monkeypatch.setattr(mebench.execute, "train_fold", lambda build, x, y, *args, **kwargs: Oracle(y))
-    monkeypatch.setattr(mebench.execute, "predict", lambda model, x, index, *args, **kwargs: np.stack(
+    monkeypatch.setattr(mebench.learners, "train_fold", lambda build, x, y, *args, **kwargs: Oracle(y))
+    monkeypatch.setattr(mebench.learners, "predict", lambda model, x, index, *args, **kwargs: np.stack(
         [oracle_probabilities(int(i), int(model.labels[i])) for i in index]))
     config = tiny_config()
     plan = plan_run(config, registry)
@@ -188,10 +188,10 @@ def test_a_foreign_fold_file_is_retrained_on_resume(registry, tmp_path, monkeypa
     (folds / "fold_000.json").write_text((folds / "fold_001.json").read_text())  # fold 1's record in fold 0's place
     for name in ("run.json", "metrics.json", "predictions.csv"):
         (first.run_dir / name).unlink()
-    import mebench.execute
+    import mebench.learners
 
-    trained, real_train_fold = [], mebench.execute.train_fold
-    monkeypatch.setattr(mebench.execute, "train_fold",
+    trained, real_train_fold = [], mebench.learners.train_fold
+    monkeypatch.setattr(mebench.learners, "train_fold",
                         lambda *args, **kwargs: trained.append(args[3].index) or real_train_fold(*args, **kwargs))
     resumed = run(tiny_config(), registry, output_dir=tmp_path, **QUIET)
     assert trained == [0]
@@ -480,7 +480,7 @@ def test_a_chain_step_option_is_checked_against_the_steps_declaration(registry):
         build_chain(registry, [("tvl1_flow", {"sise": 128})], "model 'x'")
     with pytest.raises(OptionError, match="takes normalise as one of none, minmax; got 'zscore'"):
         build_chain(registry, [("flow_stack", {"normalise": "zscore"})], "model 'x'")
-    [step] = build_chain(registry, [("tvl1_flow", {"size": 64})], "model 'x'")
+    [step] = build_chain(registry, [("tvl1_flow", {"size": 64})], "model 'x'", partial=True)
     assert step.config["size"] == 64 and step.config["tau"] == 0.25  # the declared defaults reach the step
 
 

@@ -13,9 +13,9 @@ import pytest
 from mebench.configurations import load_configurations
 from mebench.data import Fidelity, InputSpec, ModelCard, ModelSpec, Reference, ReportedFigures
 from mebench.leaderboard import BEST_MARK, TIED_MARK, leaderboard_tables, render_tables, reported_figures
-from mebench.metrics import pooled_metrics
 from mebench.records import FoldRecord, Metrics, Prediction, RunRecord, Timing
 from mebench.results import RunDirectory
+from mebench.tasks import SINGLE_LABEL
 
 CLASSES = ("negative", "positive", "surprise")
 COMPOSITE = {"casme2": 6, "samm": 5, "smic": 4}  # subjects per source dataset
@@ -58,7 +58,7 @@ def write_run(root: Path, model: str, predictions: pd.DataFrame, seed: int = 0, 
     config_hash = f"{abs(hash(json.dumps(config, sort_keys=True))):010d}"[:10]
     run_id = f"{model}__{dataset}__{config_hash}__seed{seed}"
     run_dir = RunDirectory(root, run_id)
-    metrics = pooled_metrics(predictions, CLASSES)
+    metrics = SINGLE_LABEL.pooled(predictions, CLASSES)
     if not with_ci:
         for block in [metrics["pooled"], *metrics.get("per_dataset", {}).values()]:
             block.pop("ci")
@@ -243,13 +243,12 @@ def test_compare_refuses_different_samples_unknown_ids_and_ambiguous_names(cli, 
 
 
 def test_chance_level_of_a_class_distribution():
-    from mebench.metrics import chance_level
     from mebench.records import MetricBlock
 
     support = {"a": 50, "b": 25, "c": 25, "d": 0}
     pooled = MetricBlock(n=100, figures={"accuracy": 0.0, "uf1": 0.0, "uar": 0.0},
                          per_class={name: {"support": n} for name, n in support.items()})
-    chance = chance_level(pooled)
+    chance = SINGLE_LABEL.chance(pooled)
     assert chance["accuracy"] == pytest.approx(0.5) and chance["uar"] == pytest.approx(1 / 3)
     assert chance["uf1"] == pytest.approx((0.4 + 2 * (2 * 0.25 / 3 / (0.25 + 1 / 3))) / 3)
 

@@ -4,7 +4,8 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from mebench.data import MEGC2019_CLASSES as CLASSES
-from mebench.metrics import classification_metrics, pooled_metrics
+from mebench.metrics import classification_metrics
+from mebench.tasks import SINGLE_LABEL
 
 
 def frame(rows):
@@ -57,7 +58,7 @@ def test_pooled_over_folds_differs_from_fold_mean_and_handles_class_absent_from_
         ("a/3", "a", 1, "negative", "negative"), ("a/4", "a", 1, "positive", "positive"),
         ("a/5", "a", 1, "surprise", "surprise"), ("a/6", "a", 1, "surprise", "negative"),
     ]
-    result = pooled_metrics(frame(rows), CLASSES)
+    result = SINGLE_LABEL.pooled(frame(rows), CLASSES)
     y_true = [0, 1, 0, 1, 2, 2]
     y_pred = [0, 0, 0, 1, 2, 0]
     assert result["pooled"]["accuracy"] == pytest.approx(4 / 6)
@@ -70,13 +71,13 @@ def test_pooled_over_folds_differs_from_fold_mean_and_handles_class_absent_from_
 def test_predictions_are_aligned_by_sample_id_not_position():
     rows = [("d/%02d" % i, "d", i % 3, CLASSES[i % 3], CLASSES[(i * 7) % 3]) for i in range(30)]
     shuffled = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))]
-    assert pooled_metrics(frame(rows), CLASSES) == pooled_metrics(frame(shuffled), CLASSES)
+    assert SINGLE_LABEL.pooled(frame(rows), CLASSES) == SINGLE_LABEL.pooled(frame(shuffled), CLASSES)
 
 
 def test_per_dataset_metrics_for_composites():
     rows = [("x/1", "x", 0, "negative", "negative"), ("x/2", "x", 0, "positive", "negative"),
             ("y/1", "y", 1, "surprise", "surprise"), ("y/2", "y", 1, "negative", "negative")]
-    result = pooled_metrics(frame(rows), CLASSES)
+    result = SINGLE_LABEL.pooled(frame(rows), CLASSES)
     assert set(result["per_dataset"]) == {"x", "y"}
     assert result["per_dataset"]["x"]["accuracy"] == pytest.approx(0.5)
     assert result["per_dataset"]["y"]["accuracy"] == pytest.approx(1.0)
@@ -86,13 +87,13 @@ def test_per_dataset_metrics_for_composites():
 def test_duplicate_predictions_are_refused():
     rows = [("x/1", "x", 0, "negative", "negative"), ("x/1", "x", 1, "negative", "positive")]
     with pytest.raises(ValueError, match="more than once"):
-        pooled_metrics(frame(rows), CLASSES)
+        SINGLE_LABEL.pooled(frame(rows), CLASSES)
 
 
 def test_pooled_and_per_dataset_blocks_carry_subject_bootstrap_intervals():
     rows = [(f"{d}/{i:02d}", d, i % 4, CLASSES[i % 3], CLASSES[(i * 5) % 3] if i % 4 else CLASSES[i % 3])
             for d in ("x", "y") for i in range(24)]
-    result = pooled_metrics(frame(rows), CLASSES)
+    result = SINGLE_LABEL.pooled(frame(rows), CLASSES)
     for block in [result["pooled"], *result["per_dataset"].values()]:
         ci = block["ci"]
         assert ci["resamples"] == 2000 and ci["seed"] == 0 and ci["level"] == 0.95 and ci["unit"] == "subject"
@@ -100,9 +101,9 @@ def test_pooled_and_per_dataset_blocks_carry_subject_bootstrap_intervals():
             assert ci[name][0] <= block[name] <= ci[name][1]
     assert result["pooled"]["ci"]["groups"] == 8 and result["per_dataset"]["x"]["ci"]["groups"] == 4
     all_right = [(f"x/{i}", "x", i % 3, CLASSES[i % 3], CLASSES[i % 3]) for i in range(9)]
-    assert pooled_metrics(frame(all_right), CLASSES)["pooled"]["ci"]["uf1"] == [1.0, 1.0]
+    assert SINGLE_LABEL.pooled(frame(all_right), CLASSES)["pooled"]["ci"]["uf1"] == [1.0, 1.0]
 
 
 def test_predictions_without_subjects_are_refused_with_the_missing_column():
     with pytest.raises(ValueError, match=r"lack the columns \['subject'\]"):
-        pooled_metrics(frame([("x/1", "x", 0, "negative", "negative")]).drop(columns="subject"), CLASSES)
+        SINGLE_LABEL.pooled(frame([("x/1", "x", 0, "negative", "negative")]).drop(columns="subject"), CLASSES)

@@ -11,7 +11,7 @@ FULL_SIZE = {"base", "dspp", "wspp", "daspp", "waspp", "vgg-m", "alexnet", "stst
 SMALL = InputSpec(3, 36, 36)  # the 32 pyramid variants share one implementation; test their wiring small
 #: families pinned in their own files: tests/test_mer_nets.py trains each net on its declared input,
 #: tests/test_baselines.py fits the estimators
-OWN_TESTS = {"rcn", "sssnet", "htnet", "inceptr", "offtanet", "svm_baselines"}
+OWN_TESTS = {"rcn", "sssnet", "htnet", "inceptr", "offtanet", "svm_baselines", "spotters"}  # spotters: test_spotters
 
 
 def _forward_backward(model, spec, batch=2):

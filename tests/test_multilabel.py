@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from mebench.metrics import chance_level, label_matrix, label_metrics, pooled_metrics
+from mebench.metrics import label_matrix, label_metrics
 from mebench.records import Metrics
-from mebench.selection import epoch_scores
 from mebench.statistics import encode_labels, label_metrics_from_counts, paired_bootstrap, subject_bootstrap
-from mebench.training import TrainSettings, fold_pos_weight, task_loss
+from mebench.tasks import MULTI_LABEL
+from mebench.training import TrainSettings, fold_pos_weight
 
 LABELS = ("AU1", "AU4", "AU12")
 
@@ -68,10 +68,10 @@ def test_chance_of_a_multi_label_task_by_hand():
     frame = pd.DataFrame({"sample_id": [f"d/s/{i}" for i in range(4)], "dataset": "d", "subject": "d/s", "fold": 0,
                           "true_label": ["AU1+AU4", "AU1", "none", "none"],
                           "predicted_label": ["none"] * 4})
-    metrics = Metrics.from_json(pooled_metrics(frame, LABELS, multilabel=True))
-    assert metrics.multilabel and metrics.pooled.value("macro_f1") == 0.0
+    metrics = Metrics.from_json(MULTI_LABEL.pooled(frame, LABELS))
+    assert metrics.task == "multi-label" and metrics.pooled.value("macro_f1") == 0.0
     # prevalences AU1 2/4, AU4 1/4 (AU12 never present): random detection at those rates scores (0.5 + 0.25)/2
-    assert chance_level(metrics.pooled) == {"macro_f1_none": 0.0, "macro_f1_random": pytest.approx(0.375)}
+    assert MULTI_LABEL.chance(metrics.pooled) == {"macro_f1_none": 0.0, "macro_f1_random": pytest.approx(0.375)}
 
 
 def test_label_sets_are_written_joined_and_read_back():
@@ -85,12 +85,12 @@ def test_binary_cross_entropy_and_positive_weights_from_the_training_fold_only()
     logits = torch.tensor([[2.0, -1.0], [0.5, 0.0]])
     targets = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     expected = -(torch.log(torch.sigmoid(logits)) * targets + torch.log(1 - torch.sigmoid(logits)) * (1 - targets))
-    assert task_loss(logits, targets) == pytest.approx(float(expected.mean()))
+    assert MULTI_LABEL.loss(logits, targets) == pytest.approx(float(expected.mean()))
     y = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
-    settings = TrainSettings(epochs=1, multilabel=True, pos_weight=True)
+    settings = TrainSettings(epochs=1, kind=MULTI_LABEL, pos_weight=True)
     train = torch.tensor([0, 1, 2])  # label 0: 1 positive of 3 → weight 2; label 1: none → 1
     assert fold_pos_weight(y, train, settings).tolist() == [2.0, 1.0]
-    assert fold_pos_weight(y, train, TrainSettings(epochs=1, multilabel=True)) is None
+    assert fold_pos_weight(y, train, TrainSettings(epochs=1, kind=MULTI_LABEL)) is None
 
 
 def test_multi_label_outputs_are_each_labels_own_probability():
@@ -105,7 +105,7 @@ def test_multi_label_outputs_are_each_labels_own_probability():
     model.register_buffer("input_mean", torch.zeros(1, 1, 1))
     model.register_buffer("input_std", torch.ones(1, 1, 1))
     x = torch.zeros(4, 1, 2, 2)
-    probabilities = predict(model, x, np.arange(4), TrainSettings(epochs=1, multilabel=True))
+    probabilities = predict(model, x, np.arange(4), TrainSettings(epochs=1, kind=MULTI_LABEL))
     assert probabilities[0] == pytest.approx(torch.sigmoid(torch.tensor([2.0, 2.0, -3.0])).tolist())
     single = predict(model, x, np.arange(4), TrainSettings(epochs=1))
     assert single[0].sum() == pytest.approx(1.0)
@@ -115,7 +115,7 @@ def test_the_oracle_scores_a_multi_label_epoch_by_macro_f1():
     truth = np.array([[1, 0], [0, 1]])
     epochs = np.array([[[0.9, 0.1], [0.1, 0.9]],   # both labels right: macro-F1 1
                        [[0.9, 0.9], [0.9, 0.9]]])  # everything detected: F1 2/3 each
-    assert epoch_scores(epochs, truth).tolist() == pytest.approx([1.0, 2 / 3])
+    assert MULTI_LABEL.epoch_scores(epochs, truth).tolist() == pytest.approx([1.0, 2 / 3])
 
 
 # --- a multi-label task end to end: synthetic-au ------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_a_multi_label_run_writes_each_labels_probability_truth_and_detection(au
     _, (run, *_) = au_runs
     predictions = pd.read_csv(run.run_dir / "predictions.csv", keep_default_na=False)
     labels = run.record.classes
-    assert labels == ["AU1", "AU2", "AU4", "AU12", "AU15", "AU26"] and run.record.metrics.multilabel
+    assert labels == ["AU1", "AU2", "AU4", "AU12", "AU15", "AU26"] and run.record.metrics.task == "multi-label"
     assert [f"p_{label}" for label in labels] == [c for c in predictions.columns if c.startswith("p_")]
     for row in predictions.itertuples():
         detected = [label for label in labels if getattr(row, f"p_{label}") >= 0.5]
@@ -219,11 +219,10 @@ def test_fold_batched_multi_label_training_matches_sequential(registry, tmp_path
 @pytest.mark.slow
 def test_ststnet_learns_synthetic_au_clearly_above_chance(registry, tmp_path):
     """The issue's check, with the task's defaults (the start preset: 64 clips, 40 epochs, batch 8)."""
-    from mebench.metrics import chance_level
     from mebench.plan import RunConfig
     from mebench.runner import run
     from tests.conftest import QUIET
 
     outcome = run(RunConfig(model="ststnet", dataset="synthetic-au"), registry, output_dir=tmp_path, **QUIET)
     pooled = outcome.record.metrics.pooled
-    assert pooled.interval("macro_f1")[0] > chance_level(pooled)["macro_f1_random"]
+    assert pooled.interval("macro_f1")[0] > MULTI_LABEL.chance(pooled)["macro_f1_random"]

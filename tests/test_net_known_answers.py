@@ -27,6 +27,7 @@ NOT_PINNED = {
     "alexnet": "the net is torchvision's own definition, which the factory calls",
     "biwoof": "a fitted SVM over hand-crafted features (MATLAB code), not a net",
     "lbptop": "a fitted SVM over hand-crafted features, not a net",
+    "mdmd": "a hand-crafted spotter (MATLAB code), not a net; its steps are pinned by tests/test_spotters.py",
 }
 
 

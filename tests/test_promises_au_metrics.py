@@ -17,10 +17,10 @@ from torch import nn
 
 from mebench import hookimpl
 from mebench.data import DatasetSpec, ModelSpec
-from mebench.metrics import chance_line, pooled_label_metrics
+from mebench.metrics import pooled_label_metrics
 from mebench.records import Metrics
-from mebench.selection import epoch_scores
 from mebench_plugins.datasets.synthetic import AU_ACTIONS, AU_OPTIONS, load_synthetic_au
+from mebench.tasks import MULTI_LABEL
 from tests.conftest import TINY_CHAIN, TINY_INPUT, tiny_registry, tiny_run
 
 
@@ -79,7 +79,7 @@ def test_each_databases_macro_f1_scores_its_own_samples_only(six):
 def test_the_chance_line_of_six_predictions(six):
     metrics = Metrics.from_json(six)
     # prevalences AU1 3/6, AU2 3/6; AU4 has no positive and is left out of the mean
-    assert chance_line(metrics.pooled) == ("chance: macro-F1 0.000 (never detecting a label), 0.500 (each label at "
+    assert MULTI_LABEL.chance_line(metrics.pooled) == ("chance: macro-F1 0.000 (never detecting a label), 0.500 (each label at "
                                            "random at its prevalence)")
 
 
@@ -88,7 +88,7 @@ def test_a_probability_of_exactly_one_half_is_a_detection_when_epochs_are_scored
     half = np.full((1, 3, 2), 0.5)
     below = np.nextafter(half, 0)
     # everything detected: label 1 TP 2 FP 1, label 2 TP 2 FP 1
-    assert epoch_scores(np.concatenate([half, below]), truth) == pytest.approx([f1(2, 1, 0), 0.0])
+    assert MULTI_LABEL.epoch_scores(np.concatenate([half, below]), truth) == pytest.approx([f1(2, 1, 0), 0.0])
 
 
 # --- a run whose net outputs a logit of 0 for every label --------------------------------------------------------
@@ -125,7 +125,7 @@ def even_plugin():
 
     @hookimpl
     def mebench_register_datasets(register):
-        register(DatasetSpec(name="au-pair", load=load_pair, classes=tuple(AU_ACTIONS), multilabel=True,
+        register(DatasetSpec(name="au-pair", load=load_pair, classes=tuple(AU_ACTIONS), kind=MULTI_LABEL,
                              needs_data_root=False, options=AU_OPTIONS,
                              description="synthetic-au as two source databases"))
 

@@ -109,7 +109,7 @@ def naive_lbp_top(volume: np.ndarray) -> np.ndarray:
 def test_lbp_tops_radius_y_is_used():
     volume = np.random.default_rng(0).integers(0, 256, size=(5, 9, 9)).astype(np.uint8)
     [step] = build_chain(default_registry(), [("lbp_top", {"radius_x": 1.0, "radius_y": 2.0, "radius_t": 1.0,
-                                                           "blocks": 1})])
+                                                           "blocks": 1})], partial=True)
     features = step({"frames": volume})["image"]
     assert features.shape == (1, 1, 48)
     np.testing.assert_allclose(features.ravel(), naive_lbp_top(volume.astype(np.float64)), atol=1e-6)

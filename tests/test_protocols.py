@@ -12,6 +12,7 @@ from mebench.folds import SampleTable, check_folds, cross_folds, kfold_folds, lo
 from mebench.plan import RunConfig, plan_run
 from mebench.runner import run
 from mebench.training import fold_normalisation
+from mebench.tasks import SINGLE_LABEL
 from tests.conftest import QUIET, TINY_DATASET, mebench_cli
 
 
@@ -254,7 +255,8 @@ def test_the_oracle_scores_each_folds_best_test_epoch_and_its_inflation_is_oracl
     data = PreparedData(x=torch.zeros(2, 1, 1, 1), y=torch.tensor([0, 0]), sample_ids=["d/1/a", "d/1/b"],
                         subjects=["d/1", "d/1"], datasets=["d", "d"])
     plan = SimpleNamespace(config=SimpleNamespace(selection="test-oracle"), classes=("negative", "positive", "surprise"),
-                           evaluated=np.array([0, 1]), run_id="oracle-test")
+                           evaluated=np.array([0, 1]), run_id="oracle-test", kind=SINGLE_LABEL,
+                           samples=[None, None])
     predictions, metrics, scored = run_metrics(plan, data, {0: record})
     assert scored[0].selected_epoch == 0 and list(predictions["predicted_label"]) == ["negative", "negative"]
     assert metrics.leaky and metrics.pooled.accuracy == 1.0 and metrics.fixed_budget["pooled"]["accuracy"] == 0.0

@@ -20,7 +20,8 @@ RELEASED = {
     "Option", "PreprocessingStep", "PreprocessorSpec", "ProtocolSpec", "Reference", "ReportedFigures", "DatasetCheck",
     "FrameSource", "Sample", "Fold", "SampleTable", "check_folds", "cross_folds", "group_folds", "kfold_folds",
     "lodo_folds", "loso_folds", "ConfigError", "DataError", "FoldError", "MebenchError", "OptionError",
-    "PreprocessingError", "RunError", "UnknownNameError", "UsageError",
+    "PreprocessingError", "RunError", "UnknownNameError", "UsageError", "SampleNote", "MULTI_LABEL", "SINGLE_LABEL",
+    "TaskKind", "INTERVALS",
 }
 
 
@@ -55,3 +56,22 @@ def test_the_plugin_guide_imports_only_from_the_public_api():
     imports = re.findall(r"^\s*(?:from|import) (mebench[\w.]*)", (DOCS / "plugins.md").read_text(), flags=re.M)
     assert imports, "docs/plugins.md shows no import of mebench"
     assert set(imports) == {"mebench.api"}, f"docs/plugins.md imports internal modules: {sorted(set(imports))}"
+
+
+def test_a_dataset_declared_multilabel_the_old_way_is_a_multi_label_task_with_one_warning():
+    from mebench.api import MULTI_LABEL, SINGLE_LABEL, DatasetSpec
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = DatasetSpec(name="old-au", load=lambda data_root=None: [], classes=("AU1", "AU2"), multilabel=True)
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert spec.kind is MULTI_LABEL and len(deprecations) == 1 and "kind=mebench.api.MULTI_LABEL" in str(
+        deprecations[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new spelling warns about nothing
+        assert DatasetSpec(name="new", load=lambda data_root=None: []).kind is SINGLE_LABEL
+        new_au = DatasetSpec(name="new-au", load=lambda data_root=None: [], kind=MULTI_LABEL)
+        assert new_au.kind is MULTI_LABEL and new_au.multilabel  # read as before
+    with pytest.warns(DeprecationWarning, match="multilabel=True"):  # the old 5th positional argument
+        positional = DatasetSpec("old-au2", lambda data_root=None: [], "", ("AU1",), True)
+    assert positional.kind is MULTI_LABEL

@@ -50,11 +50,11 @@ def test_rerun_is_a_no_op_and_an_interrupted_run_resumes_from_finished_folds(reg
     for name in ("run.json", "metrics.json", "predictions.csv"):
         (first.run_dir / name).unlink()
     (first.run_dir / "folds" / "fold_002.json").unlink()
-    import mebench.execute
+    import mebench.learners
 
     trained = []
-    real_train = mebench.execute.train_fold
-    monkeypatch.setattr(mebench.execute, "train_fold", lambda *a, **k: trained.append(a[3].index) or real_train(*a, **k))
+    real_train = mebench.learners.train_fold
+    monkeypatch.setattr(mebench.learners, "train_fold", lambda *a, **k: trained.append(a[3].index) or real_train(*a, **k))
     resumed = tiny_run(registry, tmp_path)
     assert trained == [2]
     assert not resumed.reused

@@ -24,7 +24,7 @@ def sample(size=48):
 
 def run_chain(chain, item=None):
     item = {"sample": sample()} if item is None else item
-    for step in build_chain(REGISTRY, chain):
+    for step in build_chain(REGISTRY, chain, partial=True):
         item = step(item)
     return item
 
@@ -40,7 +40,7 @@ def test_every_new_steps_declared_options_reach_its_config(name):
 
 def test_optical_strains_default_form_leaves_the_config_and_so_every_existing_cache_key_as_it_was():
     assert OpticalStrain().config == {} and OpticalStrain("offtanet").config == {"form": "offtanet"}
-    (step,) = build_chain(REGISTRY, [("optical_strain", {"form": "offtanet"})])
+    (step,) = build_chain(REGISTRY, [("optical_strain", {"form": "offtanet"})], partial=True)
     assert step.config == {"form": "offtanet"}
 
 
@@ -230,7 +230,7 @@ def test_htnet_patch_step_resizes_the_flow_image_and_records_its_options():
     item = run_chain([("apex_frame", {}), ("tvl1_flow", {"size": 0}), "optical_strain",
                       ("flow_stack", {"normalise": "minmax"}), ("htnet_patches", {"swap_xy": False})])
     assert item["image"].shape == (28, 28, 3)
-    (step,) = build_chain(REGISTRY, [("htnet_patches", {"swap_xy": False})])
+    (step,) = build_chain(REGISTRY, [("htnet_patches", {"swap_xy": False})], partial=True)
     assert step.config == {"landmarks": "fixed", "swap_xy": False, "grid": 28}
 
 

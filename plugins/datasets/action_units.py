@@ -295,8 +295,8 @@ class AUCell:
 
 
 def au_cell(record: Mapping[str, Any]) -> AUCell | None:
-    """The AU cells of one ``formats.read_sheet`` record (its AU column declared as
-    ``formats.AU_COLUMN``), or None where the sheet has none."""
+    """The AU cells of one ``sheets.read_sheet`` record (its AU column declared as
+    ``sheets.AU_COLUMN``), or None where the sheet has none."""
     flags = tuple((title, value) for title, value in record.items() if ONE_HOT.match(str(title)))
     if AU_COLUMN_NAME in record:
         spelled = next((title for title in record if title != AU_COLUMN_NAME and _normal(str(title)).casefold()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mebench.data import DatasetSpec, Reference
+from mebench.tasks import MULTI_LABEL
 from mebench.dataset_check import DatasetCheck
 from mebench.errors import DataError
 from mebench.options import Option
@@ -34,29 +35,17 @@ from mebench_plugins.datasets.action_units import (ALTERNATIVES, AU_COLUMN_ALIAS
                                                    resolve)
 from mebench_plugins.datasets.catalog import (DATABASES, TaskFindings, collect_sample, common_options,
                                               location_options, parse_members, read_clips, samples_or_error)
-from mebench_plugins.datasets.formats import FrameFiles
+from mebench_plugins.datasets.declared import AU_DESCRIPTIONS as DESCRIPTIONS, AU_TASKS
+from mebench_plugins.datasets.frames import FrameFiles
 
-#: Each single-database AU task and the database it reads.
-AU_TASKS: dict[str, str] = {"casme2-au": "casme2", "samm-au": "samm", "casme3a-au": "casme3a", "mmew-au": "mmew",
-                            "4dme-au": "4dme", "casme-au": "casme"}
+# AU_TASKS (each single-database AU task and the database it reads) and DESCRIPTIONS come from the databases'
+# declarations (``Database.au_task``, ``Database.au_description``).
 #: MEB's CD6ME, in MEB's order (``CrossDataset``: Casme, Casme2, Samm, Fourd, Mmew, Casme3A).
 CD6ME: tuple[str, ...] = ("casme-au", "casme2-au", "samm-au", "4dme-au", "mmew-au", "casme3a-au")
 
 MEB = Reference("Varanka, T.; Li, Y.; Peng, W.; Zhao, G.",
                 "Data Leakage and Evaluation Issues in Micro-Expression Analysis",
                 "arXiv:2211.11425", 2022, "https://github.com/tvaranka/meb")
-
-DESCRIPTIONS = {
-    "casme2-au": "CASME II action units from the coding sheet's Action Units column (the public sheet: 255 rows, "
-                 "5 coded '?' leave the task)",
-    "samm-au": "SAMM action units from the Action Units column (the public v2 sheet: 159 rows; 5 give alternatives "
-               "between AUs, dropped by default)",
-    "casme3a-au": "CAS(ME)³ Part A action units from the ME sheet's AU column (the public v2 sheet: 860 rows)",
-    "mmew-au": "MMEW action units from the Action Units column (300 rows in MEB's copy)",
-    "4dme-au": "4DME action units from the AUs column and its one column per AU; (k) = static, counted absent "
-               "(267 rows in MEB's copy)",
-    "casme-au": "CASME action units from the coding sheet's AU column (189 rows in MEB's copy)",
-}
 
 #: The AU set option's default, as a user writes it.
 DEFAULT_AUS = ",".join(map(str, MEB_AUS))
@@ -173,7 +162,7 @@ def _spec(name: str, keys_of, description: str, reference: Reference | None, opt
         return samples_or_error(name, check(data_root, **values))
 
     return DatasetSpec(name=name, load=load, check=check, description=description, reference=reference,
-                       needs_data_root=True, classes=au_labels(MEB_AUS), multilabel=True, options=options,
+                       needs_data_root=True, classes=au_labels(MEB_AUS), kind=MULTI_LABEL, options=options,
                        classes_for=lambda values: au_labels(parse_au_set(values.get("aus"))),
                        default_protocol=default_protocol)
 
@@ -185,14 +174,11 @@ def parse_au_members(members: str | None) -> tuple[str, ...]:
 
 
 def au_specs() -> list[DatasetSpec]:
-    """Every AU task's spec."""
-    from mebench_plugins.datasets.databases import CASME, CASME3, FOURDME, MMEW
-    from mebench_plugins.datasets.megc2019 import CASME2, SAMM
-
-    references = {"casme2": CASME2, "samm": SAMM, "casme3a": CASME3, "mmew": MMEW, "4dme": FOURDME, "casme": CASME}
+    """Every AU task's spec: one per database that declares an AU task (citing the database's reference),
+    ``cd6me`` and ``au-composite``."""
     specs = []
     for task, key in AU_TASKS.items():
-        specs.append(_spec(task, lambda values, key=key: (key,), DESCRIPTIONS[task], references[key],
+        specs.append(_spec(task, lambda values, key=key: (key,), DESCRIPTIONS[task], DATABASES[key].reference,
                            au_options() + common_options() + location_options((key,))))
     every = tuple(AU_TASKS[name] for name in CD6ME)
     composite_options = au_options() + common_options() + location_options(every)

@@ -18,9 +18,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mebench.data import MEGC2019_CLASSES, Reference
 from mebench.errors import DataError
 from mebench_plugins.datasets.casme2 import subject_number
-from mebench_plugins.datasets.formats import AU_COLUMN, Column, Reading, clip_from_sheet, find_annotation, read_sheet
+from mebench_plugins.datasets.clips import Reading, clip_from_sheet
+from mebench_plugins.datasets.declaration import Database, NativeTask
+from mebench_plugins.datasets.sheets import AU_COLUMN, Column, find_annotation, read_sheet
+
+CASME = Reference("Yan, W.-J.; Wu, Q.; Liu, Y.-J.; Wang, S.-J.; Fu, X.",
+                  "CASME Database: A Dataset of Spontaneous Micro-Expressions Collected From Neutralized Faces",
+                  "IEEE FG", 2013)
+#: The emotion vocabulary and its MEGC2019 3-class mapping: the CASME paper's categories; amusement is its
+#: positive one, tense is excluded like others.
+EMOTIONS = {"disgust": "negative", "sadness": "negative", "fear": "negative", "contempt": "negative",
+            "repression": "negative", "happiness": "positive", "amusement": "positive", "surprise": "surprise",
+            "tense": None, "others": None}
 
 ANNOTATION = ("casme.xlsx", "casme_*.xlsx", "casme-*.xlsx", "casme *.xlsx", "casme1*.xlsx", "casme_coding*.xlsx")
 COLUMNS = (Column("Subject"), Column("Filename"), Column("OnsetF", ("OnsetFrame", "Onset Frame", "Onset")),
@@ -49,7 +61,23 @@ def read_casme(root: Path, sheet: Path | None = None) -> Reading:
         if not folder.is_dir() and (frames / f"sub{number}" / name).is_dir():
             folder = frames / f"sub{number}" / name
         clips.append(clip_from_sheet("casme", subject, record, SHEET_COLUMNS, frames, table, row,
-                                     FRAME_FOLDERS[layout], folder))
+                                     FRAME_FOLDERS[layout], folder, emotions=EMOTIONS))
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/sub<NN>/<Filename>/ "
                            f"({'face-cropped' if FRAME_FOLDERS[layout] else 'not cropped'})"])
+
+
+DATABASE = Database(
+    "casme", "CASME", "casme", read_casme, folder="CASME", root_name="CASME", reference=CASME, emotions=EMOTIONS,
+    tasks=(
+        NativeTask("casme", MEGC2019_CLASSES, None,
+                   "CASME, 3-class (MEGC2019 scheme; tense and others excluded) from the coding sheet (189 rows in "
+                   "MEB's copy; per-class counts not confirmed)"),
+        # mebench's choice (no source gives CASME's 4-class set): four CASME categories (docs/datasets.md)
+        NativeTask("casme-4class", ("disgust", "repression", "surprise", "tense"), {
+            "disgust": "disgust", "repression": "repression", "surprise": "surprise", "tense": "tense",
+            "sadness": None, "fear": None, "contempt": None, "happiness": None, "amusement": None, "others": None},
+            "CASME 4-class: disgust, repression, surprise, tense (mebench's choice: no source gives the class "
+            "set)"),
+    ),
+    au_task="casme-au", au_description="CASME action units from the coding sheet's AU column (189 rows in MEB's copy)")

@@ -32,10 +32,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mebench.data import MEGC2019_CLASSES, Reference
 from mebench.errors import DataError
 from mebench_plugins.datasets.action_units import au_cell
-from mebench_plugins.datasets.formats import (AU_COLUMN, Clip, Column, Reading, find_annotation, find_dirs,
-                                              find_files, frame_number, read_sheet, three_class)
+from mebench_plugins.datasets.clips import Clip, Reading
+from mebench_plugins.datasets.declaration import Database, NativeTask
+from mebench_plugins.datasets.labels import emotion_class
+from mebench_plugins.datasets.sheets import (AU_COLUMN, Column, find_annotation, find_dirs, find_files, frame_number,
+                                             read_sheet)
+
+CASME3 = Reference("Li, J.; Dong, Z.; Lu, S.; Wang, S.-J.; Yan, W.-J.; Ma, Y.; Liu, Y.; Huang, C.; Fu, X.",
+                   "CAS(ME)³: A Third Generation Facial Spontaneous Micro-Expression Database with Depth Information "
+                   "and High Ecological Validity", "IEEE TPAMI 45(3)", 2023)
+#: The emotion vocabulary (sheet ``label``, column ``emotion``) and its MEGC2019 3-class mapping: the 4-class
+#: grouping negative = disgust, fear, anger, sad; 'Others' (3 rows) is a spelling of 'others'.
+EMOTIONS = {"disgust": "negative", "fear": "negative", "anger": "negative", "sad": "negative",
+            "happy": "positive", "surprise": "surprise", "others": None}
 
 ANNOTATION = ("cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",)
 COLUMNS = (Column("Subject"), Column("Filename"), Column("Onset", ("OnsetFrame", "Onset Frame")),
@@ -122,7 +134,7 @@ def read_casme3a(root: Path, sheet: Path | None = None) -> Reading:
         layouts.add("color/" if folder.name == "color" else "directly in the Filename folder")
         clips.append(Clip(
             dataset="casme3a", subject=f"casme3a/{subject}", name=f"{filename}_{onset}", emotion=emotion,
-            label=three_class("casme3a", emotion, table.source, row), onset=onset,
+            label=emotion_class(EMOTIONS, emotion, table.source, row), onset=onset,
             apex=frame_number(record["Apex"], "Apex", table.source, row, missing_ok=True),
             offset=frame_number(record["Offset"], "Offset", table.source, row),
             folder=folder, source=table.source, row=row, cropped=False, recording=True,
@@ -134,3 +146,27 @@ def read_casme3a(root: Path, sheet: Path | None = None) -> Reading:
                f"{frames_line}/<Subject>/<Filename>/ (whole recordings, not cropped; frames "
                f"{' and '.join(sorted(layouts)) or 'in color/ or the Filename folder'})"]
     return Reading(clips, sources + lists, warnings)
+
+
+DATABASE = Database(
+    "casme3a", "CAS(ME)³ Part A", "casme3", read_casme3a, folder="CASME3", root_name="CAS(ME)³", reference=CASME3,
+    emotions=EMOTIONS,
+    tasks=(
+        NativeTask("casme3a", MEGC2019_CLASSES, None,
+                   "CAS(ME)³ Part A, 3-class (MEGC2019 scheme; others excluded): 699 samples, 88 subjects "
+                   "(negative 457, positive 55, surprise 187) in the public v2 sheet"),
+        # the seven self-reported emotions of the v2 ME sheet (860 clips); 'Others' is 'others'
+        NativeTask("casme3a-7class", ("disgust", "surprise", "others", "fear", "anger", "sad", "happy"), {
+            "disgust": "disgust", "surprise": "surprise", "others": "others", "fear": "fear", "anger": "anger",
+            "sad": "sad", "happy": "happy"},
+            "CAS(ME)³ Part A 7 emotions: disgust 250, surprise 187, others 161, fear 86, anger 64, sad 57, happy 55 "
+            "— 860 samples, 94 subjects"),
+        # the "4Emo" task the authors confirm their paper used (CAS-ME-3 issue #1), grouped as commonly done
+        NativeTask("casme3a-4class", ("negative", "positive", "surprise", "others"), {
+            "disgust": "negative", "fear": "negative", "anger": "negative", "sad": "negative", "happy": "positive",
+            "surprise": "surprise", "others": "others"},
+            "CAS(ME)³ Part A 4-class: negative (disgust+fear+anger+sad) 457, positive 55, surprise 187, others 161 "
+            "— 860 samples, 94 subjects"),
+    ),
+    au_task="casme3a-au",
+    au_description="CAS(ME)³ Part A action units from the ME sheet's AU column (the public v2 sheet: 860 rows)")

@@ -3,9 +3,10 @@
 (``sheet=FILE``), its clips with the errata applied, the sample of each clip, the check of a task built
 from a database's own labels, and the options of a task.
 
-A database's reader turns its distributed files into ``Clip``s and says what it read (``Reading``).
-Several databases can share one folder: SMIC's HS, VIS, NIR and SMIC-E parts all live under ``SMIC/``
-and take ``smic_root``.
+A database's reader turns its distributed files into ``Clip``s and says what it read (``Reading``); its
+module declares it (a ``Database``), and ``declared`` derives the tables this module reads (``DATABASES``,
+``FOLDERS``, ``ROOT_NAMES``). Several databases can share one folder: SMIC's HS, VIS, NIR and SMIC-E parts
+all live under ``SMIC/`` and take ``smic_root``.
 """
 
 from __future__ import annotations
@@ -15,76 +16,25 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from mebench.data import DatasetSpec, Reference, Sample
 from mebench.dataset_check import DatasetCheck
 from mebench.errors import DataError, OptionError
 from mebench.options import Option
-from mebench_plugins.datasets.formats import (EMOTION_TASKS, Clip, FrameFiles, Reading, apply_errata,
-                                              emotion_class, index_frames, load_errata, resolve_frames,
-                                              unmatched_errata)
+from mebench_plugins.datasets.clips import Clip
+from mebench_plugins.datasets.declaration import Database  # noqa: F401 (catalog.Database, as before)
+from mebench_plugins.datasets.declared import DATABASES, EMOTION_TASKS, FOLDERS, ROOT_NAMES
+from mebench_plugins.datasets.errata import apply_errata, load_errata, unmatched_errata
+from mebench_plugins.datasets.frames import FrameFiles, index_frames, resolve_frames
+from mebench_plugins.datasets.labels import emotion_class
 
 LOG = logging.getLogger("mebench.datasets")
 
-
-@dataclass(frozen=True)
-class Database:
-    """One database (or one camera of one) as mebench reads it.
-
-    ``key`` namespaces its sample ids and subjects (``casme3a/spNO.1``); ``root`` names the folder it
-    lives in — the option ``<root>_root``, the variable ``MEBENCH_<ROOT>`` and the default
-    ``<data root>/<FOLDER>``; ``reader(folder, sheet)`` reads it (``sheet``: a user's annotation file,
-    or None to find it by name); ``sheet`` says whether it reads an annotation spreadsheet."""
-
-    key: str
-    name: str
-    root: str
-    reader: Callable[[Path, Path | None], Reading]
-    sheet: bool = True
-
-
-#: Folder name under --data-root, and the name used in messages, of each root.
-FOLDERS = {"casme2": "CASME2", "samm": "SAMM", "smic": "SMIC", "casme3": "CASME3", "mmew": "MMEW", "4dme": "4DME",
-           "casme": "CASME"}
-ROOT_NAMES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC (HS, VIS, NIR, SMIC-E)", "casme3": "CAS(ME)³",
-              "mmew": "MMEW", "4dme": "4DME", "casme": "CASME"}
-
-
-def _databases() -> dict[str, Database]:
-    from functools import partial
-
-    from mebench_plugins.datasets.casme import read_casme
-    from mebench_plugins.datasets.casme2 import read_casme2
-    from mebench_plugins.datasets.casme3 import read_casme3a
-    from mebench_plugins.datasets.fourdme import read_4dme
-    from mebench_plugins.datasets.mmew import read_mmew
-    from mebench_plugins.datasets.samm import read_samm
-    from mebench_plugins.datasets.smic import read_smic
-    from mebench_plugins.datasets.smic_e import read_smic_e
-
-    databases = [
-        Database("casme2", "CASME II", "casme2", read_casme2),
-        Database("samm", "SAMM", "samm", read_samm),
-        Database("smic", "SMIC-HS", "smic", partial(read_smic, camera="HS"), sheet=False),
-        Database("smic-vis", "SMIC-VIS", "smic", partial(read_smic, camera="VIS"), sheet=False),
-        Database("smic-nir", "SMIC-NIR", "smic", partial(read_smic, camera="NIR"), sheet=False),
-        Database("smic-e-hs", "SMIC-E-HS", "smic", partial(read_smic_e, camera="HS")),
-        Database("smic-e-vis", "SMIC-E-VIS", "smic", partial(read_smic_e, camera="VIS")),
-        Database("smic-e-nir", "SMIC-E-NIR", "smic", partial(read_smic_e, camera="NIR")),
-        Database("casme3a", "CAS(ME)³ Part A", "casme3", read_casme3a),
-        Database("mmew", "MMEW", "mmew", read_mmew),
-        Database("4dme", "4DME", "4dme", read_4dme),
-        Database("casme", "CASME", "casme", read_casme),
-    ]
-    return {database.key: database for database in databases}
-
-
-#: Every database mebench reads, by key.
-DATABASES: dict[str, Database] = _databases()
-#: Databases that are views of one recording session (SMIC's three cameras, cut and long clips): the same
-#: micro-expressions of the same people, so a composite takes at most one of them.
-SAME_RECORDINGS = ("smic", "smic-vis", "smic-nir", "smic-e-hs", "smic-e-vis", "smic-e-nir")
+#: Databases that are views of the recordings of another (SMIC's three cameras, cut and long clips): the same
+#: micro-expressions of the same people, so a composite takes at most one of each recording session
+#: (``Database.recordings``).
+SAME_RECORDINGS = tuple(key for key, database in DATABASES.items() if database.recordings)
 
 
 def root_option(root: str) -> str:
@@ -234,7 +184,7 @@ def parse_members(members: str | None, valid: Iterable[str], task: str, kind: st
 
 def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, strict: bool = False,
                        **locations: Any) -> DatasetCheck:
-    """A task built from one database's own labels with the rules of ``formats.EMOTION_TASKS``. There is
+    """A task built from one database's own labels with the rules of ``declared.EMOTION_TASKS``. There is
     no official list: ``expected`` is empty, every file problem is listed, and the check says what it
     read and how many clips each rule excluded."""
     definition = EMOTION_TASKS[task]
@@ -275,7 +225,7 @@ def samples_or_error(task: str, report: DatasetCheck) -> list[Sample]:
 
 
 def emotion_task_spec(task: str, description: str, reference: Reference | None) -> DatasetSpec:
-    """The dataset spec of a task built from one database's own labels (``formats.EMOTION_TASKS``)."""
+    """The dataset spec of a task built from one database's own labels (``declared.EMOTION_TASKS``)."""
     definition = EMOTION_TASKS[task]
 
     def check(data_root=None, **options: Any) -> DatasetCheck:

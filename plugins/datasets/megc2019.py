@@ -3,12 +3,14 @@
 - The MEGC2019 3-class tasks: ``combined`` (CASME II + SAMM + SMIC-HS: 442 samples, 68 subjects)
   and the single-dataset tasks ``casme2``, ``samm`` and ``smic``, all built from the official
   ground-truth list shipped with mebench. Each sample's label from the dataset's own annotation and
-  the emotion rules (``formats.EMOTIONS``) must agree with the official list. A second official
-  version lists 441 samples: it drops SAMM ``032_3_1`` (``--dataset-opt gt_version=441``).
+  the emotion rules (the database's declared vocabulary, ``declared.EMOTIONS``) must agree with the
+  official list. A second official version lists 441 samples: it drops SAMM ``032_3_1``
+  (``--dataset-opt gt_version=441``).
 - The 5-class tasks ``casme2-5class`` and ``samm-5class``, built from the datasets' own spreadsheets
-  with the inclusion rules of ``formats.FIVE_CLASS_TASKS``; there is no official list to check against.
+  with the inclusion rules of ``declared.FIVE_CLASS_TASKS`` (declared in ``casme2.py`` and ``samm.py``);
+  there is no official list to check against.
 
-Every task corrects known annotation slips (``formats.resolve_frames``): each correction is logged as
+Every task corrects known annotation slips (``frames.resolve_frames``): each correction is logged as
 one warning line when the task is loaded and kept on the sample (``Sample.corrections``);
 ``--dataset-opt strict=true`` refuses them instead. Each sample records whether its frames are
 already cropped to the face (``Sample.cropped``), from the layout that was read.
@@ -27,8 +29,11 @@ from mebench.data import MEGC2019_CLASSES, DatasetSpec, Reference
 from mebench.dataset_check import DatasetCheck
 from mebench.errors import DataError
 from mebench.options import Option
+from mebench_plugins.datasets.casme2 import CASME2  # noqa: F401 (megc2019.CASME2, as before)
 from mebench_plugins.datasets.catalog import (clip_sample, common_options, emotion_task_spec, location_options,
                                               read_clips, samples_or_error)
+from mebench_plugins.datasets.declared import DESCRIPTIONS, FIVE_CLASS_TASKS
+from mebench_plugins.datasets.samm import SAMM  # noqa: F401
 
 OFFICIAL_DATASETS = ("casme2", "samm", "smic")
 TASKS = {"combined": ("casme2", "samm", "smic"), "casme2": ("casme2",), "samm": ("samm",), "smic": ("smic",)}
@@ -36,12 +41,6 @@ DROPPED_IN_441 = ("samm", "032", "032_3_1")
 
 MEGC2019 = Reference("See, J.; Yap, M.H.; Li, J.; Hong, X.; Wang, S.-J.",
                      "MEGC 2019 – The Second Facial Micro-Expressions Grand Challenge", "IEEE FG", 2019)
-CASME2 = Reference("Yan, W.-J.; Li, X.; Wang, S.-J.; Zhao, G.; Liu, Y.-J.; Chen, Y.-H.; Fu, X.",
-                   "CASME II: An Improved Spontaneous Micro-Expression Database and the Baseline Evaluation",
-                   "PLoS ONE 9(1):e86041", 2014)
-SAMM = Reference("Davison, A.K.; Lansley, C.; Costen, N.; Tan, K.; Yap, M.H.",
-                 "SAMM: A Spontaneous Micro-Facial Movement Dataset", "IEEE Transactions on Affective Computing",
-                 2018)
 
 
 def subject_id(dataset: str, subject: str, file: object, row: int) -> str:
@@ -139,7 +138,5 @@ def mebench_register_datasets(register):
     register(megc2019_spec("casme2", "CASME II, MEGC2019 3-class subset (145 samples, 24 subjects)"))
     register(megc2019_spec("samm", "SAMM, MEGC2019 3-class subset (133 samples, 28 subjects)"))
     register(megc2019_spec("smic", "SMIC-HS, MEGC2019 3-class subset (164 samples, 16 subjects; no apex annotated)"))
-    register(emotion_task_spec("casme2-5class", "CASME II 5-class: happiness, surprise, disgust, repression, others "
-                                              "(from the spreadsheet; fear and sadness excluded)", CASME2))
-    register(emotion_task_spec("samm-5class", "SAMM 5-class estimated emotions: anger, contempt, happiness, surprise, "
-                                            "other (from the spreadsheet; disgust, fear, sadness excluded)", SAMM))
+    for task in FIVE_CLASS_TASKS:  # casme2-5class, samm-5class: declared by casme2.py and samm.py
+        register(emotion_task_spec(task, *DESCRIPTIONS[task]))

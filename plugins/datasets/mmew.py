@@ -19,9 +19,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mebench.data import MEGC2019_CLASSES, Reference
 from mebench.errors import DataError
-from mebench_plugins.datasets.formats import (AU_COLUMN, Column, Reading, clip_from_sheet, find_annotation, find_dirs,
-                                              find_files, read_sheet)
+from mebench_plugins.datasets.clips import Reading, clip_from_sheet
+from mebench_plugins.datasets.declaration import Database, NativeTask
+from mebench_plugins.datasets.sheets import AU_COLUMN, Column, find_annotation, find_dirs, find_files, read_sheet
+
+MMEW = Reference("Ben, X.; Ren, Y.; Zhang, J.; Wang, S.-J.; Kpalma, K.; Meng, W.; Liu, Y.-J.",
+                 "Video-based Facial Micro-Expression Analysis: A Survey of Datasets, Features and Algorithms",
+                 "IEEE TPAMI 44(9)", 2022)
+#: The emotion vocabulary and its MEGC2019 3-class mapping: six basic emotions plus others; MEB renames
+#: 'others' to 'repression' to match the frame folders (dpailab lists a repression folder and no others
+#: folder): one class, excluded like others, not negative as MEGC2019's repression: the annotation names it
+#: 'others' (docs/datasets.md).
+EMOTIONS = {"disgust": "negative", "fear": "negative", "sadness": "negative", "anger": "negative",
+            "happiness": "positive", "surprise": "surprise", "others": None, "repression": None}
 
 ANNOTATION = ("MMEW_Micro_Exp.xlsx",)
 #: Copies of the sheet under another name: a version (``_v2``), a browser's duplicate download (`` (1)``) or the
@@ -95,8 +107,25 @@ def read_mmew(root: Path, sheet: Path | None = None) -> Reading:
         folder = matches[0] if matches else frames / emotion / name  # a missing folder is reported by its path
         if matches:
             layouts.add("<emotion>/<Filename>" if folder.parent.parent == frames else "<subject>/<emotion>/<Filename>")
-        clips.append(clip_from_sheet("mmew", subject, record, SHEET_COLUMNS, frames, table, row, True, folder))
+        clips.append(clip_from_sheet("mmew", subject, record, SHEET_COLUMNS, frames, table, row, True, folder,
+                                     emotions=EMOTIONS))
     shown = " and ".join(sorted(layouts)) or "none found"
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/ (face-cropped; clip folders looked for as <emotion>/<Filename> or "
                            f"<subject>/<emotion>/<Filename>; found: {shown})"])
+
+
+DATABASE = Database(
+    "mmew", "MMEW", "mmew", read_mmew, folder="MMEW", root_name="MMEW", reference=MMEW, emotions=EMOTIONS,
+    tasks=(
+        NativeTask("mmew", MEGC2019_CLASSES, None,
+                   "MMEW, 3-class (MEGC2019 scheme; others excluded, the sheet's label even where the frame folder "
+                   "says repression) from MMEW_Micro_Exp.xlsx (300 clips; per-class counts not confirmed)"),
+        # mebench's choice (no source defines a 6-class MMEW task): the native emotions less anger
+        NativeTask("mmew-6class", ("happiness", "surprise", "disgust", "fear", "sadness", "others"), {
+            "happiness": "happiness", "surprise": "surprise", "disgust": "disgust", "fear": "fear",
+            "sadness": "sadness", "others": "others", "repression": "others", "anger": None},
+            "MMEW native emotions less anger: happiness, surprise, disgust, fear, sadness, others "
+            "(mebench's choice: no source defines a 6-class MMEW task; counts not confirmed)"),
+    ),
+    au_task="mmew-au", au_description="MMEW action units from the Action Units column (300 rows in MEB's copy)")

@@ -16,10 +16,23 @@ Baseline, IEEE FG 2013.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
+from mebench.data import MEGC2019_CLASSES, Reference
 from mebench.errors import DataError
-from mebench_plugins.datasets.formats import Clip, Reading, three_class
+from mebench_plugins.datasets.clips import Clip, Reading
+from mebench_plugins.datasets.declaration import Database, NativeTask
+from mebench_plugins.datasets.labels import emotion_class
+
+SMIC = Reference("Li, X.; Pfister, T.; Huang, X.; Zhao, G.; Pietikäinen, M.",
+                 "A Spontaneous Micro-Expression Database: Inducement, Collection and Baseline", "IEEE FG", 2013)
+#: SMIC's three labels (its emotion folders), the same in every camera and in SMIC-E.
+EMOTIONS = {"negative": "negative", "positive": "positive", "surprise": "surprise"}
+#: Where every part of SMIC lives (HS, VIS, NIR and SMIC-E): one folder, one ``smic_root``.
+ROOT = dict(root="smic", folder="SMIC", root_name="SMIC (HS, VIS, NIR, SMIC-E)")
+#: Every part of SMIC shows the same recordings (``Database.recordings``).
+RECORDINGS = "SMIC"
 
 CLIP_NAME = re.compile(r"^s(\d+)_([a-z]+)_(\d+)$")
 #: Dataset key of each camera's clips (their ids and subjects are namespaced by it).
@@ -47,7 +60,7 @@ def read_smic(root: Path, sheet: Path | None = None, camera: str = "HS") -> Read
         if not micro.is_dir():
             raise DataError(subject_dir, "subject folder has no micro/ folder", "restore it from your copy")
         for emotion_dir in sorted(p for p in micro.iterdir() if p.is_dir()):
-            label = three_class(dataset, emotion_dir.name, emotion_dir)
+            label = emotion_class(EMOTIONS, emotion_dir.name, emotion_dir)
             for clip_dir in sorted(p for p in emotion_dir.iterdir() if p.is_dir()):
                 match = CLIP_NAME.match(clip_dir.name)
                 if not match:
@@ -61,3 +74,18 @@ def read_smic(root: Path, sheet: Path | None = None, camera: str = "HS") -> Read
                 ))
     return Reading(clips, [f"clips {folder}/s<k>/micro/<emotion>/<clip>/ "
                            f"({'face-cropped' if cropped else 'not cropped'}; labels from the emotion folders)"])
+
+
+#: SMIC-HS, whose 3-class task is MEGC2019's (``smic``), and the VIS and NIR cameras.
+HS = Database("smic", "SMIC-HS", reader=partial(read_smic, camera="HS"), sheet=False, **ROOT, reference=SMIC,
+              emotions=dict(EMOTIONS), recordings=RECORDINGS, megc2019=True)
+VIS = Database("smic-vis", "SMIC-VIS", reader=partial(read_smic, camera="VIS"), sheet=False, **ROOT, reference=SMIC,
+               emotions=dict(EMOTIONS), recordings=RECORDINGS,
+               tasks=(NativeTask("smic-vis", MEGC2019_CLASSES, None,
+                                 "SMIC-VIS (25 fps visual camera), 3-class: 71 clips, 8 subjects in the literature; "
+                                 "no apex annotated"),))
+NIR = Database("smic-nir", "SMIC-NIR", reader=partial(read_smic, camera="NIR"), sheet=False, **ROOT, reference=SMIC,
+               emotions=dict(EMOTIONS), recordings=RECORDINGS,
+               tasks=(NativeTask("smic-nir", MEGC2019_CLASSES, None,
+                                 "SMIC-NIR (25 fps near-infrared camera), 3-class: 71 clips, 8 subjects in the "
+                                 "literature; no apex annotated"),))

@@ -14,7 +14,7 @@ Five HS clips have no video ("don't exist in the downloaded datasets": the david
 README; "data loss of the original videos": the SMIC page): their rows, and any row whose FirstF says
 MISSING, are skipped with a warning when their folder is absent.
 
-Every span is checked as the sheet gives it (``formats.span_problems``) and refused, named, when it repeats an
+Every span is checked as the sheet gives it (``frames.span_problems``) and refused, named, when it repeats an
 earlier span of its row, is longer than ``LONGEST_SECONDS`` at the camera's frame rate, or does not lie within the
 clip's FirstF..LastF (the modified public HS sheet's ``Onset3F``/``Offset3F`` cells, and ``s1_ne_03`` of both).
 
@@ -28,11 +28,20 @@ Micro-expression Spotting and Recognition Methods, IEEE Transactions on Affectiv
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
+from mebench.data import MEGC2019_CLASSES, Reference
 from mebench.errors import DataError
-from mebench_plugins.datasets.formats import (Clip, Column, Reading, find_annotation, find_dirs, find_files,
-                                              frame_number, read_sheet, three_class)
+from mebench_plugins.datasets.clips import Clip, Reading
+from mebench_plugins.datasets.declaration import Database, NativeTask
+from mebench_plugins.datasets.labels import emotion_class
+from mebench_plugins.datasets.sheets import Column, find_annotation, find_dirs, find_files, frame_number, read_sheet
+from mebench_plugins.datasets.smic import EMOTIONS, RECORDINGS, ROOT
+
+SMIC_E = Reference("Li, X.; Hong, X.; Moilanen, A.; Huang, X.; Pfister, T.; Zhao, G.; Pietikäinen, M.",
+                   "Towards Reading Hidden Emotions: A Comparative Study of Spontaneous Micro-expression Spotting "
+                   "and Recognition Methods", "IEEE Transactions on Affective Computing 9(4)", 2018)
 
 CLIP_NAME = re.compile(r"^s(\d+)_(ne|po|sur)_(\d+)$")
 TAGS = {"ne": "negative", "po": "positive", "sur": "surprise"}
@@ -133,7 +142,7 @@ def read_smic_e(root: Path, sheet: Path | None = None, camera: str = "HS") -> Re
         subject = f"s{key[0]:02d}"
         name = f"{subject}_{key[1]}_{key[2]:02d}"
         emotion = str(record["Emotion"] or "").strip()
-        label = three_class(dataset, emotion, table.source, row)
+        label = emotion_class(EMOTIONS, emotion, table.source, row)
         notes = ()
         if label is not None and label != TAGS[key[1]]:
             notes = (f"{table.source}, row {row}: {dataset}/{subject}/{name}: Emotion {emotion!r} disagrees with the "
@@ -160,3 +169,20 @@ def read_smic_e(root: Path, sheet: Path | None = None, camera: str = "HS") -> Re
     return Reading(clips, [f"annotation {table.description}",
                            f"long clips {base}/…/<Filename>/ (found by name up to three levels down; not cropped; "
                            f"one sample per annotated span)"], warnings)
+
+
+#: The long clips of each camera, 3-class on the annotated spans.
+HS = Database("smic-e-hs", "SMIC-E-HS", reader=partial(read_smic_e, camera="HS"), **ROOT, reference=SMIC_E,
+              emotions=dict(EMOTIONS), recordings=RECORDINGS,
+              tasks=(NativeTask("smic-e-hs", MEGC2019_CLASSES, None, "SMIC-E-HS long clips, 3-class on the annotated "
+                                                                     "spans (one sample per span; no apex)"),))
+VIS = Database("smic-e-vis", "SMIC-E-VIS", reader=partial(read_smic_e, camera="VIS"), **ROOT, reference=SMIC_E,
+               emotions=dict(EMOTIONS), recordings=RECORDINGS,
+               tasks=(NativeTask("smic-e-vis", MEGC2019_CLASSES, None,
+                                 "SMIC-E-VIS long clips, 3-class on the annotated spans: 71 clips, 8 subjects in the "
+                                 "public sheet (one sample per span; no apex)"),))
+NIR = Database("smic-e-nir", "SMIC-E-NIR", reader=partial(read_smic_e, camera="NIR"), **ROOT, reference=SMIC_E,
+               emotions=dict(EMOTIONS), recordings=RECORDINGS,
+               tasks=(NativeTask("smic-e-nir", MEGC2019_CLASSES, None, "SMIC-E-NIR long clips, 3-class on the "
+                                                                       "annotated spans (one sample per span; no "
+                                                                       "apex)"),))

@@ -29,6 +29,7 @@ import numpy as np
 from mebench import hookimpl
 from mebench.data import MEGC2019_CLASSES, DatasetSpec, FrameSource, Sample
 from mebench.options import Option
+from mebench.tasks import MULTI_LABEL
 
 GENERATOR_VERSION = 1
 
@@ -396,7 +397,7 @@ def mebench_register_datasets(register):
                     + ", ".join(f"{name} ({p['subjects']} subjects, {p['subjects'] * p['clips_per_subject']} clips, "
                                 f"{p['epochs']} epochs)" for name, p in AU_PRESETS.items()) + ".",
         classes=tuple(AU_ACTIONS),
-        multilabel=True,
+        kind=MULTI_LABEL,
         needs_data_root=False,
         options=AU_OPTIONS,
         suggested_epochs=lambda options: AU_PRESETS.get(preset_name(options), {}).get("epochs"),

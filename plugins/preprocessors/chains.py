@@ -50,6 +50,13 @@ LBP_TOP_TIM10 = GREY_SEQUENCE + (("tim", {"frames": 10}),
 #: Bi-WOOF over onset → apex flow and its optical strain, 5×5 blocks, 8 orientation bins
 BI_WOOF = ONSET_APEX_FLOW + ("optical_strain", ("bi_woof", {"blocks": 5, "bins": 8}))
 
+
+def grey_clip(frames: int) -> tuple:
+    """A video net's input: the grey frames of the sample's span (``GREY_SEQUENCE``) interpolated by TIM to
+    ``frames`` frames, one channel per frame in [0, 1] (the runner resizes them to the net's size)."""
+    return GREY_SEQUENCE + (("tim", {"frames": frames}), "clip_channels")
+
+
 #: How the sequence chains begin, in words, for model cards.
 GREY_SEQUENCE_TEXT = ("the sample's frames from onset to offset, grey; face crop where the copy is not cropped; "
                       "128×128")

@@ -112,6 +112,8 @@ class LbpTop(PreprocessingStep):
     (the challenge document does not say which codes; ``codes="uniform"``: uniform-2, as MEB's LBP-TOP)."""
 
     name = "lbp_top"
+    needs = ("frames",)
+    gives = ("image",)
 
     def __init__(self, points: int = 4, radius_x: float = 1.0, radius_y: float = 1.0, radius_t: float = 4.0,
                  blocks: int = 5, codes: str = "basic"):
@@ -176,6 +178,8 @@ class BiWoof(PreprocessingStep):
     """Bi-WOOF features of ``item["flow"]`` and ``item["strain"]`` as the model input (1, 1, blocks²·bins)."""
 
     name = "bi_woof"
+    needs = ("flow",)  # and strain where present (else computed from the flow)
+    gives = ("image",)
 
     def __init__(self, blocks: int = 5, bins: int = 8):
         self.blocks, self.bins = int(blocks), int(bins)

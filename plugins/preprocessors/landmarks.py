@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mebench import hookimpl
-from mebench.data import PreprocessingStep, PreprocessorSpec
+from mebench.data import PreprocessingStep, PreprocessorSpec, SampleNote
 from mebench.errors import PreprocessingError
 from mebench.options import Option
 from mebench_plugins.preprocessors.optical_flow import resize_frame
@@ -125,6 +125,10 @@ class HtnetPatches(PreprocessingStep):
     notes which samples got the fixed ones)."""
 
     name = "htnet_patches"
+    needs = ("image", "apex_frame")  # the apex frame only where a detector looks for landmarks on it
+    gives = ("image",)
+    notes = (SampleNote("landmarks_fallback", "the detector found no face: cut around the fixed landmarks",
+                        summary="landmarks", form="outcomes", outcomes=("detected", "fallback")),)
     sources = ("fixed", *DETECTORS)
 
     def __init__(self, landmarks: str = "fixed", swap_xy: bool = True, grid: int = 28):
@@ -134,6 +138,8 @@ class HtnetPatches(PreprocessingStep):
         if reason:
             raise ValueError(f"landmarks={landmarks}: {reason}; or use landmarks=fixed (as model htnet does)")
         self.landmarks, self.swap_xy, self.grid = landmarks, bool(swap_xy), int(grid)
+        if landmarks == "fixed":
+            self.needs = ("image",)
         if self.grid < 4 or self.grid % 4:
             raise ValueError(f"htnet_patches grid must be a multiple of 4, got {grid!r}")
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from mebench import hookimpl
-from mebench.data import PreprocessingStep, PreprocessorSpec
+from mebench.data import PreprocessingStep, PreprocessorSpec, SampleNote
 from mebench.options import Option
 
 
@@ -35,6 +35,9 @@ class ApexFrame(PreprocessingStep):
     """
 
     name = "apex_frame"
+    needs = ("sample",)
+    gives = ("onset_frame", "apex_frame", "apex_index", "target_rule")
+    notes = (SampleNote("apex_index", "the frame number of the frame the flow goes to"),)
     targets = ("apex", "middle")
 
     def __init__(self, rule: str = "max_motion", target: str = "apex"):
@@ -101,6 +104,14 @@ def face_box(frame: np.ndarray, margin: float = 0.1, min_size: int = 40) -> tupl
     return crop_box((int(x), int(y), int(w), int(h)), margin, frame.shape)
 
 
+#: The notes of a face crop (``face_crop``, ``grey_sequence``): how many samples were cropped, and which had no face.
+FACE_CROPPED_NOTE = SampleNote("face_cropped", "cropped to the face", summary="cropped", form="count")
+FACE_MISSED_NOTE = SampleNote(
+    "face_missed", "no face found: the whole frames were used", summary="no_face_found", form="samples",
+    warning="face_crop found no face in {count} of {uncropped} uncropped samples (e.g. {first}); their whole frames "
+            "were used (listed in run.json)")
+
+
 class FaceCrop(PreprocessingStep):
     """Crops onset and target frames to the face found in the onset frame by OpenCV's bundled
     frontal-face Haar cascade (works offline), enlarged by ``margin`` on each side.
@@ -116,6 +127,9 @@ class FaceCrop(PreprocessingStep):
     """
 
     name = "face_crop"
+    needs = ("sample", "onset_frame", "apex_frame")
+    gives = ("onset_frame", "apex_frame", "face_cropped", "face_box")
+    notes = (FACE_CROPPED_NOTE, FACE_MISSED_NOTE)
     modes = ("auto", "always")
 
     def __init__(self, margin: float = 0.1, min_size: int = 40, on_miss: str = "error", when: str = "always"):
@@ -173,6 +187,8 @@ class TvL1Flow(PreprocessingStep):
     """
 
     name = "tvl1_flow"
+    needs = ("sample", "onset_frame", "apex_frame")
+    gives = ("flow",)
 
     def __init__(self, tau: float = 0.25, lambda_: float = 0.15, theta: float = 0.3,
                  scales: int = 5, warps: int = 5, epsilon: float = 0.01, size: int = PRE_FLOW_SIZE):
@@ -237,6 +253,8 @@ class OpticalStrain(PreprocessingStep):
     nothing to the step's config, so the chains that predate the option keep their cache and run ids."""
 
     name = "optical_strain"
+    needs = ("flow",)
+    gives = ("strain",)
     forms = ("tensor", "offtanet")
 
     def __init__(self, form: str = "tensor"):
@@ -265,6 +283,8 @@ class FlowStack(PreprocessingStep):
     """
 
     name = "flow_stack"
+    needs = ("flow",)  # and strain where present (else computed from the flow)
+    gives = ("image",)
     available = ("u", "v", "strain")
     normalisations = ("none", "minmax")
 

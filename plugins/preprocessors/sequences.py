@@ -5,7 +5,8 @@ Eulerian video magnification.
 cropped to the face where the copy is not cropped and resized to one common size; ``tim`` and ``evm``
 replace ``item["frames"]`` with the interpolated or magnified sequence; a feature step
 (``plugins/preprocessors/features.py``) turns the sequence into the model input. Every setting is in
-the step's ``config``, hence in the cache key and ``run.json``.
+the step's ``config``, hence in the cache key and ``run.json``. ``clip_channels`` makes the sequence itself
+the input of a video net, one channel per frame.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from mebench import hookimpl
 from mebench.data import PreprocessingStep, PreprocessorSpec
 from mebench.options import Option
-from mebench_plugins.preprocessors.optical_flow import PRE_FLOW_SIZE, face_box, resize_frame
+from mebench_plugins.preprocessors.optical_flow import (FACE_CROPPED_NOTE, FACE_MISSED_NOTE, PRE_FLOW_SIZE, face_box,
+                                                        resize_frame)
 
 
 class GreySequence(PreprocessingStep):
@@ -31,6 +33,9 @@ class GreySequence(PreprocessingStep):
     so (the run reports it). ``size`` resizes every frame to size×size (0: the native size)."""
 
     name = "grey_sequence"
+    needs = ("sample",)
+    gives = ("frames", "frame_indices", "face_cropped")
+    notes = (FACE_CROPPED_NOTE, FACE_MISSED_NOTE)
     crops = ("auto", "always", "never")
 
     def __init__(self, size: int = PRE_FLOW_SIZE, face_crop: str = "auto"):
@@ -97,6 +102,7 @@ class TemporalInterpolation(PreprocessingStep):
     (the MEGC2019 LBP-TOP baseline: 10)."""
 
     name = "tim"
+    needs = gives = ("frames",)
 
     def __init__(self, frames: int = 10):
         self.frames = int(frames)
@@ -109,6 +115,23 @@ class TemporalInterpolation(PreprocessingStep):
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         item["frames"] = temporal_interpolation(item["frames"], self.frames)
+        return item
+
+
+class ClipChannels(PreprocessingStep):
+    """``item["frames"]`` (T, H, W uint8) as the model input, one channel per frame: ``item["image"]``
+    (H, W, T), values in [0, 1]. A video net reads the channels back as a clip (``tv:<name>``)."""
+
+    name = "clip_channels"
+    needs = ("frames",)
+    gives = ("image",)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        item["image"] = np.ascontiguousarray(item["frames"].transpose(1, 2, 0), dtype=np.float32) / 255.0
         return item
 
 
@@ -190,6 +213,7 @@ class EulerianMagnification(PreprocessingStep):
     MIT's one-sided band-pass or a two-sided one, twice as strong for the same α (``ideal_bandpass``)."""
 
     name = "evm"
+    needs = gives = ("frames",)
 
     def __init__(self, alpha: float = 10.0, low: float = 0.05, high: float = 0.4, levels: int = 5,
                  cutoff: float = 16.0, temporal_filter: str = "mit"):
@@ -220,6 +244,9 @@ def mebench_register_preprocessors(register):
         options=(Option("size", int, PRE_FLOW_SIZE, "common frame size (0: native size)", minimum=0),
                  Option("face_crop", str, "auto", "crop to the Haar-cascade face: copies not cropped, every "
                                                   "sample, or none", choices=GreySequence.crops))))
+    register(PreprocessorSpec(
+        "clip_channels", ClipChannels, "The frame sequence as the model input, one channel per frame, in [0, 1]",
+        options=()))
     register(PreprocessorSpec(
         "tim", TemporalInterpolation, "Temporal interpolation model (Zhou et al. 2011) to a fixed number of frames",
         options=(Option("frames", int, 10, "frames after interpolation", minimum=2),)))

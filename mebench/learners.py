@@ -1,0 +1,350 @@
+"""Learners: how a model learns a fold, chosen once per run by the plan.
+
+- ``NetLearner`` (``net``): a net trained by epochs in batches, with an epoch selection rule, fold
+  batching where it pays and ``torch.compile`` on request (``mebench.training``,
+  ``mebench.fold_batching``, ``mebench.selection``).
+- ``EstimatorLearner`` (``estimator``): a scikit-learn-style estimator fitted once per fold on the
+  chain's features (``mebench.estimators``): no epochs, batches, selection rule, fold batching or
+  input scaling; fitted on the CPU.
+
+The plan asks ``learner_for(build)`` which one a model needs and keeps it (``RunPlan.learner``); the
+executors, the summary and the Ray executor ask the learner, never the model. A spotter (a model that
+turns a long video into scored intervals) is one more learner. ``run.json`` records the learner's
+``name``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import torch
+
+from mebench.errors import ConfigError, RunError
+from mebench.estimators import (Predictor, builds_estimator, count_parameters, fit_estimator, is_spotter,
+                                predict_probabilities)
+from mebench.fold_batching import fold_batch_size, fold_batching_obstacle, train_folds_batched
+from mebench.records import FoldRecord, Prediction
+from mebench.selection import selection_for
+from mebench.timing import Stopwatch, inference_throughput
+from mebench.training import TrainSettings, predict, train_fold
+
+if TYPE_CHECKING:
+    from mebench.data import PreparedData
+    from mebench.execute import FoldJob
+    from mebench.folds import Fold
+    from mebench.plan import RunPlan
+    from mebench.tasks import TaskKind
+
+#: ``--fold-batch auto`` batches folds on CUDA only for nets below this many forward MACs per sample.
+#: Measured on an H200 (benchmarks/README.md, grid_cost.py): the 28×28 nets (≤ 0.1 GMAC) train
+#: 2.3–5.3× faster fold-batched; the 75×75 pyramid nets (10–22 GMAC) and AlexNet at 224 (0.7 GMAC)
+#: saturate the GPU alone and run 0.6–0.9× as fast when batched.
+FOLD_BATCH_MAX_MACS = 0.5e9
+
+OnEpoch = Callable[[int, float], None]
+
+
+class Learner:
+    """How a model learns one fold; one instance per kind of learner (``NET``, ``ESTIMATOR``, ``SPOTTER``)."""
+
+    #: What ``run.json``'s ``learner`` records.
+    name: str = ""
+    #: Whether epochs and batch sizes mean anything (a fitted estimator has neither).
+    has_epochs: bool = True
+    #: Whether its folds may use a GPU of a Ray cluster.
+    uses_gpu: bool = True
+    #: Whether the model takes the prepared tensor of a preprocessing chain (a spotter reads its videos itself).
+    uses_chain: bool = True
+    #: Whether a fold's job carries the samples themselves (a spotter's videos), not only their ids.
+    needs_samples: bool = False
+
+    def check(self, model: str, dataset: str, selection: str, model_options: dict[str, Any], kind: "TaskKind",
+              scaling_option: str) -> None:
+        """Refuse (``ConfigError``, one line) what this learner cannot do with the run's settings."""
+        if self.name not in kind.learners:
+            raise ConfigError(f"model {model!r} is a {self.name}; task {dataset!r} has {kind.answer}, which a "
+                              f"{' or '.join(kind.learners)} learns: pick a model of that kind or another task")
+
+    def input_scaling(self, scaling: str) -> str | None:
+        """The input scaling the run applies and records (None: the model scales its own inputs)."""
+        return scaling
+
+    def fold_batch(self, lever: str) -> str:
+        """The fold-batching lever the run keeps (``auto``, ``off`` or a number of folds)."""
+        return lever
+
+    def compiles(self, asked: bool) -> bool:
+        """Whether each fold's model is wrapped in ``torch.compile``."""
+        return False
+
+    def fold_group_size(self, plan: "RunPlan", x: torch.Tensor, y: torch.Tensor, pending: list["Fold"],
+                        log: Callable[[str], None]) -> int:
+        """How many folds to train at once: the one answer to "may this be fold-batched?"."""
+        return 1
+
+    def train(self, jobs: list["FoldJob"], build: Callable[[], Any], x: torch.Tensor, y: torch.Tensor,
+              on_epoch: OnEpoch | None = None, log: Callable[[str], None] | None = None) -> list[FoldRecord]:
+        """The records of ``jobs`` (one fold, or a fold-batched group)."""
+        raise NotImplementedError
+
+    def measure(self, plan: "RunPlan", data: "PreparedData", records: dict[int, FoldRecord] | None = None
+                ) -> tuple[dict[str, Any], int]:
+        """(inference throughput of a fresh model, its parameter count); ``records``: the run's fold records."""
+        raise NotImplementedError
+
+    def describe(self, settings: TrainSettings, device: str, bf16: bool, channels_last: bool) -> str:
+        """The budget and device part of the line a run prints first."""
+        raise NotImplementedError
+
+    def budget(self, settings: TrainSettings) -> dict[str, Any]:
+        """The budget a dataset's ``describe_run`` sees (epochs, batch size), empty where there is none."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __reduce__(self):  # one instance per learner, also after pickling (Ray workers)
+        return learner_named, (self.name,)
+
+
+def fold_record(job: "FoldJob", probabilities: np.ndarray, seconds: float, together: int,
+                epoch_losses: list[float], extras: dict) -> FoldRecord:
+    """The record of a trained fold: what summarise and resumption read."""
+    fold = job.fold
+    n_train = int(len(fold.train)) - int(extras.get("n_validation", 0))  # inner-val: without the validation side
+    return FoldRecord(fold=fold.index, test_group=fold.name, train_seconds=seconds, folds_trained_together=together,
+                      n_train=n_train, n_test=int(len(fold.test)), epoch_losses=[float(v) for v in epoch_losses],
+                      predictions=[Prediction(sample_id, probabilities[k].tolist())
+                                   for k, sample_id in enumerate(job.test_ids)],
+                      extras=extras)
+
+
+def worth_fold_batching(plan: "RunPlan") -> bool:
+    """Whether ``--fold-batch auto`` trains several folds at once: on CUDA, for small nets only."""
+    if plan.device.type != "cuda":
+        return False
+    from mebench.model_card import count_macs
+
+    return count_macs(plan.build_model(), plan.model_spec) < FOLD_BATCH_MAX_MACS
+
+
+class NetLearner(Learner):
+    """A net trained by epochs (``mebench.training``)."""
+
+    name = "net"
+
+    def compiles(self, asked: bool) -> bool:
+        return asked
+
+    def fold_group_size(self, plan, x, y, pending, log):
+        group_size = 1
+        if plan.fold_batch == "auto" and worth_fold_batching(plan):
+            group_size = fold_batch_size(plan.build_model, x, y, pending[0], plan.settings, len(pending))
+        elif plan.fold_batch not in ("auto", "off"):
+            group_size = int(plan.fold_batch)
+        if plan.config.selection != "fixed" or plan.compile:
+            group_size = 1
+        if group_size > 1 and (obstacle := fold_batching_obstacle(plan.build_model, x)) is not None:
+            log(f"fold batching off: {obstacle}; folds are trained one at a time")
+            group_size = 1
+        if group_size > 1:
+            log(f"fold-batched training: {group_size} folds at a time")
+        return group_size
+
+    def train(self, jobs, build, x, y, on_epoch=None, log=None):
+        """Train one fold, or several at once (fold-batched)."""
+        settings = jobs[0].settings
+        losses: list[list[float]] = [[] for _ in jobs]
+        position = {job.fold.index: k for k, job in enumerate(jobs)}
+
+        def record_loss(epoch: int, loss: float) -> None:  # one fold trained alone
+            losses[0].append(loss)
+            if on_epoch is not None:
+                on_epoch(epoch, loss)
+
+        def record_fold_loss(fold, epoch: int, loss: float) -> None:  # each fold of a batched group
+            losses[position[fold.index]].append(loss)
+
+        extras: list[dict] = [{} for _ in jobs]
+        with Stopwatch(settings.device) as watch:
+            if len(jobs) == 1:
+                job = jobs[0]
+                fold, selector = selection_for(job.selection, job.fold, np.asarray(job.subjects or []), settings,
+                                               x, y)
+                model = train_fold(build, x, y, fold, settings, record_loss,
+                                   after_epoch=selector.after_epoch if selector else None)
+                if selector is not None:
+                    model, extras[0] = selector.finish(model)
+                models = [model]
+            else:
+                assert all(j.selection == "fixed" for j in jobs), "fold batching trains fixed-budget folds only"
+                models = train_folds_batched(build, x, y, [j.fold for j in jobs], settings, on_epoch,
+                                             on_fold_epoch=record_fold_loss, log=log)
+        return [fold_record(job, predict(model, x, job.fold.test, settings), watch.seconds / len(jobs), len(jobs),
+                            fold_losses, extra)
+                for job, model, fold_losses, extra in zip(jobs, models, losses, extras)]
+
+    def measure(self, plan, data, records=None):
+        torch.manual_seed(0)
+        model = plan.build_model().to(plan.device)
+        batch = data.x[: min(len(data), 32)].to(plan.device).clone()
+        if plan.settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        throughput = inference_throughput(model, batch, plan.settings.autocast)
+        return throughput.as_dict(), int(sum(p.numel() for p in model.parameters()))
+
+    def describe(self, settings, device, bf16, channels_last):
+        return (f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}, batch {settings.batch_size}, {device}, "
+                f"{'bf16 autocast' if bf16 else 'fp32'}{', channels-last' if channels_last else ''}")
+
+    def budget(self, settings):
+        return {"epochs": settings.epochs, "batch_size": settings.batch_size}
+
+
+class EstimatorLearner(Learner):
+    """An estimator fitted once per fold (``mebench.estimators``): same records, predictions and timings as a
+    net, no epoch losses."""
+
+    name, has_epochs, uses_gpu = "estimator", False, False
+
+    def check(self, model, dataset, selection, model_options, kind, scaling_option):
+        if not kind.takes_estimators:
+            raise ConfigError(f"model {model!r} is an estimator of one class per sample; task {dataset!r} "
+                              f"has {kind.answer}: pick a single-label task")
+        if scaling_option in model_options:
+            raise ConfigError(f"--model-opt {scaling_option}: model {model!r} is an estimator fitted on the "
+                              f"chain's features, which it scales itself; leave {scaling_option} out")
+        if selection != "fixed":
+            raise ConfigError(f"--selection {selection}: model {model!r} is an estimator fitted once per "
+                              f"fold, with no epochs to choose among; use --selection fixed")
+
+    def input_scaling(self, scaling):
+        return None
+
+    def fold_batch(self, lever):
+        return "off"
+
+    def train(self, jobs, build, x, y, on_epoch=None, log=None):
+        """Each fold fitted on its training samples, one by one, timed like training."""
+        records = []
+        for job in jobs:
+            with Stopwatch(job.settings.device) as watch:
+                estimator = fit_estimator(build, x, y, job.fold.train, job.settings.fold_seed(job.fold.index))
+            records.append(fold_record(job, predict_probabilities(estimator, x, job.fold.test, job.n_classes),
+                                       watch.seconds, 1, [], {}))
+        return records
+
+    def measure(self, plan, data, records=None):
+        """Timed the same way as a net once fitted on the first fold's training samples; the parameters its
+        card defines (``mebench.estimators.count_parameters``)."""
+        first = plan.folds[0]
+        estimator = fit_estimator(plan.build_model, data.x, data.y, first.train, plan.settings.fold_seed(first.index))
+        throughput = inference_throughput(Predictor(estimator), data.x[: min(len(data), 32)].clone())
+        return throughput.as_dict(), count_parameters(estimator)
+
+    def describe(self, settings, device, bf16, channels_last):
+        from mebench.hardware import describe_device, device_label
+
+        return f"fitted once per fold (an estimator), {device_label(describe_device(torch.device('cpu')))}"
+
+
+def _video_frames(video: Any) -> int:
+    return int(video.n_frames)
+
+
+class SpotterLearner(Learner):
+    """A spotter (``is_spotter``): per fold, ``fit`` on the fold's training videos where it has one (a
+    hand-crafted spotter has none), then ``spot_video`` on each test video. Its record holds each video's
+    intervals as flat (onset, offset, type index) triples; timing counts the frames spotted per second."""
+
+    name, has_epochs, uses_gpu, uses_chain, needs_samples = "spotter", False, False, False, True
+
+    def check(self, model, dataset, selection, model_options, kind, scaling_option):
+        super().check(model, dataset, selection, model_options, kind, scaling_option)
+        if selection != "fixed":
+            raise ConfigError(f"--selection {selection}: model {model!r} is a spotter, with no epochs to choose "
+                              f"among; use --selection fixed")
+        if scaling_option in model_options:
+            raise ConfigError(f"--model-opt {scaling_option}: model {model!r} is a spotter reading its videos' "
+                              f"frames as they are; leave {scaling_option} out")
+
+    def input_scaling(self, scaling):
+        return None
+
+    def fold_batch(self, lever):
+        return "off"
+
+    def _spotted(self, spotter: Any, video: Any, types: tuple[str, ...]) -> list[int]:
+        """The video's intervals as flat (onset, offset, type index) triples; an interval that is not one
+        (offset before onset, outside the video's frames, a type the task lacks) is a ``RunError`` naming it."""
+        frame_numbers = video.frames.indices()
+        first, last = int(frame_numbers[0]), int(frame_numbers[-1])
+        triples = []
+        for interval in spotter.spot_video(video):
+            whole = (isinstance(interval, (tuple, list)) and len(interval) == 3
+                     and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in interval[:2]))
+            if not whole or interval[2] not in types or not (first <= interval[0] <= interval[1] <= last):
+                raise RunError(f"spotter {type(spotter).__name__} on video {video.id}: interval {interval!r} "
+                               f"is not one of its frames {first}..{last} with a type among {', '.join(types)} "
+                               f"(onset, offset as whole frame numbers, type); fix the spotter")
+            triples += [int(interval[0]), int(interval[1]), types.index(interval[2])]
+        return triples
+
+    def train(self, jobs, build, x, y, on_epoch=None, log=None):
+        records = []
+        for job in jobs:
+            with Stopwatch(job.settings.device) as watch:
+                spotter = build()
+                if callable(getattr(spotter, "fit", None)):
+                    spotter.fit([job.samples[i] for i in job.fold.train])
+                answers = [self._spotted(spotter, job.samples[i], job.classes) for i in job.fold.test]
+            records.append(FoldRecord(fold=job.fold.index, test_group=job.fold.name, train_seconds=watch.seconds,
+                                      folds_trained_together=1, n_train=int(len(job.fold.train)),
+                                      n_test=int(len(job.fold.test)), epoch_losses=[],
+                                      predictions=[Prediction(i, answer) for i, answer in zip(job.test_ids, answers)]))
+        return records
+
+    def measure(self, plan, data, records=None):
+        """Frames spotted per second over the folds as they ran (test videos' frames / the folds' seconds, a
+        fit included): a spotter is not run again to be timed. No parameters."""
+        frames = sum(_video_frames(plan.samples[int(i)]) for fold in plan.folds for i in fold.test)
+        seconds = max(sum(record.train_seconds for record in (records or {}).values()), 1e-9)
+        return {"inference_fps": frames / seconds, "inference_batch_size": 1,
+                "inference_batches": len(plan.folds), "inference_warmup_batches": 0}, 0
+
+    def describe(self, settings, device, bf16, channels_last):
+        from mebench.hardware import describe_device, device_label
+
+        return f"a spotter run on each test video, {device_label(describe_device(torch.device('cpu')))}"
+
+
+NET, ESTIMATOR, SPOTTER = NetLearner(), EstimatorLearner(), SpotterLearner()
+#: Every learner by the name run.json records: a new learner is one more entry.
+LEARNERS: dict[str, Learner] = {learner.name: learner for learner in (NET, ESTIMATOR, SPOTTER)}
+
+
+def learner_named(name: str) -> Learner:
+    return LEARNERS[name]
+
+
+def learner_for(build: Callable[[], Any], declared: str | None = None) -> Learner:
+    """The learner a model declares (``ModelSpec.learner``), else the one it needs: ``SPOTTER`` where its factory makes a spotter, ``ESTIMATOR`` where it makes a
+    fitted-not-trained estimator (both found on the meta device, without building a net for real), else ``NET``."""
+    if declared is not None:
+        if declared not in LEARNERS:
+            raise ConfigError(f"the model declares learner {declared!r}; mebench knows {', '.join(LEARNERS)}")
+        return LEARNERS[declared]
+    try:
+        with torch.device("meta"):
+            if is_spotter(build()):
+                return SPOTTER
+    except Exception:  # a factory that cannot build on the meta device: found below, or a net
+        pass
+    return ESTIMATOR if builds_estimator(build) else NET
+
+
+__all__ = ["SPOTTER", "SpotterLearner", "is_spotter", "ESTIMATOR", "EstimatorLearner", "FOLD_BATCH_MAX_MACS", "LEARNERS", "Learner", "NET", "NetLearner",
+           "fold_record", "learner_for", "worth_fold_batching"]

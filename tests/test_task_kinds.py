@@ -1,0 +1,387 @@
+"""Task kinds and learners are declared strategies: a kind owns its targets, answers and figures; a learner is
+chosen once by the plan. The third kind, intervals in long videos (spotting), runs end to end on the same
+house: plan, folds, fold records, summary, metrics.json, leaderboard."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mebench import hookimpl
+from mebench.data import DatasetSpec, FrameSource, InputSpec, ModelSpec
+from mebench.errors import ConfigError
+from mebench.learners import ESTIMATOR, NET, SPOTTER, learner_for
+from mebench.long_videos import Interval, LongVideo
+from mebench.plan import RunConfig, plan_run
+from mebench.records import Metrics
+from mebench.runner import run
+from mebench.spotting import megc_iou
+from mebench.statistics import METRICS, metric_names
+from mebench.tasks import INTERVALS, MULTI_LABEL, SINGLE_LABEL, TASK_KINDS, intervals_text, read_intervals_text
+from tests.conftest import QUIET, tiny_registry
+
+
+class Still(FrameSource):
+    """A video of ``n`` black 8×8 frames numbered from ``first``."""
+
+    def __init__(self, n: int, first: int = 1):
+        self.n, self.first = n, first
+
+    def indices(self):
+        return list(range(self.first, self.first + self.n))
+
+    def load(self, index):
+        return np.zeros((8, 8), np.uint8)
+
+
+#: Three subjects, two videos each; intervals as (onset, offset, type).
+TRUTH = {
+    ("s1", "a"): [(10, 14, "me"), (40, 80, "mae")],
+    ("s1", "b"): [],
+    ("s2", "a"): [(5, 9, "me")],
+    ("s2", "b"): [(20, 60, "mae")],
+    ("s3", "a"): [(30, 34, "me"), (50, 54, "me")],
+    ("s3", "b"): [(70, 99, "mae")],
+}
+#: What the test spotter answers: per video, exactly these (its own, fixed answers).
+ANSWERS = {
+    "toy-long/s1/a": [(10, 14, "me"), (40, 79, "mae")],  # both found
+    "toy-long/s1/b": [(3, 7, "me")],  # a false positive in a video without any expression
+    "toy-long/s2/a": [(30, 33, "me")],  # missed the ME, one FP
+    "toy-long/s2/b": [(20, 40, "mae")],  # IoU 21/41 ≥ 0.5: found
+    "toy-long/s3/a": [(30, 34, "me")],  # one of two found
+    "toy-long/s3/b": [],  # missed
+}
+
+
+def toy_videos(data_root=None):
+    return [LongVideo("toy-long", f"toy-long/{subject}", video, 30.0, Still(100), 100,
+                      tuple(Interval(onset, offset, kind) for onset, offset, kind in intervals))
+            for (subject, video), intervals in TRUTH.items()]
+
+
+class FixedSpotter:
+    """Answers ``ANSWERS`` whatever the video holds; counts its fits."""
+
+    fits: list[int] = []
+
+    def fit(self, videos):
+        FixedSpotter.fits.append(len(videos))
+
+    def spot_video(self, video):
+        return ANSWERS[video.id]
+
+
+def spotting_plugin():
+    module = types.ModuleType("toy_spotting_plugin")
+
+    @hookimpl
+    def mebench_register_datasets(register):
+        register(DatasetSpec(name="toy-long", load=toy_videos, classes=("me", "mae"), kind=INTERVALS,
+                             needs_data_root=False))
+
+    @hookimpl
+    def mebench_register_models(register):
+        register(ModelSpec(name="fixed-spotter", factory=lambda num_classes, input_spec, **kw: FixedSpotter(),
+                           input_spec=InputSpec(1, 1, 1), preprocessing=()))
+
+    module.mebench_register_datasets = mebench_register_datasets
+    module.mebench_register_models = mebench_register_models
+    return module
+
+
+@pytest.fixture(scope="module")
+def spotting_registry():
+    return tiny_registry(spotting_plugin())
+
+
+def counts_by_hand(iou: float = 0.5):
+    """(TP, FP, FN) per type, by the MEGC rule, counted here from TRUTH and ANSWERS."""
+    result = {}
+    for kind in ("me", "mae"):
+        tp = fp = fn = 0
+        for (subject, video), truth in TRUTH.items():
+            answers = [a for a in ANSWERS[f"toy-long/{subject}/{video}"] if a[2] == kind]
+            truth = [t for t in truth if t[2] == kind]
+            found = sum(any(megc_iou(a[:2], t[:2]) >= iou for a in answers) for t in truth)
+            tp, fp, fn = tp + found, fp + len(answers) - found, fn + len(truth) - found
+        result[kind] = (tp, fp, fn)
+    return result
+
+
+def f1(tp, fp, fn):
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    return 2 * precision * recall / (precision + recall)
+
+
+def test_a_spotting_run_goes_through_the_house_and_scores_by_the_megc_rule(spotting_registry, tmp_path):
+    FixedSpotter.fits.clear()
+    config = RunConfig(model="fixed-spotter", dataset="toy-long", device="cpu", precision="fp32")
+    plan = plan_run(config, spotting_registry)
+    assert plan.kind is INTERVALS and plan.learner is SPOTTER and plan.chain == [] and plan.fold_batch == "off"
+    outcome = run(config, spotting_registry, output_dir=tmp_path, **QUIET)
+    assert FixedSpotter.fits == [4, 4, 4]  # LOSO over 3 subjects: each fold fits on the other two's 4 videos
+
+    by_hand = counts_by_hand()
+    assert by_hand == {"me": (2, 2, 2), "mae": (2, 0, 1)}
+    metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
+    assert metrics["task"] == "intervals"
+    pooled = metrics["pooled"]
+    for kind in ("me", "mae"):
+        tp, fp, fn = by_hand[kind]
+        assert (pooled["per_class"][kind]["tp"], pooled["per_class"][kind]["fp"], pooled["per_class"][kind]["fn"]) \
+            == (tp, fp, fn)
+        assert pooled[f"f1_{kind}"] == pytest.approx(f1(tp, fp, fn))
+    assert pooled["f1"] == pytest.approx(f1(4, 2, 3))  # from the pooled counts, not the mean of the two F1s
+    assert pooled["f1"] != pytest.approx((pooled["f1_me"] + pooled["f1_mae"]) / 2)
+    assert pooled["ci"]["unit"] == "subject" and pooled["ci"]["groups"] == 3
+
+    predictions = pd.read_csv(outcome.run_dir / "predictions.csv", keep_default_na=False)
+    row = predictions.set_index("sample_id").loc["toy-long/s1/a"]
+    assert row["true_label"] == "me 10-14; mae 40-80" and row["predicted_label"] == "me 10-14; mae 40-79"
+    assert predictions.set_index("sample_id").loc["toy-long/s3/b", "predicted_label"] == "none"
+    assert not [c for c in predictions.columns if c.startswith("p_")]
+    run_json = json.loads((outcome.run_dir / "run.json").read_text())
+    assert run_json["learner"] == "spotter" and run_json["parameters"] == 0
+
+    text = outcome.summary()
+    rows = {tuple(cell.strip() for cell in line.strip("|").split("|")[:6]) for line in text.splitlines()}
+    assert {("all", "ME", "6", "2", "2", "2"), ("all", "MaE", "6", "2", "0", "1"),
+            ("all", "overall", "6", "4", "2", "3")} <= rows
+    assert "chance: F1 0.000 when spotting nothing (7 ground-truth intervals, all missed)" in text
+
+
+def test_a_spotting_run_resumes_and_its_leaderboard_ranks_by_overall_f1(spotting_registry, tmp_path, cli):
+    config = RunConfig(model="fixed-spotter", dataset="toy-long", device="cpu", precision="fp32")
+    first = run(config, spotting_registry, output_dir=tmp_path, **QUIET)
+    (first.run_dir / "run.json").unlink()
+    (first.run_dir / "folds" / "fold_001.json").unlink()
+    FixedSpotter.fits.clear()
+    again = run(config, spotting_registry, output_dir=tmp_path, **QUIET)
+    assert FixedSpotter.fits == [4]  # only the missing fold ran again
+    assert again.record.metrics.pooled.value("f1") == pytest.approx(f1(4, 2, 3))
+
+    from mebench.configurations import load_configurations
+    from mebench.leaderboard import Layout
+
+    configurations = load_configurations(tmp_path)
+    layout = Layout.of(configurations)
+    assert (layout.names, layout.ranking) == (("f1", "f1_me", "f1_mae"), "f1")
+    statistics = configurations[0].statistics()
+    assert statistics["estimate"]["f1"] == pytest.approx(f1(4, 2, 3))
+    assert statistics["estimate"]["f1_me"] == pytest.approx(f1(2, 2, 2))
+
+
+def test_each_learner_refuses_a_kind_it_cannot_learn(spotting_registry):
+    with pytest.raises(ConfigError, match="model 'tiny' is a net; task 'toy-long' has intervals in long videos"):
+        plan_run(RunConfig(model="tiny", dataset="toy-long", device="cpu"), spotting_registry)
+    with pytest.raises(ConfigError, match="model 'fixed-spotter' is a spotter; task 'synthetic' has one class"):
+        plan_run(RunConfig(model="fixed-spotter", dataset="synthetic", device="cpu"), spotting_registry)
+    with pytest.raises(ConfigError, match="--selection inner-val: model 'fixed-spotter' is a spotter"):
+        plan_run(RunConfig(model="fixed-spotter", dataset="toy-long", device="cpu", selection="inner-val"),
+                 spotting_registry)
+
+
+def test_the_learner_is_chosen_from_what_the_factory_builds():
+    from sklearn.svm import SVC
+    from torch import nn
+
+    assert learner_for(lambda: nn.Linear(2, 2)) is NET
+    assert learner_for(lambda: SVC(probability=True)) is ESTIMATOR
+    assert learner_for(lambda: FixedSpotter()) is SPOTTER
+
+    class NetSpotter(nn.Module):  # a learned spotter may be a net
+        def spot_video(self, video):
+            return []
+
+    assert learner_for(lambda: NetSpotter()) is SPOTTER
+    assert learner_for(lambda: nn.Linear(2, 2), declared="spotter") is SPOTTER  # a declaration wins
+    with pytest.raises(ConfigError, match="declares learner 'tree'"):
+        learner_for(lambda: nn.Linear(2, 2), declared="tree")
+
+
+def test_intervals_round_trip_through_predictions_text():
+    triples = [(40, 80, "mae"), (10, 14, "me")]
+    assert intervals_text(triples) == "me 10-14; mae 40-80"
+    assert read_intervals_text("me 10-14; mae 40-80") == sorted(triples)
+    assert intervals_text([]) == "none" and read_intervals_text("none") == []
+    with pytest.raises(ValueError, match="'blink 3-4' is not an interval"):
+        read_intervals_text("me 1-2; blink 3-4")
+
+
+def test_every_kind_declares_its_figures_once():
+    assert set(TASK_KINDS) == {"single-label", "multi-label", "intervals"}
+    assert TASK_KINDS["intervals"] is INTERVALS
+    for kind in TASK_KINDS.values():
+        names = kind.metric_names(("AU1", "AU2"))
+        assert kind.ranking in names
+        assert set(metric_names(kind.name)) <= set(names)
+        assert set(kind.metric_labels(("AU1", "AU2"))) >= set(names)
+    declared = [m.name for m in METRICS]
+    assert len(declared) == len(set(declared))
+    assert metric_names("single-label") == ("accuracy", "uf1", "uar")
+    assert (SINGLE_LABEL.ranking, MULTI_LABEL.ranking, INTERVALS.ranking) == ("uf1", "macro_f1", "f1")
+
+
+def test_a_figure_is_computed_by_its_one_declaration_for_the_point_and_every_draw():
+    """Replacing a declaration's from_counts changes metrics.json's figure and its interval alike."""
+    from dataclasses import replace
+
+    import mebench.statistics as statistics
+
+    frame = pd.DataFrame({"sample_id": [f"d/{i}" for i in range(6)], "dataset": "d",
+                          "subject": ["d/a", "d/a", "d/b", "d/b", "d/c", "d/c"], "fold": 0,
+                          "true_label": ["negative", "positive", "surprise", "negative", "positive", "surprise"],
+                          "predicted_label": ["negative", "positive", "negative", "negative", "surprise", "surprise"]})
+    classes = ("negative", "positive", "surprise")
+    before = SINGLE_LABEL.pooled(frame, classes)["pooled"]
+    assert before["accuracy"] == pytest.approx(4 / 6)
+    original = statistics.METRICS
+    try:
+        statistics.METRICS = tuple(replace(m, from_counts=lambda counts: np.zeros(np.shape(counts)[:-2]))
+                                   if m.name == "accuracy" else m for m in original)
+        after = SINGLE_LABEL.pooled(frame, classes)["pooled"]
+    finally:
+        statistics.METRICS = original
+    assert after["accuracy"] == 0.0 and after["ci"]["accuracy"] == [0.0, 0.0]
+    assert after["uf1"] == before["uf1"]
+
+
+def test_old_metrics_records_read_as_their_kind():
+    block = {"n": 1, "accuracy": 1.0, "uf1": 1.0, "uar": 1.0, "per_class": {}}
+    assert Metrics.from_json({"classes": ["a"], "pooled": block, "fold_mean": {}}).task == "single-label"
+    labels = {"n": 1, "macro_f1": 0.5, "per_class": {}}
+    recorded = Metrics.from_json({"classes": ["AU1"], "task": "multi-label", "pooled": labels, "fold_mean": {}})
+    assert recorded.task == "multi-label" and recorded.to_json()["task"] == "multi-label"
+    assert "task" not in Metrics.from_json({"classes": ["a"], "pooled": block, "fold_mean": {}}).to_json()
+
+
+# --- the registered spotting tasks and spotters, through the CLI --------------------------------------------------
+
+def test_data_check_of_a_long_video_database_in_its_distributed_layout(tmp_path, cli):
+    from tests.test_long_videos import write_casme2_long
+
+    root = write_casme2_long(tmp_path)  # tmp_path/CASME_sq, the folder CAS(ME)² unpacks to
+    result = cli("data", "check", "casme2-long", "--data-root", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "casme2-long: 4 videos, 2 subjects, 2 ME and 3 MaE intervals, 240 frames" in result.output
+    assert result.output.rstrip().endswith("casme2-long: OK (4 annotation slip(s) corrected)")
+    assert cli("data", "check", "casme2-long", "--dataset-opt", f"root={root}").exit_code == 0
+    missing = cli("data", "check", "casme2-long", "--data-root", tmp_path / "nowhere")
+    assert missing.exit_code != 0 and "no such folder" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_registered_spotter_runs_on_synthetic_long_and_the_leaderboard_shows_it(tmp_path, cli):
+    result = cli("run", "--model", "feature-difference", "--dataset", "synthetic-long", "--dataset-opt",
+                 "preset=quick", "-o", tmp_path, "-q")
+    assert result.exit_code == 0, result.output
+    assert "a spotter run on each test video" in result.output and "chance: F1 0.000 when spotting nothing" in result.output
+    (run_dir,) = tmp_path.iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    truth = metrics["pooled"]["per_class"]
+    assert (truth["me"]["truth"], truth["mae"]["truth"]) == (8, 4)  # the quick preset's planted intervals
+    assert truth["mae"]["predictions"] == 0  # the feature-difference spotter types what it finds ME
+    board = cli("leaderboard", "--results", tmp_path)
+    assert board.exit_code == 0 and "### synthetic-long — LOSO, fixed selection" in board.output
+    assert "| feature-difference | ★ best |" in board.output
+
+
+@pytest.mark.parametrize("answer", [(14, 10, "me"), (95, 101, "me"), (10, 14, "blink"), (10, 14), (None, 14, "me"),
+                                    (10.7, 14.2, "me"), ("10", "14", "me")])
+def test_a_spotter_answer_that_is_no_interval_of_the_video_is_one_line(spotting_registry, tmp_path, monkeypatch,
+                                                                          answer):
+    from mebench.errors import RunError
+
+    monkeypatch.setitem(ANSWERS, "toy-long/s1/a", [answer])
+    config = RunConfig(model="fixed-spotter", dataset="toy-long", device="cpu", precision="fp32")
+    with pytest.raises(RunError) as error:
+        run(config, spotting_registry, output_dir=tmp_path, **QUIET)
+    assert f"spotter FixedSpotter on video toy-long/s1/a: interval {answer!r} is not one of its frames 1..100 with " \
+           f"a type among me, mae (onset, offset as whole frame numbers, type); fix the spotter" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_registered_spotter_answers_in_the_videos_own_frame_numbers():
+    from mebench_plugins.spotters.registered import HandCraftedSpotter
+
+    calls = []
+
+    def spot(frames, fps, **options):  # positions 2..5 of whatever it is given
+        calls.append((frames.shape, fps, options))
+        return [(2, 5, 0.9)]
+
+    video = LongVideo("toy-long", "toy-long/s9", "z", 25.0, Still(40, first=101), 40)
+    spotter = HandCraftedSpotter(spot, ("me", "mae"), {"k": None, "p": 0.2}, per_type=True)
+    assert spotter.spot_video(video) == [(103, 106, "me"), (103, 106, "mae")]
+    assert calls == [((40, 8, 8), 25.0, {"p": 0.2, "expression": "me"}), ((40, 8, 8), 25.0, {"p": 0.2, "expression": "mae"})]
+
+
+def test_a_spotting_configuration_is_drawn_as_true_and_spotted_intervals_along_its_videos(spotting_registry,
+                                                                                          tmp_path):
+    import matplotlib.image
+
+    from mebench.configurations import load_configurations
+    from mebench.plots import configuration_plots
+
+    run(RunConfig(model="fixed-spotter", dataset="toy-long", device="cpu", precision="fp32"), spotting_registry,
+        output_dir=tmp_path / "results", **QUIET)
+    (configuration,) = load_configurations(tmp_path / "results")
+    plots = configuration_plots(configuration, tmp_path / "plots")
+    assert set(plots) == {"intervals", "subjects"}
+    pixels = matplotlib.image.imread(plots["intervals"])[..., :3]
+    red = (pixels[..., 0] > 0.75) & (pixels[..., 1] < 0.25) & (pixels[..., 2] < 0.25)  # ME: tab:red
+    blue = (pixels[..., 2] > 0.6) & (pixels[..., 0] < 0.2)  # MaE: tab:blue
+    assert red.sum() > 200 and blue.sum() > 200
+
+
+class OtherSpotter(FixedSpotter):
+    """``FixedSpotter`` that misses everything in subject s1's first video."""
+
+    def spot_video(self, video):
+        return [] if video.id == "toy-long/s1/a" else ANSWERS[video.id]
+
+
+def test_two_spotting_configurations_are_ranked_and_compared_pairwise(spotting_registry, tmp_path, cli):
+    module = types.ModuleType("other_spotter_plugin")
+
+    @hookimpl
+    def mebench_register_models(register):
+        register(ModelSpec(name="other-spotter", factory=lambda num_classes, input_spec, **kw: OtherSpotter(),
+                           input_spec=InputSpec(1, 1, 1), preprocessing=(), learner="spotter"))
+
+    module.mebench_register_models = mebench_register_models
+    registry = tiny_registry(spotting_plugin(), module)
+    for model in ("fixed-spotter", "other-spotter"):
+        run(RunConfig(model=model, dataset="toy-long", device="cpu", precision="fp32"), registry, output_dir=tmp_path,
+            **QUIET)
+    board = cli("leaderboard", "--results", tmp_path)
+    assert board.exit_code == 0, board.output
+    rows = [line for line in board.output.splitlines() if line.startswith("| fixed-spotter") or
+            line.startswith("| other-spotter")]
+    assert rows[0].startswith("| fixed-spotter | ★ best") and rows[1].startswith("| other-spotter |")
+    compared = cli("compare", "fixed-spotter", "other-spotter", "--results", tmp_path)
+    assert compared.exit_code == 0, compared.output
+    # other-spotter loses s1/a's two found intervals: ΔF1 = F1(4, 2, 3) − F1(2, 2, 5)
+    delta = f1(4, 2, 3) - f1(2, 2, 5)
+    assert f"{delta:+.3f}" in compared.output
+
+
+def test_a_damaged_spotting_fold_record_is_discarded_and_its_fold_run_again(spotting_registry, tmp_path):
+    config = RunConfig(model="fixed-spotter", dataset="toy-long", device="cpu", precision="fp32")
+    first = run(config, spotting_registry, output_dir=tmp_path, **QUIET)
+    (first.run_dir / "run.json").unlink()
+    path = first.run_dir / "folds" / "fold_000.json"
+    record = json.loads(path.read_text())
+    record["predictions"][0]["probabilities"] = [14, 10, 0]  # offset before onset
+    path.write_text(json.dumps(record))
+    FixedSpotter.fits.clear()
+    lines = []
+    again = run(config, spotting_registry, output_dir=tmp_path, progress=False, workers=1, log=lines.append)
+    assert FixedSpotter.fits == [4]
+    assert any("fold_000.json" in line and "holds (14, 10, 0), not an interval" in line and "trained again" in line
+               for line in lines)
+    assert again.record.metrics.pooled.value("f1") == pytest.approx(f1(4, 2, 3))
