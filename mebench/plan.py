@@ -86,10 +86,7 @@ class RunPlan:
     model_spec: ModelSpec
     dataset_spec: DatasetSpec
     protocol_spec: ProtocolSpec
-    classes: tuple[str, ...]
-    samples: list[Sample]
-    table: SampleTable
-    folds: list[Fold]
+    task: Task  # what the run evaluates: its samples, their table, the folds, the classes and the task's kind
     evaluated: np.ndarray  # sample positions that get a prediction (the union of the test sides)
     chain: list[PreprocessingStep]
     preprocessing: list[dict[str, Any]]
@@ -102,7 +99,23 @@ class RunPlan:
     @property
     def kind(self) -> TaskKind:
         """What the task's answer is (``mebench.tasks``), as its ``DatasetSpec`` declares."""
-        return self.dataset_spec.kind
+        return self.task.kind
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.task.classes
+
+    @property
+    def samples(self) -> list[Sample]:
+        return self.task.samples
+
+    @property
+    def table(self) -> SampleTable:
+        return self.task.table
+
+    @property
+    def folds(self) -> list[Fold]:
+        return self.task.folds
 
     @property
     def compile(self) -> bool:
@@ -353,8 +366,7 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
                              kind=kind, pos_weight=config.pos_weight,
                              input_scaling=input_scaling)
     return RunPlan(config=config, run_id=run_id, identity=identity, resolved=resolved, model_spec=model_spec,
-                   dataset_spec=dataset_spec, protocol_spec=protocol_spec, classes=task.classes,
-                   samples=task.samples, table=task.table, folds=task.folds, evaluated=evaluated, chain=chain,
+                   dataset_spec=dataset_spec, protocol_spec=protocol_spec, task=task, evaluated=evaluated, chain=chain,
                    preprocessing=preprocessing, device=levers.device, settings=settings,
                    fold_batch=learner.fold_batch(levers.fold_batch), model_options=model_options,
                    learner=learner)
