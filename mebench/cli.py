@@ -463,7 +463,9 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json,
     Spotting (--task spotting --ground-truth GT.csv): intervals in the MEGC submission form
     (vid,onset,offset,type with type me|mae; pred_onset/pred_offset too), scored by the MEGC rule (IoU ≥ 0.5,
     each ground-truth interval found once) per type and overall, with subject-level intervals (video-level
-    where the ground truth names no subjects).
+    where the ground truth names no subjects). With a spotting task instead (--task casme2-long, synthetic-long,
+    …) the ground truth is that task's videos (your copy: --data-root), named in the file by their id, by
+    SUBJECT/VIDEO or SUBJECT_VIDEO (s15_0101), or by the video's name where no other video shares it.
 
     Recognition: the file names each sample by an `id` column (mebench's sample id) or by the official
     list's `dataset`, `subject` and `clip` (or `filename`) columns, and gives a `prediction` column: a class name or its
@@ -500,11 +502,20 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json,
     if ground_truth is not None:
         raise UsageError("--ground-truth is for --task spotting; a recognition task's ground truth is the task's own")
     spec = default_registry().datasets.get(task)
-    if "spotter" in spec.kind.learners:
-        raise UsageError(f"task {task!r} is a spotting task: score a spotting predictions file with --task spotting "
-                         f"--ground-truth GT.csv (vid,onset,offset,type[,subject]); a spotting run scores itself")
     given = parse_options(dataset_opt, "--dataset-opt")
     values, _ = spec.resolve_options(given)
+    if "spotter" in spec.kind.learners:  # a spotting task: the ground truth is its videos' intervals
+        if store_as is not None:
+            raise UsageError("--as stores recognition predictions; a spotting file is scored but not stored")
+        from mebench.plan import load_task_samples
+        from mebench.score import score_spotting_task
+
+        if spec.needs_data_root:
+            require_data_root(data_root, spec)
+        videos, _ = load_task_samples(spec, str(data_root) if data_root else None, given)
+        scored = score_spotting_task(predictions, task, videos, iou)
+        click.echo(json.dumps(scored.to_json(), indent=2) if as_json else spotting_report(scored))
+        return
     if spec.ground_truth is not None and not _given_on_command_line("data_root"):  # $MEBENCH_DATA is not a request
         rows = spec.ground_truth(**values)
     else:

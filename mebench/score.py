@@ -25,7 +25,7 @@ import csv
 import hashlib
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -423,7 +423,39 @@ def score_spotting(path: Path, ground_truth: Path, iou: float) -> SpottingScore:
     truth, videos = read_intervals(ground_truth)
     if not videos:
         raise DataError(ground_truth, "names no video", "one row per ground-truth interval: vid,onset,offset,type")
-    predicted, _ = read_intervals(path, known=videos)
+    return _score_intervals(path, truth, videos, iou, str(ground_truth))
+
+
+def video_aliases(videos: Sequence[Any]) -> dict[str, str]:
+    """How a predictions file may name a task's video (``mebench.long_videos.LongVideo``) → its id: the id
+    (``casme2-long/s15/0101``), ``s15/0101``, ``s15_0101`` and, where no other video shares it, ``0101``."""
+    aliases: dict[str, str] = {}
+    names = [video.video for video in videos]
+    for video in videos:
+        subject = video.subject.rsplit("/", 1)[-1]
+        for alias in (video.id, f"{subject}/{video.video}", f"{subject}_{video.video}"):
+            aliases[alias] = video.id
+        if names.count(video.video) == 1:
+            aliases.setdefault(video.video, video.id)
+    return aliases
+
+
+def score_spotting_task(path: Path, task: str, videos: Sequence[Any], iou: float) -> SpottingScore:
+    """Score a spotting predictions file against a spotting task's videos (the user's copy, or generated): the
+    ground truth is their annotated intervals, every video counts, subjects are the resampling unit."""
+    aliases = video_aliases(videos)
+    truth = [Spotted(video.id, interval.onset, interval.offset, interval.kind)
+             for video in videos for interval in video.intervals]
+    named = {video.id: video.subject for video in videos}
+    return _score_intervals(path, truth, named, iou, f"task {task!r} ({len(videos)} videos)", aliases)
+
+
+def _score_intervals(path: Path, truth: list[Spotted], videos: dict[str, str], iou: float, source: str,
+                     aliases: Mapping[str, str] | None = None) -> SpottingScore:
+    """The MEGC figures of a predictions file against ``truth`` over ``videos`` (video → subject)."""
+    predicted, _ = read_intervals(path, known=aliases or videos)
+    if aliases:
+        predicted = [replace(interval, video=aliases[interval.video]) for interval in predicted]
     names = sorted(videos)
     counts = video_counts(predicted, truth, names, iou)
     subjects = sorted(set(videos.values()))
@@ -438,8 +470,7 @@ def score_spotting(path: Path, ground_truth: Path, iou: float) -> SpottingScore:
     # AP ranks predictions by their scores: without a score column it is not defined, and not reported
     scores_given = bool(predicted) and all(interval.score is not None for interval in predicted)
     ap = coco_average_precision(predicted, truth) if scores_given else None
-    return SpottingScore(str(path), str(ground_truth), float(iou), dict(pooled_counts(counts)), figures, ci,
-                         len(names), ap)
+    return SpottingScore(str(path), source, float(iou), dict(pooled_counts(counts)), figures, ci, len(names), ap)
 
 
 def spotting_report(scored: SpottingScore) -> str:

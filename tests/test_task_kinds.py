@@ -385,3 +385,28 @@ def test_a_damaged_spotting_fold_record_is_discarded_and_its_fold_run_again(spot
     assert any("fold_000.json" in line and "holds (14, 10, 0), not an interval" in line and "trained again" in line
                for line in lines)
     assert again.record.metrics.pooled.value("f1") == pytest.approx(f1(4, 2, 3))
+
+
+def test_a_spotting_file_is_scored_against_a_spotting_tasks_own_videos(tmp_path, cli):
+    """``mebench score --task synthetic-long``: the ground truth is the generated videos' intervals; videos may be
+    named as the MEGC files name them."""
+    from mebench_plugins.datasets.synthetic_long import load_synthetic_long
+
+    videos = load_synthetic_long()
+    first = videos[0]
+    subject = first.subject.rsplit("/", 1)[-1]
+    me = next(i for i in first.intervals if i.kind == "me")
+    rows = ["vid,onset,offset,type", f"{subject}_{first.video},{me.onset},{me.offset},me",  # one found
+            f"{videos[1].id},1,5,mae"]  # one false positive
+    (tmp_path / "spots.csv").write_text("\n".join(rows) + "\n")
+    result = cli("score", tmp_path / "spots.csv", "--task", "synthetic-long", "--json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.output)
+    total = sum(len(v.intervals) for v in videos)
+    assert (scored["overall"]["tp"], scored["overall"]["fp"], scored["overall"]["fn"]) == (1, 1, total - 1)
+    assert scored["videos"] == len(videos)
+    unknown = cli("score", tmp_path / "spots.csv", "--task", "synthetic-long", "--dataset-opt", "subjects=3")
+    assert unknown.exit_code == 0  # the same names exist in a larger set
+    (tmp_path / "bad.csv").write_text("vid,onset,offset,type\nnope,1,5,me\n")
+    bad = cli("score", tmp_path / "bad.csv", "--task", "synthetic-long")
+    assert bad.exit_code != 0 and "video 'nope' is not in the ground truth" in bad.output
