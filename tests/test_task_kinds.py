@@ -410,3 +410,17 @@ def test_a_spotting_file_is_scored_against_a_spotting_tasks_own_videos(tmp_path,
     (tmp_path / "bad.csv").write_text("vid,onset,offset,type\nnope,1,5,me\n")
     bad = cli("score", tmp_path / "bad.csv", "--task", "synthetic-long")
     assert bad.exit_code != 0 and "video 'nope' is not in the ground truth" in bad.output
+
+
+@pytest.mark.parametrize("task, write, headline", [
+    ("samm-long", "write_samm_long", "samm-long: 3 videos, 2 subjects"),
+    ("casme3a-long", "write_casme3a_long", "casme3a-long: 3 videos, 2 subjects"),
+])
+def test_data_check_finds_each_long_video_database_in_its_folder_under_the_data_root(tmp_path, cli, task, write,
+                                                                                    headline):
+    import tests.test_long_videos as fixtures
+
+    getattr(fixtures, write)(tmp_path)
+    result = cli("data", "check", task, "--data-root", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(headline)

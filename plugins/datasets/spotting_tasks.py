@@ -21,7 +21,7 @@ TYPES = tuple(KINDS)
 
 
 #: Each long-video task's folder under ``--data-root`` (the name its distribution unpacks to, where it has one).
-FOLDERS = {"casme2-long": "CASME_sq", "samm-long": "SAMM_longvideos", "casme3a-long": "CASME3",
+FOLDERS = {"casme2-long": "CASME_sq", "samm-long": "SAMMLV", "casme3a-long": "CASME3",
            "smic-e-hs-long": "SMIC", "smic-e-vis-long": "SMIC", "smic-e-nir-long": "SMIC"}
 DESCRIPTIONS = {
     "casme2-long": "CAS(ME)² long videos: ME and MaE intervals (MEGC2020–2021 spotting), 30 fps",
