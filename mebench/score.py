@@ -39,9 +39,9 @@ from mebench.errors import DataError, UsageError
 from mebench.metrics import NO_LABEL, format_interval, join_labels
 from mebench.records import Metrics, RunRecord, load_run
 from mebench.results import RunDirectory, config_hash, git_commit, make_run_id
-from mebench.spotting import (AP_LABEL, TYPE_LABELS, EncodedSpotting, Spotted, coco_average_precision, group_rows,
+from mebench.spotting import (AP_LABEL, TYPE_LABELS, Spotted, coco_average_precision, group_rows,
                               pooled_counts, spotting_figures, video_counts)
-from mebench.statistics import subject_bootstrap
+from mebench.statistics import EncodedCounts, subject_bootstrap
 from mebench.tasks import SINGLE_LABEL, TaskKind, kind_of, metrics_report
 
 ID_COLUMNS = ("id", "sample_id")
@@ -461,7 +461,7 @@ def _score_intervals(path: Path, truth: list[Spotted], videos: dict[str, str], i
     subjects = sorted(set(videos.values()))
     groups = [subjects.index(videos[name]) for name in names]
     grouped = group_rows(counts, groups, len(subjects))
-    ci = subject_bootstrap(EncodedSpotting(grouped[None]))
+    ci = subject_bootstrap(EncodedCounts(grouped[None], "intervals"))
     by_subject = any(videos[name] != name for name in names)
     if not by_subject:
         ci["unit"] = "video (the ground truth names no subjects)"

@@ -74,35 +74,6 @@ def spotting_figures(counts: np.ndarray) -> dict[str, np.ndarray]:
     return figures
 
 
-SPOTTING_METRICS = ("f1", "f1_me", "f1_mae")
-
-
-@dataclass(frozen=True)
-class EncodedSpotting:
-    """Spotting counts of one configuration for the bootstrap: (seeds, groups, 2 types, 3 cells)."""
-
-    counts: np.ndarray
-
-    @property
-    def n_groups(self) -> int:
-        return int(self.counts.shape[1])
-
-    @property
-    def n_seeds(self) -> int:
-        return int(self.counts.shape[0])
-
-    @property
-    def metric_names(self) -> tuple[str, ...]:
-        return SPOTTING_METRICS
-
-    def group_counts(self) -> np.ndarray:
-        return self.counts
-
-    def metrics(self, counts: np.ndarray) -> dict[str, np.ndarray]:
-        figures = spotting_figures(counts)
-        return {name: figures[name] for name in SPOTTING_METRICS}
-
-
 @dataclass(frozen=True)
 class Spotted:
     """One interval: the video, inclusive frames and the type (``me`` or ``mae``); a prediction may carry a

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from mebench.spotting import EncodedSpotting, found_intervals, megc_iou, spotting_figures
-from mebench.statistics import subject_bootstrap
+from mebench.spotting import found_intervals, megc_iou, spotting_figures
+from mebench.statistics import EncodedCounts, subject_bootstrap
 
 GROUND_TRUTH = """vid,onset,offset,type,subject
 v1,10,19,me,s1
@@ -93,7 +93,7 @@ def test_score_counts_every_case_as_the_organisers_code_does(cli, files):
 def test_the_interval_resamples_subjects_with_all_their_videos():
     # two subjects: one perfect (F1 1), one all wrong (F1 0); every resample is one of three mixes
     counts = np.array([[[[2, 2, 2], [0, 0, 0]], [[2, 2, 0], [0, 0, 0]]]])
-    result = subject_bootstrap(EncodedSpotting(counts), resamples=400)
+    result = subject_bootstrap(EncodedCounts(counts, "intervals"), resamples=400)
     assert result["estimate"]["f1"] == pytest.approx(0.5)
     assert result["f1"] == [0.0, 1.0]
 
