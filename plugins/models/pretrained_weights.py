@@ -100,6 +100,23 @@ def _shape(tensor: torch.Tensor) -> str:
     return "×".join(map(str, tensor.shape)) or "scalar"
 
 
+def start_from_weights(model: nn.Module, owner: str, weights: Any, pretrained: Any,
+                       fetch: Callable[[str], tuple[Path, str]], load: Callable[[Path, str], dict[str, Any]]) -> None:
+    """Load what ``--model-opt weights=FILE`` or ``pretrained=SOURCE`` names into ``model`` (``fetch(source)`` finds a
+    source's local file and name; ``load(path, source)`` loads it and returns the record) and keep the record on
+    ``model.pretrained_record``; both given is one ``OptionError``; a model built on the meta device (to be
+    inspected, not run) loads nothing."""
+    if weights is not None and pretrained is not None:
+        raise OptionError(f"--model-opt weights and pretrained: {owner} starts from one of them; give one")
+    if (weights is None and pretrained is None) or any(parameter.is_meta for parameter in model.parameters()):
+        return
+    path, source = ((weights_file(weights, owner), Path(str(weights)).name) if weights is not None
+                    else fetch(str(pretrained)))
+    model.pretrained_record = load(path, source)
+    if weights is not None:
+        model.pretrained_record["file"] = str(weights)  # as given: the identity holds the digest instead
+
+
 def load_weights(model: nn.Module, path: Path, source: str, first_conv: str | None, head: str | None,
                  architecture: str, remap: Callable[[dict, nn.Module], dict] | None = None) -> dict[str, Any]:
     """Load the file at ``path`` into ``model`` (adapting its first convolution ``first_conv`` and its head

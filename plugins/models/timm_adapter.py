@@ -17,7 +17,7 @@ from mebench.data import CodeLocation, Fidelity, InputSpec, ModelCard, ModelSpec
 from mebench.errors import DataError, OptionError, UnknownNameError
 from mebench.options import Option
 from mebench_plugins.models.pretrained_weights import (PRETRAINED_OPTIONS, fine_tune, head_name, load_weights,
-                                                       pretrained_record, weights_file)
+                                                       pretrained_record, start_from_weights)
 from mebench_plugins.preprocessors.chains import FLOW_UVS, ONSET_APEX_TEXT
 
 PREFIX = "timm:"
@@ -58,18 +58,13 @@ def _build(num_classes: int, input_spec: InputSpec, architecture: str, weights=N
             model = create(**options)
     owner = f"model {PREFIX + architecture!r}"
     head = head_name(model, model.get_classifier()) if hasattr(model, "get_classifier") else None
-    if weights is not None and pretrained is not None:
-        raise OptionError(f"--model-opt weights and pretrained: {owner} starts from one of them; give one")
-    on_meta = any(parameter.is_meta for parameter in model.parameters())  # built to be inspected, not to run
-    if (weights is not None or pretrained is not None) and not on_meta:
-        path, source = ((weights_file(weights, owner), Path(str(weights)).name) if weights is not None
-                        else _timm_weights(architecture, str(pretrained), owner))
-        first_conv = model.pretrained_cfg.get("first_conv") if getattr(model, "pretrained_cfg", None) else None
-        remap = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
-        model.pretrained_record = load_weights(model, path, source, first_conv if isinstance(first_conv, str) else None,
-                                               head, architecture, remap)
-        if weights is not None:
-            model.pretrained_record["file"] = str(weights)  # as given: the identity holds the digest instead
+    first_conv = model.pretrained_cfg.get("first_conv") if getattr(model, "pretrained_cfg", None) else None
+    remap = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
+    start_from_weights(model, owner, weights, pretrained,
+                       lambda source: _timm_weights(architecture, source, owner),
+                       lambda path, source: load_weights(model, path, source,
+                                                         first_conv if isinstance(first_conv, str) else None, head,
+                                                         architecture, remap))
     fine_tune(model, head, backbone_lr_scale, freeze, owner)
     return model
 

@@ -20,7 +20,7 @@ from mebench.data import CodeLocation, Fidelity, InputSpec, ModelCard, ModelSpec
 from mebench.errors import DataError, OptionError, UnknownNameError
 from mebench.options import Option
 from mebench_plugins.models.pretrained_weights import (PRETRAINED_OPTIONS, fine_tune, load_weights, pretrained_record,
-                                                       weights_file)
+                                                       start_from_weights)
 from mebench_plugins.preprocessors.chains import GREY_SEQUENCE_TEXT, grey_clip
 
 PREFIX = "tv:"
@@ -69,15 +69,9 @@ def _build(num_classes: int, input_spec: InputSpec, architecture: str, weights=N
     model = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
     model.__class__ = _grey_clip_class(type(model))
     owner = f"model {PREFIX + architecture!r}"
-    if weights is not None and pretrained is not None:
-        raise OptionError(f"--model-opt weights and pretrained: {owner} starts from one of them; give one")
-    on_meta = any(parameter.is_meta for parameter in model.parameters())  # built to be inspected, not to run
-    if (weights is not None or pretrained is not None) and not on_meta:
-        path, source = ((weights_file(weights, owner), Path(str(weights)).name) if weights is not None
-                        else _torchvision_weights(architecture, str(pretrained), owner))
-        model.pretrained_record = load_weights(model, path, source, None, HEAD, f"torchvision {architecture}")
-        if weights is not None:
-            model.pretrained_record["file"] = str(weights)  # as given: the identity holds the digest instead
+    start_from_weights(model, owner, weights, pretrained,
+                       lambda source: _torchvision_weights(architecture, source, owner),
+                       lambda path, source: load_weights(model, path, source, None, HEAD, f"torchvision {architecture}"))
     fine_tune(model, HEAD, backbone_lr_scale, freeze, owner)
     return model
 
