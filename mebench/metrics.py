@@ -30,8 +30,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from tabulate import tabulate
 
 from mebench.records import MetricBlock, Metrics
-from mebench.statistics import (encode, encode_labels, label_cells, label_metrics_from_counts, metrics_from_confusion,
-                                subject_bootstrap)
+from mebench.statistics import (EncodedLabels, EncodedPredictions, encode, encode_labels, label_cells,
+                                label_metrics_from_counts, metrics_from_confusion, subject_bootstrap)
 
 #: How a multi-label sample's labels are written in predictions.csv: ``AU4+AU12``; ``none`` for no label.
 LABEL_SEPARATOR, NO_LABEL = "+", "none"
@@ -126,17 +126,35 @@ def _interval_entry(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def encode_class_frames(frames: Sequence[pd.DataFrame], classes: Sequence[str], mask: np.ndarray | None = None
+                        ) -> EncodedPredictions:
+    """A single-label task's predictions of one or more seeds (frames aligned by sample id) encoded for the
+    statistics (``mebench.tasks.SingleLabel.encode``)."""
+    frame = frames[0]
+    mask = np.ones(len(frame), bool) if mask is None else mask
+    return encode(frame["true_label"][mask], np.stack([f["predicted_label"].to_numpy()[mask] for f in frames]),
+                  frame["subject"][mask], classes)
+
+
+def encode_label_frames(frames: Sequence[pd.DataFrame], labels: Sequence[str], mask: np.ndarray | None = None
+                        ) -> EncodedLabels:
+    """A multi-label task's predictions of one or more seeds encoded for the statistics
+    (``mebench.tasks.MultiLabel.encode``)."""
+    frame = frames[0]
+    mask = np.ones(len(frame), bool) if mask is None else mask
+    return encode_labels(label_matrix(frame["true_label"][mask].tolist(), labels),
+                         np.stack([label_matrix(f["predicted_label"][mask].tolist(), labels) for f in frames]),
+                         frame["subject"][mask], labels)
+
+
 def class_bootstrap_ci(frame: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
     """``"ci"`` of a single-label block: accuracy, UF1 and UAR."""
-    return _interval_entry(subject_bootstrap(encode(frame["true_label"], frame["predicted_label"].to_numpy()[None],
-                                                    frame["subject"], classes)))
+    return _interval_entry(subject_bootstrap(encode_class_frames([frame], classes)))
 
 
 def label_bootstrap_ci(frame: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
     """``"ci"`` of a multi-label block: macro-F1 and each label's F1."""
-    return _interval_entry(subject_bootstrap(encode_labels(label_matrix(frame["true_label"].tolist(), labels),
-                                                           label_matrix(frame["predicted_label"].tolist(), labels),
-                                                           frame["subject"], labels)))
+    return _interval_entry(subject_bootstrap(encode_label_frames([frame], labels)))
 
 
 def pooled_class_metrics(predictions: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from mebench import metrics as scoring
 from mebench.errors import DataError, OptionError
 from mebench.spotting import (DEFAULT_IOU, TYPE_LABELS, TYPES, Spotted, group_rows, pooled_counts, spotting_figures,
                               video_counts)
-from mebench.statistics import (Encoded, EncodedCounts, declared_metrics, encode, encode_labels, label_cells, label_metric_names,
+from mebench.statistics import (Encoded, EncodedCounts, declared_metrics, label_cells, label_metric_names,
                                 label_metrics_from_counts, metric_labels, metric_names, subject_bootstrap)
 
 POOLED = "all pooled over every fold's predictions"
@@ -147,13 +147,6 @@ class TaskKind:
     def encode(self, frames: Sequence[pd.DataFrame], classes: Sequence[str], mask: np.ndarray | None = None
                ) -> Encoded:
         """The predictions of one or more seeds (frames aligned by sample id) encoded for the statistics."""
-        frame = frames[0]
-        mask = np.ones(len(frame), bool) if mask is None else mask
-        truth = self.read_answers(frame["true_label"][mask].tolist(), classes)
-        predicted = np.stack([self.read_answers(f["predicted_label"][mask].tolist(), classes) for f in frames])
-        return self._encoded(truth, predicted, frame["subject"][mask], classes)
-
-    def _encoded(self, truth: np.ndarray, predicted: np.ndarray, groups, classes: Sequence[str]) -> Encoded:
         raise NotImplementedError
 
     def epoch_scores(self, epochs: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -229,8 +222,8 @@ class SingleLabel(TaskKind):
     def definitions(self):
         return "; ".join([*(m.definition for m in declared_metrics(self.name)), POOLED])
 
-    def _encoded(self, truth, predicted, groups, classes):
-        return encode(truth, predicted, groups, classes)
+    def encode(self, frames, classes, mask=None):
+        return scoring.encode_class_frames(frames, classes, mask)
 
     def epoch_scores(self, epochs, truth):  # accuracy: the rule every selection paper of the field uses
         return (epochs.argmax(axis=2) == truth).mean(axis=1)
@@ -305,8 +298,8 @@ class MultiLabel(TaskKind):
                           POOLED, f"MEB's two figures (points, no interval): {', '.join(points)} (per dataset under "
                                   f"LODO: MEB's per-database figures)"])
 
-    def _encoded(self, truth, predicted, groups, classes):
-        return encode_labels(truth, predicted, groups, classes)
+    def encode(self, frames, classes, mask=None):
+        return scoring.encode_label_frames(frames, classes, mask)
 
     def epoch_scores(self, epochs, truth):
         counts = label_cells(truth[None], epochs >= scoring.DETECTION_THRESHOLD).sum(axis=1)  # (E, K, 3)
@@ -436,30 +429,34 @@ class Intervals(TaskKind):
         return "; ".join([*(m.definition for m in declared_metrics(self.name) if m.definition),
                           "all pooled over every fold's videos"])
 
+    @staticmethod
+    def _by_subject(frame: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
+        """Per-video counts summed per subject of ``frame``: (subjects, 2 types, 3 cells)."""
+        subjects = sorted(frame["subject"].unique())
+        return group_rows(counts, [subjects.index(s) for s in frame["subject"]], len(subjects))
+
     def encode(self, frames, classes, mask=None):
         frame = frames[0]
         mask = np.ones(len(frame), bool) if mask is None else mask
         subset = frame[mask]
-        subjects = sorted(subset["subject"].unique())
-        groups = [subjects.index(s) for s in subset["subject"]]
-        counts = [group_rows(self._counts(subset, f["predicted_label"][mask].tolist(), classes), groups,
-                             len(subjects)) for f in frames]
-        return EncodedCounts(np.stack(counts), self.name)
+        return EncodedCounts(np.stack([self._by_subject(subset, self._counts(subset, f["predicted_label"][mask].tolist(),
+                                                                             classes)) for f in frames]), self.name)
 
     def epoch_scores(self, epochs, truth):
         raise TypeError("a spotter has no epochs to choose among")
 
     def _block(self, frame: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
         counts = self._counts(frame, frame["predicted_label"].tolist(), classes)
-        figures = {name: float(value) for name, value in spotting_figures(counts.sum(axis=0)).items()}
-        figures.update({name: float(value) for name, value in EncodedCounts(counts.sum(axis=0)[None, None],
-                                                                            self.name).metrics(counts.sum(axis=0)).items()})
+        encoded = EncodedCounts(self._by_subject(frame, counts)[None], self.name)
+        total = counts.sum(axis=0)
+        figures = {name: float(value) for name, value in spotting_figures(total).items()}  # precision, recall too
+        figures.update({name: float(value) for name, value in encoded.metrics(total).items()})  # the declared ones
         pooled = pooled_counts(counts)
         per_type = {kind: {**pooled[kind], "precision": figures[f"precision_{kind}"],
                            "recall": figures[f"recall_{kind}"], "f1": figures[f"f1_{kind}"]} for kind in TYPES}
         per_type["overall"] = {**pooled["overall"], "precision": figures["precision"], "recall": figures["recall"],
                                "f1": figures["f1"]}
-        ci = subject_bootstrap(self.encode([frame], classes))
+        ci = subject_bootstrap(encoded)
         ci.pop("estimate")
         return {"n": int(len(frame)), **figures, "per_class": per_type, "ci": ci}
 
