@@ -16,7 +16,7 @@ turns a long video into scored intervals) is one more learner. ``run.json`` reco
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -109,14 +109,15 @@ class Learner:
         return learner_named, (self.name,)
 
 
-def fold_record(job: "FoldJob", probabilities: np.ndarray, seconds: float, together: int,
+def fold_record(job: "FoldJob", probabilities: Sequence[Sequence[float]], seconds: float, together: int,
                 epoch_losses: list[float], extras: dict) -> FoldRecord:
-    """The record of a trained fold: what summarise and resumption read."""
+    """The record of a trained fold: what summarise and resumption read. ``probabilities``: per test sample, its
+    answer as the fold record holds it (class probabilities; a spotter's interval triples)."""
     fold = job.fold
     n_train = int(len(fold.train)) - int(extras.get("n_validation", 0))  # inner-val: without the validation side
     return FoldRecord(fold=fold.index, test_group=fold.name, train_seconds=seconds, folds_trained_together=together,
                       n_train=n_train, n_test=int(len(fold.test)), epoch_losses=[float(v) for v in epoch_losses],
-                      predictions=[Prediction(sample_id, probabilities[k].tolist())
+                      predictions=[Prediction(sample_id, np.asarray(probabilities[k]).tolist())
                                    for k, sample_id in enumerate(job.test_ids)],
                       extras=extras)
 
@@ -301,10 +302,7 @@ class SpotterLearner(Learner):
                 if callable(getattr(spotter, "fit", None)):
                     spotter.fit([job.samples[i] for i in job.fold.train])
                 answers = [self._spotted(spotter, job.samples[i], job.classes) for i in job.fold.test]
-            records.append(FoldRecord(fold=job.fold.index, test_group=job.fold.name, train_seconds=watch.seconds,
-                                      folds_trained_together=1, n_train=int(len(job.fold.train)),
-                                      n_test=int(len(job.fold.test)), epoch_losses=[],
-                                      predictions=[Prediction(i, answer) for i, answer in zip(job.test_ids, answers)]))
+            records.append(fold_record(job, answers, watch.seconds, 1, [], {}))
         return records
 
     def measure(self, plan, data, records=None):
