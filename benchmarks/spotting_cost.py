@@ -15,14 +15,21 @@ Measured, one thread (``cv2.setNumThreads(1)``, ``torch.set_num_threads(1)``, on
   (i − k → i and i − k → i + k) and the block feature; MDMD as registered spots ME and MaE, each with its own
   k, so the spotter costs twice that per frame;
 - ``feature-difference``: ``feature_difference.feature_difference_scores`` (block LBP histograms and χ²
-  distances, no flow) over chunks of consecutive frames.
+  distances, no flow) over chunks of consecutive frames;
+- ``streamed <method>``: the streamed path of ``mebench_plugins.spotters.video_input`` as a run takes it, per
+  frame: a full-size 640 × 480 frame cropped to its face box (240 × 240) and resized to the face size
+  (``video_input.face_video``'s step), then one flow between face frames k apart (``video_input.flows``'s step)
+  — for ``dis`` and ``tvl1``;
+- ``cache read faces`` / ``cache read flows``: a second run's input, a video's face frames (or its flows k apart)
+  read back from ``video_input.VideoCache`` (written untimed to a temporary folder; the OS's file cache holds
+  them, as it does on a second run soon after the first).
 
 Each figure times one video's frames after one untimed warm-up call: up to ``--frames`` frames, stopping once
 ``--seconds`` have passed (at least two frames); the rate is frames / CPU seconds of this one-thread process,
 so that other work on a shared machine is not counted (the run prints the share of its wall time it had a
 core; caches and memory bandwidth are still shared). The frames are those of a generated ``synthetic-long``
 video at each size (planted expressions, blinks, head drift and noise), rendered before timing. Reading and
-decoding image files, the face crop and the resize are not timed.
+decoding image files are not timed; the face crop and the resize are, in the ``streamed`` figures only.
 
 The full-set cost assumes the videos are spread over 2 processes, one per core, each at the measured
 per-core rate (the videos are independent): wall time = frames / (2 × per-core rate). As a check the fast
@@ -41,6 +48,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import multiprocessing  # noqa: E402
 import resource  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Callable, Sequence  # noqa: E402
@@ -51,7 +59,8 @@ import torch  # noqa: E402
 
 from mebench_plugins.datasets.synthetic_long import FPS, load_synthetic_long  # noqa: E402
 from mebench_plugins.spotters import FLOW_METHODS, default_frames, optical_flow  # noqa: E402
-from mebench_plugins.spotters import feature_difference, mdmd  # noqa: E402
+from mebench_plugins.spotters import feature_difference, mdmd, video_input  # noqa: E402
+from mebench.long_videos import LongVideo  # noqa: E402
 
 #: The MEGC baseline crops and resizes faces to 227 × 227 (``mdmd.CARD.input_chain``); 128 and 64 are the
 #: early downscales a video-scale chain may choose.
@@ -145,6 +154,68 @@ def measure_size(size: int, limit: int, budget: float) -> dict[str, Figure]:
     return figures
 
 
+#: The streamed figures' full-size frames: a 240 × 240 face in a 640 × 480 frame, as a camera frame holds it.
+FULL_SIZE, FACE_BOX = (480, 640), (120, 360, 200, 440)
+STREAMED_FLOWS = ("dis", "tvl1")
+
+
+def full_size_frames(count: int) -> np.ndarray:
+    """``count`` full-size grey frames: a generated ``synthetic-long`` face (240 × 240) in a 640 × 480 frame."""
+    faces = video_frames(FACE_BOX[1] - FACE_BOX[0], count)
+    frames = np.full((count, *FULL_SIZE), 100, np.uint8)
+    frames[:, FACE_BOX[0]:FACE_BOX[1], FACE_BOX[2]:FACE_BOX[3]] = faces
+    return frames
+
+
+class _Frames:
+    """Full-size frames 1..T from memory, as a ``FrameSource`` (reading the image files is not timed)."""
+
+    def __init__(self, frames: np.ndarray):
+        self.frames = frames
+
+    def indices(self) -> list[int]:
+        return list(range(1, len(self.frames) + 1))
+
+    def load(self, index: int) -> np.ndarray:
+        return self.frames[index - 1]
+
+
+def measure_streamed(size: int, limit: int, budget: float, full: np.ndarray) -> dict[str, Figure]:
+    """The streamed path at one face size: crop + resize + one flow per frame, and the cache read of a second run."""
+    k = default_frames(mdmd.K_SECONDS["me"], FPS)
+    count = min(len(full) - k, limit)
+    figures = {}
+    for method in STREAMED_FLOWS:
+        faces = np.empty((len(full), size, size), np.uint8)
+        for n in range(k):
+            faces[n] = video_input._face_frame(full[n], FACE_BOX, size)
+
+        def streamed(n: int, method: str = method, faces: np.ndarray = faces) -> int:
+            n = n % count
+            faces[n + k] = video_input._face_frame(full[n + k], FACE_BOX, size)
+            optical_flow(faces[n], faces[n + k], method)
+            return 1
+
+        figures[f"streamed {method}"] = measure(streamed, limit, budget)
+    video = LongVideo("bench-long", "bench-long/s1", f"v{size}", FPS, _Frames(full[:count + k]), count + k,
+                      cropped=True, fingerprint=f"{size:064d}")
+    with tempfile.TemporaryDirectory() as folder:
+        cache = video_input.VideoCache(folder)
+        faces = video_input.cached_face_video(video, size, "auto", cache)  # written here, untimed
+        key = video_input.face_key(video, size, "auto")
+        video_input.cached_flows(video, faces, key, k, FAST_FLOW, cache)
+
+        def read_faces(n: int) -> int:
+            return len(np.array(video_input.cached_face_video(video, size, "auto", cache)))
+
+        def read_flows(n: int) -> int:
+            return len(np.array(video_input.cached_flows(video, faces, key, k, FAST_FLOW, cache)))
+
+        figures["cache read faces"] = measure(read_faces, 2, budget)
+        figures["cache read flows"] = measure(read_flows, 2, budget)
+    return figures
+
+
 def _flows(frames: np.ndarray, k: int, method: str, count: int) -> None:
     for n in range(count):
         first = n % (len(frames) - k)
@@ -197,7 +268,8 @@ def spotter_rate(choice: str, figure: Figure) -> float:
     return figure.per_core / 2 if choice.startswith("mdmd") else figure.per_core
 
 
-def report(results: dict[int, dict[str, Figure]], parallel: dict[int, tuple[float, float]]) -> str:
+def report(results: dict[int, dict[str, Figure]], parallel: dict[int, tuple[float, float]],
+           streamed: dict[int, dict[str, Figure]] | None = None) -> str:
     sizes = list(results)
     choices = list(results[sizes[0]])
     heads = [f"{size}×{size}" for size in sizes]
@@ -231,6 +303,26 @@ def report(results: dict[int, dict[str, Figure]], parallel: dict[int, tuple[floa
         out.append(f"target at {size}×{size}: {verdict}: {measured:,.0f} frames/s on {CORES} cores, "
                    f"{duration(seconds)} (check: {CORES} processes measured together on the clock: "
                    f"{parallel[size][0]:,.0f} frames/s with {parallel[size][1]:.1f} cores)")
+    if streamed:
+        out += ["", streamed_report(streamed)]
+    return "\n".join(out)
+
+
+def streamed_report(streamed: dict[int, dict[str, Figure]]) -> str:
+    """The streamed path's table and what it makes of the full sets at the fast choice."""
+    sizes = list(streamed)
+    choices = list(streamed[sizes[0]])
+    out = ["the streamed path (video_input): frames per second per core, crop + resize of a 640×480 frame + one "
+           "flow per frame; a second run's cache read (frames per second, one process); in brackets: frames timed",
+           table(["choice"] + [f"{size}×{size}" for size in sizes],
+                 [[choice] + [f"{rate(streamed[size][choice].per_core)} ({streamed[size][choice].frames})"
+                              for size in sizes] for choice in choices])]
+    for database in DATABASES:
+        cells = [f"{size}×{size} {duration(database.frames / (CORES * figures[f'streamed {FAST_FLOW}'].per_core))}"
+                 f" (cache read {duration(database.frames / figures['cache read faces'].per_core)})"
+                 for size, figures in streamed.items()]
+        out.append(f"{database.name} ({database.frames:,} frames), a spotter's input on {CORES} cores with "
+                   f"{FAST_FLOW}, streamed: " + "; ".join(cells))
     return "\n".join(out)
 
 
@@ -263,7 +355,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     # about --seconds of flows per process: a shorter run weighs starting the processes in
     parallel = {size: two_process_rate(size, max(10, round(budget * results[size][f"flow {FAST_FLOW}"].per_core)))
                 for size in sizes}
-    print(report(results, parallel))
+    full = full_size_frames(min(limit, 300) + default_frames(mdmd.K_SECONDS["me"], FPS) + 1)
+    streamed = {size: measure_streamed(size, limit, budget, full) for size in sizes}
+    print(report(results, parallel, streamed))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ from typing import Any
 
 import click
 
+import mebench.run_options as run_option_declarations
 from mebench.errors import DataError, MebenchError, OptionError, UsageError, one_line
 from mebench.registry import default_registry
+from mebench.run_options import ENV_DATA, RunOption
 from mebench.spotting import DEFAULT_IOU
-
-ENV_DATA = "MEBENCH_DATA"
 
 
 class OneLineError(click.ClickException):
@@ -79,56 +79,51 @@ def main() -> None:
     """
 
 
-#: The run options shared by ``run`` and ``sweep``: (flag, keyword for RunConfig/SweepSpec, click option).
-RUN_OPTIONS = [
-    click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_DATA,
-                 help=f"Folder holding your copy of the licensed datasets (default: ${ENV_DATA})."),
-    click.option("--epochs", type=click.IntRange(min=1), default=None,
-                 help="Fixed training epochs per fold (default: the dataset's documented budget, else 50)."),
-    click.option("--protocol", default=None,
-                 help="Evaluation protocol: loso, lodo, kfold, cross (see `mebench list protocols`); default: the "
-                      "task's own (lodo for cd6me), else loso."),
-    click.option("--protocol-opt", multiple=True, metavar="KEY=VALUE",
-                 help="Protocol option, e.g. k=10 (kfold) or target=smic (cross) (repeatable)."),
-    click.option("--selection", type=click.Choice(["fixed", "inner-val", "test-oracle"]), default="fixed",
-                 show_default=True,
-                 help="Model selection: fixed epoch budget; inner-val early stopping on training subjects; "
-                      "test-oracle best epoch on the test fold (LEAKY, for measuring inflation only)."),
-    click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, or cuda[:N]."),
-    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
-                 help="bf16 autocast (auto: wherever the hardware supports it) or plain fp32."),
-    click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-                 help="Channels-last memory format (auto: on with bf16 or CUDA)."),
-    click.option("--fold-batch", default="auto", show_default=True,
-                 help="Train this many folds at once (vectorised); auto: sized from free memory on CUDA, off on CPU."),
-    click.option("--compile", "compile", is_flag=True, help="torch.compile the model (sequential training)."),
-    click.option("--batch-size", type=click.IntRange(min=2), default=None,
-                 help="Training batch size (default: the dataset's suggestion, else 32)."),
-    click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
-                 help="Adam learning rate (> 0)."),
-    click.option("--pos-weight", is_flag=True,
-                 help="Multi-label (action-unit) tasks: weigh each label's positives by negatives/positives of the "
-                      "training fold."),
-    click.option("--model-opt", "model_options", multiple=True, metavar="KEY=VALUE",
-                 help="Option passed to the model factory, e.g. branches=5 (repeatable; `mebench info MODEL` lists them)."),
-    click.option("--dataset-opt", "dataset_options", multiple=True, metavar="KEY=VALUE",
-                 help="Option passed to the dataset loader, e.g. preset=standard (repeatable)."),
-    click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
-                 show_default=True, help="Results folder; each run writes OUTPUT/<run-id>/."),
-    click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                 help="Preprocessing cache (default: $MEBENCH_CACHE or ~/.cache/mebench)."),
-    click.option("--workers", type=click.IntRange(min=1), default=None,
-                 help="Processes for preprocessing (default: CPU count, at most 8)."),
-    click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
-]
-OPTION_FLAGS = {"protocol_opt": "--protocol-opt", "model_options": "--model-opt", "dataset_options": "--dataset-opt"}
-NOT_RUN_SETTINGS = ("output", "cache_dir", "workers", "quiet")
+def declared_option(option: RunOption):
+    """The command-line option of a declared run option (``mebench.run_options``): its flags, type, default,
+    choices or range, help and environment variable."""
+    names = [name for name in (option.short, option.long_flag) if name]
+    if option.type is bool:
+        return click.option(*names, option.name, is_flag=True, help=option.help)
+    if option.multiple:
+        return click.option(*names, option.name, multiple=True, metavar="KEY=VALUE", help=option.help)
+    settings: dict[str, Any] = {"help": option.help, "default": option.default}
+    if option.choices:
+        settings["type"] = click.Choice(list(option.choices))
+    elif option.type is Path:
+        settings["type"] = click.Path(file_okay=False, path_type=Path)
+    elif option.type in (int, float) and (option.minimum is not None or option.maximum is not None):
+        bounds = click.IntRange if option.type is int else click.FloatRange
+        settings["type"] = bounds(min=option.minimum, max=option.maximum,
+                                  **({"min_open": True} if option.minimum_open else {}))
+    elif option.type is not str:
+        settings["type"] = option.type
+    if option.required:
+        settings["required"] = True
+    if option.default is not None:
+        settings["show_default"] = True
+    if option.envvar:
+        settings["envvar"] = option.envvar
+    return click.option(*names, option.name, **settings)
+
+
+def _declared_options(options: list[RunOption]):
+    def decorate(function):
+        for option in reversed(options):
+            function = declared_option(option)(function)
+        return function
+    return decorate
 
 
 def run_options(function):
-    for option in reversed(RUN_OPTIONS):
-        function = option(function)
-    return function
+    """The options ``run`` and ``sweep`` share, made from their declarations."""
+    return _declared_options(run_option_declarations.shared_options())(function)
+
+
+def run_own_options(function):
+    """The options of ``run`` whose place a sweep's grid takes (model, dataset, seed), from their declarations."""
+    return _declared_options([o for o in run_option_declarations.RUN_OPTIONS
+                              if o.sweep == run_option_declarations.AXIS])(function)
 
 
 def run_settings(settings: dict[str, Any], only_given: bool = False) -> dict[str, Any]:
@@ -136,13 +131,16 @@ def run_settings(settings: dict[str, Any], only_given: bool = False) -> dict[str
     or through the environment, not click's defaults — what overrides a sweep file)."""
     context = click.get_current_context()
     values = {}
-    for name, value in settings.items():
-        if name in NOT_RUN_SETTINGS or (only_given and context.get_parameter_source(name).name == "DEFAULT"):
+    for option in run_option_declarations.shared_options():
+        name = option.name
+        if not option.in_config or name not in settings:
             continue
-        if name in OPTION_FLAGS:
-            value = parse_options(value, OPTION_FLAGS[name])
-            name = "protocol_options" if name == "protocol_opt" else name
-        values[name] = str(value) if name == "data_root" and value is not None else value
+        if only_given and context.get_parameter_source(name).name == "DEFAULT":
+            continue
+        value = settings[name]
+        if option.multiple:
+            value = parse_options(value, option.long_flag)
+        values[name] = str(value) if option.type is Path and value is not None else value
     return values
 
 
@@ -174,9 +172,7 @@ TRACK_OPTION = click.option(
 
 
 @main.command()
-@click.option("--model", "-m", required=True, help="Registered model name (see `mebench list models`).")
-@click.option("--dataset", "-d", required=True, help="Registered dataset name (see `mebench list datasets`).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and batch order.")
+@run_own_options
 @click.option("--force", is_flag=True, help="Discard an existing result for this configuration and run again.")
 @click.option("--no-wait", is_flag=True, help="Exit instead of waiting when another process is running this run.")
 @TRACK_OPTION
@@ -240,7 +236,9 @@ def sweep(sweep_file, dry_run, summarise_only, track, **settings):
     own = {name: settings.pop(name) for name in ("models", "datasets", "seeds", "executor", "ray_address", "retries",
                                                  "shard")}
     quiet = settings["quiet"]
-    given = {name: value for name, value in {**own, **{k: settings[k] for k in ("output", "cache_dir", "workers")}}.items()
+    session = [o.name for o in run_option_declarations.shared_options()
+               if not o.in_config and o.sweep == run_option_declarations.KEY]  # output, cache_dir, workers
+    given = {name: value for name, value in {**own, **{k: settings[k] for k in session}}.items()
              if context.get_parameter_source(name).name != "DEFAULT"}
     if sweep_file:
         spec = SweepSpec.from_file(sweep_file, {**given, **run_settings(settings, only_given=True)})
@@ -535,6 +533,41 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json,
                               allow_missing=allow_missing, force=force)
         log_line(f"{stored.action} as {store_as!r} (external): {stored.folder}"
                  + (" — the same file was stored before" if stored.action == "unchanged" else ""))
+
+
+@main.command()
+@click.option("--model", "-m", required=True, help="A spotter (see `mebench list models`), e.g. mdmd.")
+@click.option("--train", "train_tasks", required=True, metavar="TASK[,TASK]",
+              help="Spotting tasks whose every labelled video trains the spotter, e.g. casme2-long,samm-long.")
+@click.option("--videos", "videos_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of unlabelled videos: one sub-folder of frame images per video.")
+@click.option("--format", "fmt", default="megc2023", show_default=True,
+              help="The challenge's file: megc2023 (MEGC2022–2023 spotting, vid,pred_onset,pred_offset,type).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The submission file to write (CSV).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Frame rate of the unlabelled videos that VIDEOS/fps.csv (vid,fps) does not list.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_DATA,
+              help=f"Your copy of the training tasks' databases (default: ${ENV_DATA}).")
+@click.option("--model-opt", "model_opt", multiple=True, metavar="KEY=VALUE", help="Option of the spotter (repeatable).")
+@click.option("--dataset-opt", "dataset_opt", multiple=True, metavar="KEY=VALUE",
+              help="Option of every training task, e.g. preset=quick (repeatable).")
+def submit(model, train_tasks, videos_dir, fmt, output, fps, data_root, model_opt, dataset_opt):
+    """Train a spotter on every labelled video of the training tasks and write a challenge submission for
+    a folder of unlabelled videos.
+
+    No test fold: the spotter fits on all of --train's videos, then spots each video folder of --videos (frames
+    numbered by their file names, as the long-video readers number them: img001.jpg is frame 1) and writes one
+    row per interval in the challenge's form. Read the file back with `mebench score FILE --task spotting
+    --ground-truth GT.csv` where the ground truth is known.
+    """
+    from mebench.submission import submit as write_submission
+
+    tasks = [task.strip() for task in train_tasks.split(",") if task.strip()]
+    done = write_submission(default_registry(), model, tasks, videos_dir, output, fmt,
+                            str(data_root) if data_root else None, parse_options(model_opt, "--model-opt"),
+                            parse_options(dataset_opt, "--dataset-opt"), fps, log=log_line)
+    click.echo(done.summary())
 
 
 @main.command()

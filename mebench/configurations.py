@@ -18,6 +18,7 @@ import pandas as pd
 
 from mebench.errors import DataError, ResolveError
 from mebench.records import RunRecord, load_results, load_run
+from mebench.results import PredictionsTable
 from mebench.results import config_hash as digest
 from mebench.statistics import Encoded, subject_bootstrap
 from mebench.tasks import TaskKind, kind_of
@@ -26,16 +27,9 @@ ALL = "all"  #: scope name of the whole task (the composite, or the single datas
 
 
 def read_predictions(run: RunRecord) -> pd.DataFrame:
-    """A run's ``predictions.csv``, sorted by sample id; a missing file or column is a DataError."""
-    path = Path(run.path) / "predictions.csv"
-    try:
-        frame = pd.read_csv(path, dtype={"sample_id": str, "subject": str, "dataset": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataError(path, f"cannot be read ({error.__class__.__name__})", "re-run this configuration with --force")
-    missing = {"sample_id", "dataset", "subject", "true_label", "predicted_label"} - set(frame.columns)
-    if missing:
-        raise DataError(path, f"lacks the columns {sorted(missing)}", "re-run this configuration with --force")
-    return frame.sort_values("sample_id").reset_index(drop=True)
+    """A run's ``predictions.csv``, sorted by sample id; a missing file or column is a DataError
+    (``PredictionsTable.read``)."""
+    return PredictionsTable.read(Path(run.path) / PredictionsTable.FILE, "re-run this configuration with --force").frame
 
 
 @dataclass

@@ -94,8 +94,8 @@ def check_labels(samples: Sequence[Sample], classes: Sequence[str], task: str = 
 
 
 def options_text(options: Mapping[str, Any]) -> str:
-    """``k=10, seed=0``: options as a user writes them, in name order."""
-    return ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+    """``k=10, seed=0``: options as a user writes them, in name order; an option left unset (None) is left out."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if v is not None)
 
 
 #: How the harness scales a net's input before feeding it, by name: what a ``InputSpec.scaling`` may be.
@@ -337,13 +337,16 @@ class ProtocolSpec:
     databases, labels and source task of every sample) and the run's dataset name; it must return
     folds checked with ``mebench.folds.check_folds``. ``tasks(dataset, options)`` names the tasks to
     load, the run's own dataset first (a cross-dataset protocol adds its target); default: the
-    run's dataset alone. ``options`` declares what ``--protocol-opt`` may set."""
+    run's dataset alone. ``options`` declares what ``--protocol-opt`` may set. ``kind`` names the task kind
+    (``mebench.tasks.TASK_KINDS``) the protocol scores the run as where it is not the dataset's: ``str`` scores a
+    spotting task as ``spot-then-recognise``, its option ``recogniser`` naming the recognition model."""
 
     name: str
     split: Callable[..., list]
     description: str = ""
     options: tuple[Option, ...] | None = None
     tasks: Callable[[str, Mapping[str, Any]], Sequence[str]] | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -424,10 +427,13 @@ class PreparedData:
     datasets: list[str]
     #: what the chain's steps recorded per sample (the notes they declare, ``SampleNote``), by sample id
     notes: dict[str, dict] = field(default_factory=dict)
+    #: how a spotter reads its videos: the run's ``cache_dir``, ``workers`` and ``progress`` (empty for a learner
+    #: that takes ``x``)
+    video_settings: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
 
     def to(self, device: torch.device | str) -> "PreparedData":
         return PreparedData(self.x.to(device), self.y.to(device), self.sample_ids, self.subjects, self.datasets,
-                            self.notes)
+                            self.notes, self.video_settings)

@@ -80,7 +80,7 @@ class DatasetCheck:
     def class_counts(self, classes: Sequence[str]) -> pd.DataFrame:
         """Samples per class (``found``, and ``official`` where there is a list), with a total row;
         multi-label: samples per label (``label_counts``)."""
-        if self.kind.name == "multi-label":
+        if self.kind.several_per_sample:
             return self.label_counts(classes)
         found = self.found_frame()["class"].value_counts()
         if self.expected:
@@ -96,7 +96,7 @@ class DatasetCheck:
     def subject_counts(self, classes: Sequence[str]) -> pd.DataFrame:
         """Per subject: official and found counts (official list), else samples per class and total."""
         found = self.found_frame()
-        if self.kind.name == "multi-label":
+        if self.kind.several_per_sample:
             rows = self.label_frame()
             table = pd.crosstab(rows["subject"], rows["label"]).reindex(columns=list(classes), fill_value=0)
             table = table.reindex(sorted(found.subject.unique()), fill_value=0)

@@ -21,6 +21,7 @@ from mebench.folds import Fold
 from mebench.learners import FOLD_BATCH_MAX_MACS, NET, Learner, fold_record, worth_fold_batching  # noqa: F401
 from mebench.plan import RunPlan
 from mebench.records import FoldRecord
+from mebench.spot_recognise import Recogniser
 from mebench.training import TrainSettings
 
 OnRecord = Callable[[RunPlan, FoldRecord], None]
@@ -60,6 +61,10 @@ class FoldJob:
     #: every sample in position order, where the learner reads the samples themselves (a spotter's videos)
     samples: list | None = None
     classes: tuple[str, ...] = ()
+    #: spot-then-recognise: the recognition model the plan resolved (``mebench.spot_recognise.Recogniser``)
+    recogniser: Recogniser | None = None
+    #: how a spotter reads its videos (``PreparedData.video_settings``: the run's cache folder, workers, progress)
+    video_settings: dict | None = None
 
     @classmethod
     def of(cls, plan: RunPlan, data: PreparedData, fold: Fold) -> "FoldJob":
@@ -67,7 +72,8 @@ class FoldJob:
         return cls(plan.run_id, plan.config.model, dict(plan.model_options), len(plan.classes),
                    plan.settings, fold, [data.sample_ids[i] for i in fold.test], plan.config.selection,
                    plan.compile, subjects, plan.learner, list(plan.samples) if plan.learner.needs_samples else None,
-                   tuple(plan.classes))
+                   tuple(plan.classes), plan.recogniser,
+                   getattr(data, "video_settings", None))
 
 
 def train_jobs(jobs: list[FoldJob], build: Callable[[], torch.nn.Module], x: torch.Tensor, y: torch.Tensor,

@@ -24,7 +24,7 @@ from mebench.configurations import ALL, Configuration
 from mebench.data import ModelSpec, ReportedFigures, options_text
 from mebench.metrics import MEB_LABEL_FIGURES, format_interval, meb_label_figures
 from mebench.errors import MebenchError, OptionError
-from mebench.tasks import SINGLE_LABEL, TaskKind, task_kind
+from mebench.tasks import SINGLE_LABEL, TaskKind, for_kind, task_kind
 from mebench.statistics import (DEFAULT_LEVEL, DEFAULT_RESAMPLES, METRIC_NAMES, SEEDS_RULE,
                                 holm_adjust, paired_bootstrap)
 
@@ -70,7 +70,7 @@ class Layout:
 
     def resolve(self, metrics: Sequence[str] | None, composite: bool) -> tuple[list[str], list[str]]:
         """(figures shown for the whole task, figures shown per source dataset) for ``--metrics``."""
-        return METRIC_RESOLVERS[self.kind.name](self, metrics, composite)
+        return for_kind(METRIC_RESOLVERS, self.kind)(self, metrics, composite)
 
     @property
     def ranking_label(self) -> str:

@@ -265,9 +265,9 @@ class SpotterLearner(Learner):
 
     def check(self, model, dataset, selection, model_options, kind, scaling_option):
         super().check(model, dataset, selection, model_options, kind, scaling_option)
-        if selection != "fixed":
+        if selection not in ("fixed", "test-oracle"):  # test-oracle: a learned spotter's threshold on the test videos
             raise ConfigError(f"--selection {selection}: model {model!r} is a spotter, with no epochs to choose "
-                              f"among; use --selection fixed")
+                              f"among; use --selection fixed (or test-oracle, LEAKY, where it chooses a threshold)")
         if scaling_option in model_options:
             raise ConfigError(f"--model-opt {scaling_option}: model {model!r} is a spotter reading its videos' "
                               f"frames as they are; leave {scaling_option} out")
@@ -278,13 +278,25 @@ class SpotterLearner(Learner):
     def fold_batch(self, lever):
         return "off"
 
-    def _spotted(self, spotter: Any, video: Any, types: tuple[str, ...]) -> list[int]:
-        """The video's intervals as flat (onset, offset, type index) triples; an interval that is not one
+    @staticmethod
+    def _spot_all(spotter: Any, videos: list, settings: dict) -> list:
+        """Each video's intervals, in order: ``spot_videos(videos, **settings)`` where the spotter has it (the run's
+        ``cache_dir``, ``workers`` and ``progress``: videos in worker processes, read through the cache), else
+        ``spot_video`` one by one."""
+        spot_videos = getattr(spotter, "spot_videos", None)
+        if callable(spot_videos):
+            return list(spot_videos(videos, **settings))
+        return [spotter.spot_video(video) for video in videos]
+
+    def _spotted(self, spotter: Any, video: Any, types: tuple[str, ...], intervals: list) -> list[int]:
+        """The video's ``intervals`` as flat (onset, offset, type index) triples; an interval that is not one
         (offset before onset, outside the video's frames, a type the task lacks) is a ``RunError`` naming it."""
         frame_numbers = video.frames.indices()
         first, last = int(frame_numbers[0]), int(frame_numbers[-1])
         triples = []
-        for interval in spotter.spot_video(video):
+        for interval in intervals:
+            if getattr(spotter, "recognises", False) and isinstance(interval, (tuple, list)) and len(interval) == 4:
+                interval = tuple(interval[:3])  # a spotter that also recognises: spotting keeps the interval
             whole = (isinstance(interval, (tuple, list)) and len(interval) == 3
                      and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in interval[:2]))
             if not whole or interval[2] not in types or not (first <= interval[0] <= interval[1] <= last):
@@ -294,6 +306,14 @@ class SpotterLearner(Learner):
             triples += [int(interval[0]), int(interval[1]), types.index(interval[2])]
         return triples
 
+    @staticmethod
+    def _choose_on_test(spotter: Any, videos: list) -> None:
+        choose = getattr(spotter, "choose_threshold", None)
+        if not callable(choose):
+            raise ConfigError(f"--selection test-oracle: spotter {type(spotter).__name__} chooses nothing on the test "
+                              f"videos (it has no choose_threshold); use --selection fixed")
+        choose(videos)
+
     def train(self, jobs, build, x, y, on_epoch=None, log=None):
         records = []
         for job in jobs:
@@ -301,7 +321,12 @@ class SpotterLearner(Learner):
                 spotter = build()
                 if callable(getattr(spotter, "fit", None)):
                     spotter.fit([job.samples[i] for i in job.fold.train])
-                answers = [self._spotted(spotter, job.samples[i], job.classes) for i in job.fold.test]
+                if job.selection == "test-oracle":  # LEAKY: the threshold chosen on the videos it is scored on
+                    self._choose_on_test(spotter, [job.samples[i] for i in job.fold.test])
+                videos = [job.samples[i] for i in job.fold.test]
+                found = self._spot_all(spotter, videos, job.video_settings or {})
+                answers = [self._spotted(spotter, video, job.classes, intervals)
+                           for video, intervals in zip(videos, found)]
             records.append(fold_record(job, answers, watch.seconds, 1, [], {}))
         return records
 
@@ -319,9 +344,59 @@ class SpotterLearner(Learner):
         return f"a spotter run on each test video, {device_label(describe_device(torch.device('cpu')))}"
 
 
+class SpotThenRecogniseLearner(SpotterLearner):
+    """Spot-then-recognise (``mebench.spot_recognise``): the spotter's fold as ``SpotterLearner`` runs it, then the
+    run's recogniser trained on the fold's training videos' annotated intervals and given each spotted interval.
+    Its record holds each video's intervals as flat (onset, offset, type index, emotion index) quadruples; the
+    fold's seconds count both."""
+
+    name = "spot-then-recognise"
+
+    def _spotted(self, spotter, video, types, intervals):
+        """A spotter that recognises (``recognises = True``) gives (onset, offset, type, emotion): its quadruples,
+        flat; any other spotter's triples, as the spotter learner checks them."""
+        if not getattr(spotter, "recognises", False):
+            return super()._spotted(spotter, video, types, intervals)
+        from mebench.tasks import STR_EMOTIONS
+
+        values = []
+        for interval in intervals:
+            if not (isinstance(interval, (tuple, list)) and len(interval) == 4 and interval[3] in STR_EMOTIONS):
+                raise RunError(f"spotter {type(spotter).__name__} on video {video.id}: interval {interval!r} is not "
+                               f"(onset, offset, type, emotion) with an emotion among {', '.join(STR_EMOTIONS)}; "
+                               f"fix the spotter")
+            values += [*super()._spotted(spotter, video, types, [tuple(interval[:3])]),
+                       STR_EMOTIONS.index(interval[3])]
+        return values
+
+    def train(self, jobs, build, x, y, on_epoch=None, log=None):
+        from mebench.spot_recognise import recognise
+
+        records = super().train(jobs, build, x, y, on_epoch, log)
+        for job, record in zip(jobs, records):
+            if job.recogniser is None:  # the spotter recognised its intervals itself
+                continue
+            videos = [job.samples[i] for i in job.fold.test]
+            flat = [[int(v) for v in prediction.probabilities] for prediction in record.predictions]
+            with Stopwatch(job.settings.device) as watch:
+                emotions = recognise(job.recogniser, [job.samples[i] for i in job.fold.train],
+                                     [(video, list(zip(values[::3], values[1::3]))) for video, values in zip(videos, flat)],
+                                     job.settings, job.fold.index)
+            record.predictions = [
+                Prediction(prediction.sample_id,
+                           [v for k, emotion in enumerate(chosen) for v in (*values[3 * k:3 * k + 3], emotion)])
+                for prediction, values, chosen in zip(record.predictions, flat, emotions)]
+            record.train_seconds += watch.seconds
+        return records
+
+    def describe(self, settings, device, bf16, channels_last):
+        return f"{super().describe(settings, device, bf16, channels_last)}, then a recogniser trained per fold"
+
+
 NET, ESTIMATOR, SPOTTER = NetLearner(), EstimatorLearner(), SpotterLearner()
+SPOT_THEN_RECOGNISE = SpotThenRecogniseLearner()
 #: Every learner by the name run.json records: a new learner is one more entry.
-LEARNERS: dict[str, Learner] = {learner.name: learner for learner in (NET, ESTIMATOR, SPOTTER)}
+LEARNERS: dict[str, Learner] = {learner.name: learner for learner in (NET, ESTIMATOR, SPOTTER, SPOT_THEN_RECOGNISE)}
 
 
 def learner_named(name: str) -> Learner:
@@ -344,5 +419,5 @@ def learner_for(build: Callable[[], Any], declared: str | None = None) -> Learne
     return ESTIMATOR if builds_estimator(build) else NET
 
 
-__all__ = ["SPOTTER", "SpotterLearner", "is_spotter", "ESTIMATOR", "EstimatorLearner", "FOLD_BATCH_MAX_MACS", "LEARNERS", "Learner", "NET", "NetLearner",
+__all__ = ["SPOTTER", "SPOT_THEN_RECOGNISE", "SpotThenRecogniseLearner", "SpotterLearner", "is_spotter", "ESTIMATOR", "EstimatorLearner", "FOLD_BATCH_MAX_MACS", "LEARNERS", "Learner", "NET", "NetLearner",
            "fold_record", "learner_for", "worth_fold_batching"]

@@ -9,7 +9,7 @@ their options, the execution levers, the task's samples and folds, and the run's
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -18,51 +18,36 @@ from mebench.data import INPUT_SCALINGS, DatasetSpec, ModelSpec, PreprocessingSt
 from mebench.errors import ConfigError, DataError, OptionError
 from mebench.folds import Fold, SampleTable
 from mebench.hardware import describe_device, device_label
-from mebench.learners import NET, Learner, learner_for
+from mebench.learners import NET, SPOT_THEN_RECOGNISE as STR_LEARNER, SPOTTER, Learner, learner_for
 from mebench.options import Option, resolve_options
-from mebench.preprocessing import build_chain, chain_config
+from mebench.preprocessing import build_chain, chain_config, default_cache_dir
 from mebench.registry import Registry, default_registry
 from mebench.results import config_hash, make_run_id
-from mebench.tasks import SINGLE_LABEL, TaskKind
+from mebench.run_options import RUN_OPTIONS, execution_levers, later_settings, run_config_class, run_option
+from mebench.spot_recognise import Recogniser
+from mebench.tasks import INTERVALS, SINGLE_LABEL, SPOT_THEN_RECOGNISE, TaskKind, str_emotion, task_kind
 from mebench.training import TrainSettings, bf16_supported, resolve_device
 
 DEFAULT_EPOCHS = 50
 DEFAULT_BATCH_SIZE = 32
-SELECTIONS = ("fixed", "inner-val", "test-oracle")
+SELECTIONS = run_option("selection").choices
 #: Execution levers: where and how folds are trained. They do not change what is computed, so they
-#: stay out of the run's identity and a run resumes across them.
-EXECUTION_LEVERS = ("seed", "data_root", "device", "fold_batch", "compile")
+#: stay out of the run's identity and a run resumes across them (declared in ``mebench.run_options``).
+EXECUTION_LEVERS = execution_levers()
 #: Settings added after runs were recorded: written into run.json and the identity only when not at their
 #: default, so runs made before them keep their ids.
-LATER_SETTINGS = {"pos_weight": False}
+LATER_SETTINGS = later_settings()
 #: The model option every net takes besides its own (``--model-opt input_scaling=…``): how the harness scales
 #: the net's input, by default as its ``InputSpec`` declares. The identity records it only where it is not
 #: ``fold`` (the scaling of every run made before it existed), so those runs keep their ids.
 INPUT_SCALING = "input_scaling"
 
 
-@dataclass
-class RunConfig:
-    """Everything that defines a run. Its hash (without the execution levers) names the results folder."""
-
-    model: str
-    dataset: str
-    epochs: int | None = None  # None: the dataset's suggestion, else DEFAULT_EPOCHS
-    batch_size: int | None = None  # None: the dataset's suggestion, else DEFAULT_BATCH_SIZE
-    lr: float = 1e-4
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16
-    channels_last: str = "auto"  # auto | on | off
-    fold_batch: str = "auto"  # auto (measured on CUDA, off on CPU) | off | a number of folds
-    compile: bool = False  # torch.compile the model once per run
-    protocol: str | None = None  # None: the task's default protocol (DatasetSpec.default_protocol), else loso
-    protocol_options: dict[str, Any] = field(default_factory=dict)
-    selection: str = "fixed"  # fixed | inner-val | test-oracle (LEAKY)
-    pos_weight: bool = False  # multi-label: weigh each label's positives by negatives/positives of the training fold
-    model_options: dict[str, Any] = field(default_factory=dict)
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    data_root: str | None = None
+#: Everything that defines a run: one field per run option declared in ``mebench.run_options.RUN_OPTIONS`` (its
+#: type and default; ``epochs``, ``batch_size``: None for the dataset's suggestion, else DEFAULT_EPOCHS and
+#: DEFAULT_BATCH_SIZE; ``protocol``: None for the task's default). A dataclass.
+RunConfig = run_config_class(RUN_OPTIONS, doc="Everything that defines a run. Its hash (without the execution "
+                                              "levers) names the results folder.", module=__name__)
 
 
 @dataclass(frozen=True)
@@ -95,6 +80,7 @@ class RunPlan:
     fold_batch: str
     model_options: dict[str, Any] = field(default_factory=dict)  # every declared model option, for the factory
     learner: Learner = NET  # how the model learns a fold (mebench.learners), chosen once here
+    recogniser: Recogniser | None = None  # spot-then-recognise: the recognition model (mebench.spot_recognise)
 
     @property
     def kind(self) -> TaskKind:
@@ -135,7 +121,7 @@ class RunPlan:
                                            if self.resolved["protocol_options"] else "")
         return (f"{self.config.model} on {self.config.dataset}: {len(self.evaluated)} evaluated samples, "
                 f"{len(self.folds)} folds ({protocol}), selection {self.config.selection}"
-                f"{' — LEAKY: epochs chosen on the test fold' if self.leaky else ''}, "
+                f"{(' — LEAKY: epochs chosen on the test fold' if self.learner.has_epochs else ' — LEAKY: the spotter chooses its threshold on the test videos') if self.leaky else ''}, "
                 + self.learner.describe(self.settings, device_name(self.device), bf16, channels_last))
 
 
@@ -331,6 +317,32 @@ def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, bat
     return make_run_id(config.model, config.dataset, config_hash(identity), config.seed, tag=tag), identity, resolved
 
 
+def check_str_emotions(videos: Sequence[Any], dataset: str) -> None:
+    """Refuse (one line) a spot-then-recognise run on a task whose intervals carry emotions outside the STR classes:
+    they would silently go unscored for recognition. Intervals without an emotion are spotting-only."""
+    others = sorted({str(i.emotion) for video in videos for i in video.intervals
+                     if i.emotion and str_emotion(i) is None})
+    if others:
+        raise ConfigError(f"--protocol str: task {dataset!r} annotates emotions ({', '.join(others[:5])}"
+                          f"{', …' if len(others) > 5 else ''}) that are not mapped to the classes "
+                          f"{', '.join(SPOT_THEN_RECOGNISE.emotions)}; spot-then-recognise runs on tasks whose "
+                          f"intervals carry those emotions (synthetic-long)")
+
+
+def resolve_recogniser(registry: Registry, name: str) -> Recogniser:
+    """The recognition model of a spot-then-recognise run (``--protocol-opt recogniser=NAME``) at its defaults:
+    a net of the emotion classes with its preprocessing chain, refused here where it is not one."""
+    spec = registry.models.get(name)
+    n_classes = len(SPOT_THEN_RECOGNISE.emotions)
+    if learner_for(lambda: spec.build(n_classes), spec.learner) is not NET:
+        raise ConfigError(f"--protocol-opt recogniser={name}: the recogniser must be a net trained by epochs "
+                          f"(see mebench list); {name!r} is not one")
+    input_scaling, options = resolve_input_scaling(spec, {})
+    chain = build_chain(registry, spec.preprocessing, f"model {spec.name!r}")
+    return Recogniser(spec, resolve_model_options(spec, options, n_classes), input_scaling, tuple(chain),
+                      spec.input_spec, str(default_cache_dir()))  # the runner sets its own cache folder
+
+
 def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     """Resolve and validate ``config``; load the task's samples and make its folds. No side effects."""
     registry = registry or default_registry()
@@ -346,7 +358,12 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     # loads the weights once, so that a missing or unfitting file is refused before anything is read
     pretrained = model_spec.pretrained(n_classes, model_options) if model_spec.pretrained else None
     learner = learner_for(lambda: model_spec.build(n_classes, **model_options), model_spec.learner)
-    kind = dataset_spec.kind
+    kind = task_kind(protocol_spec.kind) if protocol_spec.kind else dataset_spec.kind
+    if kind is SPOT_THEN_RECOGNISE:
+        if dataset_spec.kind is not INTERVALS or learner is not SPOTTER:
+            raise ConfigError(f"--protocol {config.protocol}: spot-then-recognise runs a spotter on a spotting task; "
+                              f"model {config.model!r} on task {config.dataset!r} is not one (see mebench list)")
+        learner = STR_LEARNER
     learner.check(config.model, config.dataset, config.selection, config.model_options, kind, INPUT_SCALING)
     if config.pos_weight and not kind.weighs_labels:
         raise ConfigError(f"--pos-weight weighs the labels of a multi-label task; task {config.dataset!r} has "
@@ -354,7 +371,20 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
     # a spotter reads a video's frames itself: its learner takes no preprocessing chain
     chain = build_chain(registry, model_spec.preprocessing, f"model {model_spec.name!r}") if learner.uses_chain else []
     preprocessing = chain_config(chain, model_spec.input_spec) if learner.uses_chain else []
-    task = resolve_task(registry, config, dataset_spec, protocol_spec, classes)
+    task = replace(resolve_task(registry, config, dataset_spec, protocol_spec, classes), kind=kind)
+    recogniser = None
+    if kind is SPOT_THEN_RECOGNISE:
+        check_str_emotions(task.samples, config.dataset)
+        name = task.protocol_options.get("recogniser")
+        recognises = bool(getattr(model_spec.build(n_classes, **model_options), "recognises", False))
+        if recognises and name:
+            raise ConfigError(f"--protocol-opt recogniser={name}: spotter {config.model!r} recognises its intervals "
+                              f"itself; leave the recogniser out")
+        if not recognises and not name:
+            raise OptionError(f"protocol str needs a recognition model for spotter {config.model!r}: --protocol-opt "
+                              f"recogniser=NAME (e.g. --dataset synthetic-long --protocol str --protocol-opt "
+                              f"recogniser=ststnet)")
+        recogniser = resolve_recogniser(registry, name) if name else None
     evaluated = np.sort(np.concatenate([f.test for f in task.folds]))
     epochs = config.epochs if config.epochs is not None else suggested_epochs(dataset_spec, task.dataset_options)
     batch_size = (config.batch_size if config.batch_size is not None
@@ -369,4 +399,4 @@ def plan_run(config: RunConfig, registry: Registry | None = None) -> RunPlan:
                    dataset_spec=dataset_spec, protocol_spec=protocol_spec, task=task, evaluated=evaluated, chain=chain,
                    preprocessing=preprocessing, device=levers.device, settings=settings,
                    fold_batch=learner.fold_batch(levers.fold_batch), model_options=model_options,
-                   learner=learner)
+                   learner=learner, recogniser=recogniser)

@@ -28,6 +28,7 @@ from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from mebench.records import saved_fold_records  # noqa: E402
 from mebench.results import atomic_write_bytes  # noqa: E402
+from mebench.tasks import for_kind  # noqa: E402
 
 DPI = 110
 
@@ -320,7 +321,7 @@ def configuration_plots(configuration, out_dir: Path) -> dict[str, Path]:
     seeds = len(configuration.runs)
     stem = safe_name(configuration.first.configuration_id)
     title = f"{configuration.model} on {configuration.dataset}" + (f" ({seeds} seeds)" if seeds > 1 else "")
-    plots, subjects_title = ANSWER_PLOTS[configuration.kind.name](configuration, title, Path(out_dir) / stem)
+    plots, subjects_title = for_kind(ANSWER_PLOTS, configuration.kind)(configuration, title, Path(out_dir) / stem)
     rights = [configuration.kind.right(p, configuration.classes) for p in configuration.predictions]
     rights = [r.all(axis=1) if r.ndim == 2 else r for r in rights]  # several labels: every one right
     plots["subjects"] = subject_accuracy_plot(configuration.predictions, subjects_title,

@@ -115,6 +115,8 @@ SINGLE_LABEL_FIGURES = ("accuracy", "uf1", "uar")
 MULTI_LABEL_FIGURES = ("macro_f1",)
 #: A spotting (intervals) task's: F1 overall and per type.
 INTERVAL_FIGURES = ("f1", "f1_me", "f1_mae")
+#: Spot-then-recognise: the spotting figures, recognition on the spotted true positives and STRS.
+STR_FIGURES = ("strs", "f1", "f1_me", "f1_mae", "recognition_uf1", "recognition_uar", "strs_me", "strs_mae")
 #: Figures a block may also hold (a multi-label block written since MEB's two figures were added).
 OPTIONAL_FIGURES = ("macro_f1_all", "macro_f1_pos_neg", "precision", "recall", "precision_me", "recall_me",
                     "precision_mae", "recall_mae")
@@ -158,7 +160,7 @@ class MetricBlock:
 
     @classmethod
     def from_json(cls, data: Any) -> "MetricBlock":
-        names = next((names for names in (SINGLE_LABEL_FIGURES, MULTI_LABEL_FIGURES, INTERVAL_FIGURES)
+        names = next((names for names in (SINGLE_LABEL_FIGURES, MULTI_LABEL_FIGURES, STR_FIGURES, INTERVAL_FIGURES)
                       if isinstance(data, dict) and all(key in data for key in names)), None)
         if names is None:
             raise RecordError("has no pooled metrics")
@@ -315,8 +317,8 @@ class RunRecord:
     @property
     def budget_text(self) -> str:
         """How a model without epochs learnt each fold, as tables say it (``fitted`` is True)."""
-        return "run on each test video, fitting nothing (no epochs)" if self.learner == "spotter" else \
-            "fitted once per fold (no epochs)"
+        return ("fitted on the fold's training videos where it learns, then run on each test video (no epochs)"
+                if self.learner == "spotter" else "fitted once per fold (no epochs)")
 
     @property
     def fitted(self) -> bool:

@@ -10,13 +10,16 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from mebench.errors import RunError, RunLockedError
+from mebench.errors import DataError, RunError, RunLockedError
 from mebench.records import FoldRecord, RecordError, RunRecord, read_record
 from mebench.schema import stamped
+
+if TYPE_CHECKING:
+    from mebench.tasks import TaskKind
 
 
 TEMP_SUFFIX = ".tmp"
@@ -276,7 +279,71 @@ class RunDirectory:
                 continue
             path.unlink() if path.is_file() else path.rmdir()
 
-    def write_outputs(self, record: RunRecord, predictions: pd.DataFrame) -> None:
-        atomic_write_text(self.path / "predictions.csv", predictions.to_csv(index=False))
+    def write_outputs(self, record: RunRecord, predictions: "PredictionsTable | pd.DataFrame") -> None:
+        """Write ``predictions.csv`` (a ``PredictionsTable``, or a frame holding its fixed columns: they go first,
+        its other columns after them), ``metrics.json`` and, last, ``run.json``, each atomically."""
+        table = predictions if isinstance(predictions, PredictionsTable) else PredictionsTable.of(
+            predictions, [column for column in predictions.columns if column not in PREDICTIONS_COLUMNS])
+        table.write(self.path / PredictionsTable.FILE)
         atomic_write_json(self.path / "metrics.json", record.metrics.to_json())
         atomic_write_json(self.path / "run.json", record.to_json())  # last: its presence marks completion
+
+
+#: The columns every ``predictions.csv`` has, in this order: the sample (id, source dataset, subject), the fold
+#: that tested it, its truth and the answer as its task kind writes them (``TaskKind.truth_text``,
+#: ``answer_text``). The kind's own columns follow (``TaskKind.answer_columns``: each class's or label's
+#: probability; none for intervals, nor for answers scored from a file, which carry no probabilities).
+PREDICTIONS_COLUMNS = ("sample_id", "dataset", "subject", "fold", "true_label", "predicted_label")
+#: The columns ``PredictionsTable.read`` requires: the fixed ones but ``fold``.
+REQUIRED_PREDICTIONS_COLUMNS = ("sample_id", "dataset", "subject", "true_label", "predicted_label")
+
+
+def answer_columns(kind: "TaskKind", classes: Sequence[str]) -> tuple[str, ...]:
+    """The columns ``kind`` adds to predictions.csv for a task of ``classes``, in order."""
+    return tuple(kind.answer_columns([0.0] * len(classes), classes))
+
+
+class PredictionsTable:
+    """A run's ``predictions.csv``: one row per evaluated sample, sorted by sample id, with the fixed
+    ``PREDICTIONS_COLUMNS`` first and the task kind's answer columns after them. The one place that builds,
+    writes and reads the file; ``frame`` is the table as a DataFrame."""
+
+    FILE = "predictions.csv"
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    @classmethod
+    def build(cls, rows: Iterable[Mapping[str, Any]], kind: "TaskKind", classes: Sequence[str]) -> "PredictionsTable":
+        """The table of ``rows`` (one mapping per sample holding the fixed columns and ``kind``'s answer
+        columns), in the table's column order, sorted by sample id."""
+        frame = pd.DataFrame(list(rows), columns=[*PREDICTIONS_COLUMNS, *answer_columns(kind, classes)])
+        return cls(frame.sort_values("sample_id").reset_index(drop=True))
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, extra: Sequence[str] = ()) -> "PredictionsTable":
+        """The table of a frame holding (at least) the fixed columns: those, then the ``extra`` answer columns,
+        sorted by sample id; any other column of ``frame`` is left out."""
+        return cls(frame[[*PREDICTIONS_COLUMNS, *extra]].sort_values("sample_id").reset_index(drop=True))
+
+    def write(self, path: Path) -> None:
+        """Write the table to ``path`` atomically (a reader sees the old file or the new one, never a part)."""
+        if tuple(self.frame.columns[:len(PREDICTIONS_COLUMNS)]) != PREDICTIONS_COLUMNS:
+            raise ValueError(f"a predictions table starts with the columns {', '.join(PREDICTIONS_COLUMNS)}; "
+                             f"got {', '.join(map(str, self.frame.columns))}")
+        atomic_write_text(path, self.frame.to_csv(index=False))
+
+    @classmethod
+    def read(cls, path: Path, fix: str = "re-run this configuration with --force") -> "PredictionsTable":
+        """The table in ``path``, sorted by sample id; a file that is missing or unreadable, or lacks a column a
+        reader needs (``REQUIRED_PREDICTIONS_COLUMNS``), is a ``DataError`` naming the file, what is wrong and
+        ``fix``."""
+        path = Path(path)
+        try:
+            frame = pd.read_csv(path, dtype={"sample_id": str, "subject": str, "dataset": str})
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            raise DataError(path, f"cannot be read ({error.__class__.__name__})", fix) from None
+        missing = set(REQUIRED_PREDICTIONS_COLUMNS) - set(frame.columns)
+        if missing:
+            raise DataError(path, f"lacks the columns {sorted(missing)}", fix)
+        return cls(frame.sort_values("sample_id").reset_index(drop=True))

@@ -10,7 +10,7 @@ import multiprocessing
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -76,7 +76,9 @@ class Preparer:
             else:  # a spotter reads its videos itself: the data is their identity only
                 data = PreparedData(torch.zeros(len(plan.samples), 1, 1, 1), plan.kind.targets(plan.samples, plan.classes),
                                     [s.id for s in plan.samples], [s.subject for s in plan.samples],
-                                    [s.dataset for s in plan.samples])
+                                    [s.dataset for s in plan.samples],
+                                    video_settings={"cache_dir": str(self.cache_dir or default_cache_dir()),
+                                                    "workers": self.workers, "progress": self.progress})
             self._warn_notes(plan, data)
             self._prepared[key] = data, time.perf_counter() - start
         return self._prepared[key]
@@ -182,6 +184,8 @@ def run(config: RunConfig, registry: Registry | None = None, output_dir: Path = 
     plan = plan_run(config, registry)
     check_writable(output_dir, "results folder")
     check_writable(cache_dir or default_cache_dir(), "cache folder")
+    if plan.recogniser is not None:  # spot-then-recognise: the recogniser's clips go to the run's cache too
+        plan.recogniser = replace(plan.recogniser, cache_dir=str(cache_dir or default_cache_dir()))
     session = RunSession(plan, output_dir, Preparer(cache_dir, workers, progress, log), log)
     if not force and (existing := session.completed()) is not None:
         log(f"{plan.run_id}: already complete in {session.run_dir.path} (use --force to run again)")

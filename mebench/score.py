@@ -38,7 +38,7 @@ import mebench
 from mebench.errors import DataError, UsageError
 from mebench.metrics import NO_LABEL, format_interval, join_labels
 from mebench.records import Metrics, RunRecord, load_run
-from mebench.results import RunDirectory, config_hash, git_commit, make_run_id
+from mebench.results import PredictionsTable, RunDirectory, config_hash, git_commit, make_run_id
 from mebench.spotting import (AP_LABEL, TYPE_LABELS, Spotted, coco_average_precision, group_rows,
                               pooled_counts, spotting_figures, video_counts)
 from mebench.statistics import EncodedCounts, subject_bootstrap
@@ -315,8 +315,8 @@ def store_scored(scored: Scored, frame: pd.DataFrame, name: str, results_dir: Pa
                                  f"(another SHA-256); pass --force to replace it, or choose another name")
             directory.clear(keep_locks=True)
             action = "replaced"
-        columns = ["sample_id", "dataset", "subject", "fold", "true_label", "predicted_label"]
-        directory.write_outputs(record, frame[columns].sort_values("sample_id").reset_index(drop=True))
+        # the file's decisions, without probabilities: the fixed columns only
+        directory.write_outputs(record, PredictionsTable.of(frame))
     return StoredRun(directory.path, action)
 
 

@@ -84,25 +84,52 @@ class Spotted:
     offset: int
     type: str
     score: float | None = None
+    #: Spot-then-recognise: the emotion recognised (a prediction) or annotated (the truth; None where it has none
+    #: among the task's emotions).
+    emotion: str | None = None
+
+
+def recognised_pairs(predicted: Sequence[tuple[int, int, str | None]], truth: Sequence[tuple[int, int, str | None]],
+                     threshold: float = DEFAULT_IOU) -> list[tuple[str, str | None]]:
+    """(true emotion, recognised emotion) of each ground-truth interval found that has an emotion: the emotion of
+    the prediction overlapping it most (by ``megc_iou``; the first given on a tie), as MEAN scores recognition on
+    the spotted true positives only. Each ground-truth interval is found once, as the MEGC rule counts it."""
+    pairs = []
+    for onset, offset, emotion in truth:
+        overlaps = [megc_iou((p[0], p[1]), (onset, offset)) for p in predicted]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if emotion is not None and best >= 0 and overlaps[best] >= threshold:
+            pairs.append((emotion, predicted[best][2]))
+    return pairs
 
 
 def video_counts(predicted: Sequence[Spotted], truth: Sequence[Spotted], videos: Sequence[str],
-                 threshold: float = DEFAULT_IOU) -> np.ndarray:
-    """(videos, 2 types, 3 cells): per video and type, the predictions, the ground truth and what was found."""
+                 threshold: float = DEFAULT_IOU, emotions: Sequence[str] | None = None) -> np.ndarray:
+    """(videos, 2 types, 3 cells): per video and type, the predictions, the ground truth and what was found.
+    With ``emotions`` (spot-then-recognise) each (video, type) also holds the K × K counts of true by recognised
+    emotion on the true positives (``recognised_pairs``), flattened after the three cells: (videos, 2, 3 + K·K)."""
     index = {video: i for i, video in enumerate(videos)}
-    counts = np.zeros((len(videos), len(TYPES), len(CELLS)), np.int64)
+    width = len(CELLS) + (len(emotions) ** 2 if emotions is not None else 0)
+    counts = np.zeros((len(videos), len(TYPES), width), np.int64)
     by_key: dict[tuple[int, int], tuple[list, list]] = {}
     for cell, intervals in ((0, predicted), (1, truth)):
         for interval in intervals:
             key = (index[interval.video], TYPES.index(interval.type))
-            by_key.setdefault(key, ([], []))[cell].append((interval.onset, interval.offset))
+            by_key.setdefault(key, ([], []))[cell].append((interval.onset, interval.offset, interval.emotion))
     for (video, kind), (guesses, answers) in by_key.items():
-        counts[video, kind] = (len(guesses), len(answers), found_intervals(guesses, answers, threshold))
+        frames = [(onset, offset) for onset, offset, _ in guesses]
+        counts[video, kind, :3] = (len(guesses), len(answers),
+                                   found_intervals(frames, [(onset, offset) for onset, offset, _ in answers], threshold))
+        if emotions is not None:
+            confusion = counts[video, kind, 3:].reshape(len(emotions), len(emotions))
+            for true, recognised in recognised_pairs(guesses, answers, threshold):
+                if recognised in emotions:
+                    confusion[emotions.index(true), emotions.index(recognised)] += 1
     return counts
 
 
 def group_rows(counts: np.ndarray, groups: Sequence[int], n_groups: int) -> np.ndarray:
-    """Per-video counts summed into their groups (subjects): (groups, 2, 3)."""
+    """Per-video counts summed into their groups (subjects): (groups, 2, cells)."""
     summed = np.zeros((n_groups, *counts.shape[1:]), counts.dtype)
     np.add.at(summed, np.asarray(groups), counts)
     return summed
@@ -113,7 +140,7 @@ def pooled_counts(counts: np.ndarray) -> Mapping[str, dict[str, int]]:
     result = {}
     for name, cells in [*((kind, counts[:, index].sum(axis=0)) for index, kind in enumerate(TYPES)),
                         ("overall", counts.sum(axis=(0, 1)))]:
-        predictions, truth, found = (int(value) for value in cells)
+        predictions, truth, found = (int(value) for value in cells[:3])
         result[name] = {"tp": found, "fp": predictions - found, "fn": truth - found, "predictions": predictions,
                         "truth": truth}
     return result

@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.stats import binomtest
 
-from mebench.spotting import spotting_figures
+from mebench.spotting import TYPES, spotting_figures
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
@@ -231,6 +231,29 @@ def macro_f1_from_counts(counts: np.ndarray) -> np.ndarray:
     return label_metrics_from_counts(counts, range(np.shape(counts)[-2]))["macro_f1"]
 
 
+def recognition_confusion(counts: np.ndarray, kind: str | None = None) -> np.ndarray:
+    """The (..., K, K) confusion of the emotions recognised on spotted true positives from spot-then-recognise
+    counts (..., 2 types, 3 + K·K cells: the spotting cells, then the K × K true-by-predicted emotion counts);
+    ``kind`` one type (``me``, ``mae``) or None for both pooled."""
+    counts = np.asarray(counts, dtype=float)
+    k = int(round(np.sqrt(counts.shape[-1] - 3)))
+    confusion = counts[..., 3:].reshape(*counts.shape[:-1], k, k)
+    return confusion.sum(axis=-3) if kind is None else confusion[..., TYPES.index(kind), :, :]
+
+
+def _recognition_figure(rule: Callable[[np.ndarray], np.ndarray], kind: str | None = None
+                        ) -> Callable[[np.ndarray], np.ndarray]:
+    """A recognition figure over the spotted true positives whose truth has an emotion: 0 where there is none
+    (nothing found is nothing recognised)."""
+    return lambda counts: np.nan_to_num(rule(recognition_confusion(counts, kind)), nan=0.0)
+
+
+def _strs(kind: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """STRS: spotting F1 × recognition F1 (UF1 on the true positives), per type or overall."""
+    spotted, recognised = _spotting_figure(f"f1_{kind}" if kind else "f1"), _recognition_figure(uf1_from_confusion, kind)
+    return lambda counts: spotted(counts) * recognised(counts)
+
+
 @dataclass(frozen=True)
 class Metric:
     """A declared figure: its name in records, its column label, which way is better, the task kinds it
@@ -261,12 +284,22 @@ METRICS: tuple[Metric, ...] = (
            "without positives"),
     Metric("macro_f1_pos_neg", "MEB pos/neg F1", ("multi-label",), "MEB pos/neg F1 = mean over the labels of the "
            "positive and the negative class's F1"),
-    Metric("f1", "F1", ("intervals",), "F1 = 2PR / (P + R) from the TP, FP and FN pooled over both types (MEGC "
-           "overall, not the mean of the two types' F1)", _spotting_figure("f1")),
-    Metric("f1_me", "ME F1", ("intervals",), "ME F1 and MaE F1 the same per type (a prediction matches a "
-           "ground-truth interval of its type in its video at IoU ≥ 0.5; TP = ground-truth intervals found, each "
-           "once; FP = predictions − TP; FN = ground truth − TP; every video counts)", _spotting_figure("f1_me")),
-    Metric("f1_mae", "MaE F1", ("intervals",), "", _spotting_figure("f1_mae")),
+    Metric("strs", "STRS", ("spot-then-recognise",), "STRS = spotting F1 × recognition UF1 (the spot-then-recognise "
+           "score of MEAN and MEGC2023 onwards), overall and per type", _strs()),
+    Metric("f1", "F1", ("intervals", "spot-then-recognise"), "F1 = 2PR / (P + R) from the TP, FP and FN pooled over "
+           "both types (MEGC overall, not the mean of the two types' F1)", _spotting_figure("f1")),
+    Metric("f1_me", "ME F1", ("intervals", "spot-then-recognise"), "ME F1 and MaE F1 the same per type (a prediction "
+           "matches a ground-truth interval of its type in its video at IoU ≥ 0.5; TP = ground-truth intervals "
+           "found, each once; FP = predictions − TP; FN = ground truth − TP; every video counts)",
+           _spotting_figure("f1_me")),
+    Metric("f1_mae", "MaE F1", ("intervals", "spot-then-recognise"), "", _spotting_figure("f1_mae")),
+    Metric("recognition_uf1", "rec. UF1", ("spot-then-recognise",), "rec. UF1 and rec. UAR = UF1 and UAR of the "
+           "emotions recognised on the spotted true positives whose ground truth has an emotion (MEAN's \"consider "
+           "TP only\"; each found interval takes the emotion of its best-overlapping prediction)",
+           _recognition_figure(uf1_from_confusion)),
+    Metric("recognition_uar", "rec. UAR", ("spot-then-recognise",), "", _recognition_figure(uar_from_confusion)),
+    Metric("strs_me", "ME STRS", ("spot-then-recognise",), "", _strs("me")),
+    Metric("strs_mae", "MaE STRS", ("spot-then-recognise",), "", _strs("mae")),
 )
 METRIC_BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 

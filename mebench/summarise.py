@@ -17,7 +17,7 @@ from mebench.hardware import describe_device, device_label
 from mebench.plan import RunPlan
 from mebench.preprocessing import summarise_notes
 from mebench.records import FoldRecord, Metrics, RunRecord, Timing
-from mebench.results import config_hash, environment
+from mebench.results import PredictionsTable, config_hash, environment
 from mebench.selection import oracle_records
 from mebench.timing import peak_memory_bytes
 
@@ -41,14 +41,14 @@ def predictions_frame(plan: RunPlan, data: PreparedData, records: dict[int, Fold
                 "fold": record.fold, "true_label": truth, "predicted_label": predicted,
                 **kind.answer_columns(probabilities, classes),
             })
-    predictions = pd.DataFrame(rows)
+    predictions = PredictionsTable.build(rows, kind, classes).frame  # sorted by sample id
     expected = sorted(data.sample_ids[i] for i in plan.evaluated)
-    got = sorted(predictions["sample_id"]) if len(predictions) else []
+    got = predictions["sample_id"].tolist()
     if got != expected:
         missing = sorted(set(expected) - set(got))
         raise IncompleteRunError(f"{plan.run_id}: {len(got)} predictions for {len(expected)} evaluated samples"
                                  + (f"; missing e.g. {missing[0]}" if missing else "; some predicted twice"))
-    return predictions.sort_values("sample_id").reset_index(drop=True)
+    return predictions
 
 
 def run_metrics(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord]
@@ -57,7 +57,9 @@ def run_metrics(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord
     at its best test epoch, with the same run's fixed-budget figures (its last epoch) and the inflation
     beside them."""
     kind = plan.kind
-    if plan.config.selection == "test-oracle":
+    # a learner without epochs (a spotter) chose on the test videos as it ran: its records are scored as they are
+    by_epoch = plan.config.selection == "test-oracle" and plan.learner.has_epochs
+    if by_epoch:
         truth = {sample_id: np.asarray(label) for sample_id, label in zip(data.sample_ids, data.y.tolist())}
         fixed_budget = kind.pooled(predictions_frame(plan, data, records), plan.classes)
         records = oracle_records(records, truth, kind)
@@ -66,6 +68,7 @@ def run_metrics(plan: RunPlan, data: PreparedData, records: dict[int, FoldRecord
     metrics.selection = plan.config.selection
     if plan.config.selection == "test-oracle":
         metrics.leaky = True
+    if by_epoch:
         metrics.fixed_budget = {"pooled": fixed_budget["pooled"], "note": "the same run scored at its last epoch"}
         metrics.oracle_inflation = {k: metrics.pooled.value(k) - fixed_budget["pooled"][k]
                                     for k in metrics.figure_names}

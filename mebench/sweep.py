@@ -23,10 +23,8 @@ from mebench.execute import FoldFailure, InProcessExecutor, WorkUnit, execute
 from mebench.plan import RunConfig, RunPlan, plan_run
 from mebench.records import FoldRecord
 from mebench.registry import Registry, default_registry
+from mebench.run_options import run_option, sweep_run_keys
 from mebench.runner import Preparer, RunSession, check_writable, refuse_worker_reentry
-
-#: The options of ``mebench run`` a sweep shares between its runs (every RunConfig field but the grid's axes).
-RUN_KEYS = tuple(f.name for f in fields(RunConfig) if f.name not in ("model", "dataset", "seed"))
 
 
 def parse_seeds(text: str | int | list) -> list[int]:
@@ -82,9 +80,9 @@ class SweepSpec:
     datasets: str | list[str]
     seeds: str | int | list = "0"
     run: dict[str, Any] = field(default_factory=dict)
-    output: Path = Path("results")
-    cache_dir: Path | None = None
-    workers: int | None = None
+    output: Path = run_option("output").default
+    cache_dir: Path | None = run_option("cache_dir").default
+    workers: int | None = run_option("workers").default
     executor: str = "in-process"
     shard: str | None = None
     ray_address: str | None = None
@@ -92,8 +90,9 @@ class SweepSpec:
 
     @classmethod
     def keys(cls) -> set[str]:
-        """The keys a sweep file (or the command line) may set."""
-        return {f.name for f in fields(cls) if f.name != "run"} | set(RUN_KEYS)
+        """The keys a sweep file (or the command line) may set: the grid's and the run options a sweep shares
+        (``mebench.run_options``: every ``RunConfig`` field but the grid's axes)."""
+        return {f.name for f in fields(cls) if f.name != "run"} | set(sweep_run_keys())
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "the sweep") -> "SweepSpec":
@@ -103,11 +102,12 @@ class SweepSpec:
         for key in ("models", "datasets"):
             if not values.get(key):
                 raise OptionError(f"{where}: the sweep needs {key!r} (a list of names or wildcards)")
-        own = {key: value for key, value in values.items() if key not in RUN_KEYS}
+        run_keys = sweep_run_keys()
+        own = {key: value for key, value in values.items() if key not in run_keys}
         for key in ("output", "cache_dir"):
             if own.get(key) is not None:
                 own[key] = Path(own[key])
-        return cls(**own, run={key: value for key, value in values.items() if key in RUN_KEYS})
+        return cls(**own, run={key: value for key, value in values.items() if key in run_keys})
 
     @classmethod
     def from_file(cls, path: Path, overrides: Mapping[str, Any] | None = None) -> "SweepSpec":

@@ -24,7 +24,7 @@ for a single-label task, as every record written before kinds were declared).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,8 @@ class TaskKind:
     takes_estimators: bool = False
     #: The learners (``mebench.learners``, by name) that can learn a task of this kind.
     learners: tuple[str, ...] = ("net",)
+    #: Whether a sample has several of the task's classes (labels): ``data check`` counts samples per label.
+    several_per_sample: bool = False
 
     # --- targets and training -------------------------------------------------------------------------------
 
@@ -246,7 +248,7 @@ class SingleLabel(TaskKind):
 class MultiLabel(TaskKind):
     """Several labels per sample (action units): a sample's ``targets`` are among the task's classes."""
 
-    name, label_word, ranking, weighs_labels = "multi-label", "label", "macro_f1", True
+    name, label_word, ranking, weighs_labels, several_per_sample = "multi-label", "label", "macro_f1", True, True
     answer = "several labels per sample"
 
     def check_labels(self, samples, classes, task=""):
@@ -495,9 +497,139 @@ class Intervals(TaskKind):
         return f"{table}{note}\n{self.chance_line(metrics.pooled)}"
 
 
+#: The emotions spot-then-recognise classifies a spotted interval into (MEAN's three classes, MEGC2023 onwards).
+STR_EMOTIONS = ("negative", "positive", "surprise")
+
+
+def str_text(intervals: Sequence[tuple[int, int, str, str | None]]) -> str:
+    """``me 12-20 positive; mae 40-90`` from (onset, offset, type, emotion) quadruples (emotion None: left out)."""
+    ordered = sorted((int(onset), int(offset), str(kind), emotion) for onset, offset, kind, emotion in intervals)
+    return INTERVAL_SEPARATOR.join(" ".join(filter(None, (kind, f"{onset}-{offset}", emotion)))
+                                   for onset, offset, kind, emotion in ordered) or scoring.NO_LABEL
+
+
+def read_str_text(text: str, types: Sequence[str] = TYPES, emotions: Sequence[str] = STR_EMOTIONS
+                  ) -> list[tuple[int, int, str, str | None]]:
+    """(onset, offset, type, emotion or None) quadruples back from ``str_text``'s form."""
+    text = str(text).strip()
+    if text in ("", scoring.NO_LABEL, "nan"):
+        return []
+    quadruples = []
+    for part in text.split(";"):
+        words = part.split()
+        emotion = words.pop() if len(words) == 3 else None
+        if len(words) != 2 or (emotion is not None and emotion not in emotions):
+            raise ValueError(f"{part.strip()!r} is not an interval written as 'TYPE ONSET-OFFSET [EMOTION]' (EMOTION "
+                             f"one of {', '.join(emotions)})")
+        (onset, offset, kind), = read_intervals_text(" ".join(words), types)
+        quadruples.append((onset, offset, kind, emotion))
+    return quadruples
+
+
+def str_emotion(interval: Any, emotions: Sequence[str] = STR_EMOTIONS) -> str | None:
+    """The emotion class of an annotated interval for spot-then-recognise: its emotion where it is one of
+    ``emotions`` (as ``synthetic-long`` plants them), else None (not scored for recognition)."""
+    emotion = str(interval.emotion or "").strip().lower()
+    return emotion if emotion in emotions else None
+
+
+class SpotThenRecognise(Intervals):
+    """Spot-then-recognise (STR): a spotting task (``Intervals``) whose spotted intervals are also classified into
+    an emotion (``STR_EMOTIONS``) by a recognition model trained on the training videos' annotated intervals
+    (``mebench.spot_recognise``). Scored as spotting plus recognition on the spotted true positives (UF1, UAR)
+    and STRS = spotting F1 × recognition UF1, per type and overall, with subject-level intervals. A run is one
+    with the ``str`` protocol on a spotting task."""
+
+    name, ranking, learners = "spot-then-recognise", "strs", ("spot-then-recognise",)
+    answer = "intervals in long videos, each with an emotion (spot-then-recognise)"
+    emotions = STR_EMOTIONS
+
+    def digest_row(self, sample):
+        return (*super().digest_row(sample), [str_emotion(i) for i in sample.intervals])
+
+    def truth_text(self, target, classes, sample=None):
+        return str_text([(i.onset, i.offset, i.kind, str_emotion(i)) for i in sample.intervals])
+
+    def answer_text(self, answer, classes):
+        """A fold record holds a video's intervals as flat (onset, offset, type index, emotion index) quadruples."""
+        values = [int(v) for v in answer]
+        return str_text([(values[k], values[k + 1], classes[values[k + 2]], self.emotions[values[k + 3]])
+                         for k in range(0, len(values), 4)])
+
+    def answer_problem(self, values, classes):
+        if len(values) % 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return "is not whole (onset, offset, type, emotion) quadruples"
+        for onset, offset, kind, emotion in zip(values[::4], values[1::4], values[2::4], values[3::4]):
+            if not (0 <= onset <= offset and 0 <= kind < len(classes) and 0 <= emotion < len(self.emotions)):
+                return (f"holds ({onset}, {offset}, {kind}, {emotion}), not an interval of a type among "
+                        f"{', '.join(classes)} with an emotion among {', '.join(self.emotions)}")
+        return None
+
+    def read_answers(self, texts, classes):  # the intervals (the timeline draws them); emotions: read_str_text
+        return [[(onset, offset, kind) for onset, offset, kind, _ in read_str_text(text, classes, self.emotions)]
+                for text in texts]
+
+    def _counts(self, frame, predicted_texts, classes):
+        """(videos, 2 types, 3 + K·K cells): the spotting cells and the true-by-recognised emotions of the TPs."""
+        videos = frame["sample_id"].tolist()
+        def spotted(texts):
+            return [Spotted(video, onset, offset, kind, emotion=emotion) for video, text in zip(videos, texts)
+                    for onset, offset, kind, emotion in read_str_text(text, classes, self.emotions)]
+        return video_counts(spotted(predicted_texts), spotted(frame["true_label"]), videos,
+                            emotions=list(self.emotions))
+
+    def right(self, frame, classes):  # per video: every interval found, nothing else, every emotion right
+        counts = self._counts(frame, frame["predicted_label"].tolist(), classes)
+        k = len(self.emotions)
+        confusion = counts[..., 3:].reshape(*counts.shape[:-1], k, k)
+        wrong = confusion.sum(axis=(-2, -1)) - np.trace(confusion, axis1=-2, axis2=-1)
+        return super().right(frame, classes) & (wrong == 0).all(axis=1)
+
+    def _block(self, frame, classes):
+        block = super()._block(frame, classes)
+        counts = self._counts(frame, frame["predicted_label"].tolist(), classes)
+        k = len(self.emotions)
+        confusion = counts[..., 3:].reshape(*counts.shape[:-1], k, k).sum(axis=0)  # (2 types, K, K)
+        for index, kind in enumerate(TYPES):
+            block["per_class"][kind]["recognised"] = int(confusion[index].sum())
+            block["per_class"][kind]["recognised_right"] = int(np.trace(confusion[index]))
+        block["per_class"]["overall"]["recognised"] = int(confusion.sum())
+        block["per_class"]["overall"]["recognised_right"] = int(np.trace(confusion.sum(axis=0)))
+        block["confusion"] = confusion.sum(axis=0).tolist()
+        return block
+
+    def pooled(self, predictions, classes):
+        return {**super().pooled(predictions, classes), "emotions": list(self.emotions)}
+
+    def chance_line(self, pooled):
+        return (f"{super().chance_line(pooled)}; recognition on the {pooled.per_class['overall']['recognised']} "
+                f"true positives with an emotion, chance UF1 about 1/{len(self.emotions)} for a uniform guess")
+
+    def report(self, metrics):
+        spotting = super().report(metrics)
+        rows = []
+        for scope, block in [("all", metrics.pooled), *metrics.per_dataset.items()]:
+            for kind in (*TYPES, "overall"):
+                cells = block.per_class[kind]
+                suffix = "" if kind == "overall" else f"_{kind}"
+                recognition = (scoring.format_interval(block.value("recognition_uf1"), block.interval("recognition_uf1"))
+                               if kind == "overall" else "")
+                uar = (scoring.format_interval(block.value("recognition_uar"), block.interval("recognition_uar"))
+                       if kind == "overall" else "")
+                rows.append([scope, TYPE_LABELS[kind], cells["tp"], cells["recognised"], cells["recognised_right"],
+                             recognition, uar, scoring.format_interval(block.value(f"strs{suffix}"),
+                                                                       block.interval(f"strs{suffix}"))])
+        table = tabulate(rows, headers=["videos of", "type", "TP", "TP with emotion", "recognised right",
+                                        "rec. UF1", "rec. UAR", "STRS"], tablefmt="github", disable_numparse=True)
+        return f"{spotting}\n\nspot-then-recognise (emotions {', '.join(self.emotions)}; recognition on the true " \
+               f"positives):\n{table}"
+
+
 SINGLE_LABEL, MULTI_LABEL, INTERVALS = SingleLabel(), MultiLabel(), Intervals()
+SPOT_THEN_RECOGNISE = SpotThenRecognise()
 #: Every task kind by name: a new kind is one more entry.
-TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL, MULTI_LABEL, INTERVALS)}
+TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL, MULTI_LABEL, INTERVALS,
+                                                                 SPOT_THEN_RECOGNISE)}
 
 
 def task_kind(name: str | None) -> TaskKind:
@@ -511,6 +643,16 @@ def task_kind(name: str | None) -> TaskKind:
                           f"it? upgrade mebench)") from None
 
 
+def for_kind(table: Mapping[str, Any], kind: TaskKind) -> Any:
+    """The entry of ``table`` (by kind name) for ``kind``, else for the nearest kind it extends: a kind built on
+    another (spot-then-recognise on intervals) takes that kind's layouts where it declares none of its own."""
+    for base in type(kind).__mro__:
+        name = getattr(base, "name", "")
+        if name in table:
+            return table[name]
+    raise KeyError(f"no entry for task kind {kind.name!r}")
+
+
 def kind_of(metrics: "Metrics") -> TaskKind:
     """The kind of the task a run's ``metrics.json`` scores."""
     return task_kind(metrics.task)
@@ -521,5 +663,6 @@ def metrics_report(metrics: "Metrics") -> str:
     return kind_of(metrics).report(metrics)
 
 
-__all__ = ["INTERVALS", "Intervals", "MULTI_LABEL", "MultiLabel", "SINGLE_LABEL", "SingleLabel", "TASK_KINDS", "TaskKind", "kind_of",
+__all__ = ["INTERVALS", "Intervals", "MULTI_LABEL", "MultiLabel", "SINGLE_LABEL", "SPOT_THEN_RECOGNISE", "STR_EMOTIONS",
+           "SingleLabel", "SpotThenRecognise", "TASK_KINDS", "TaskKind", "for_kind", "kind_of",
            "metrics_report", "task_kind"]

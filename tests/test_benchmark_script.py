@@ -45,3 +45,28 @@ def test_quick_spotting_cost_prints_every_choice_and_the_casme2_target_verdict()
     verdict, measured = target[0].split(": ")[1], float(target[0].split(": ")[2].split()[0].replace(",", ""))
     assert abs(measured - 2 * per_core["flow dis"]) <= 0.01 * measured + 1
     assert verdict == ("met" if casme_frames / measured < 600 else "not met")
+
+
+def _cells(lines, first):
+    """The cells of the table row whose first cell is ``first``, numbers without their thousands commas."""
+    row = next(line for line in lines if line.startswith(f"| {first} |"))
+    return [cell.strip().replace(",", "") for cell in row.strip("|").split("|")]
+
+
+@pytest.mark.slow
+def test_quick_learned_spotter_cost_prints_levers_as_ratios_and_the_casme2_fold():
+    script = SCRIPT.parent / "learned_spotter_cost.py"
+    result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # the cached input is a cache read then the input image, one after the other for every frame
+    read = float(_cells(lines, "cache read")[1].split("(")[0])
+    image = float(_cells(lines, "softnet image")[1].split("(")[0])
+    cached = float(_cells(lines, "cached")[1])
+    assert abs(cached - 1 / (1 / read + 1 / image)) <= 0.01 * cached + 1
+    # each training variant's ratio is the authors' loop's seconds over its own
+    authors = float(_cells(lines, "batch 12, fp32 (authors')")[1])
+    large = _cells(lines, "batch 256, bf16")
+    assert abs(float(large[3].rstrip("x")) - authors / float(large[1])) <= 0.02 * authors / float(large[1]) + 0.01
+    # a CAS(ME)² fold: 97 videos × 148 s × 30 fps, 21 of 22 subjects trained on, half kept by the sampling down
+    assert f"10 epochs over {97 * 148 * 30 * 21 / 22 / 2:,.0f} images per net" in result.stdout

@@ -28,6 +28,12 @@ NOT_PINNED = {
     "biwoof": "a fitted SVM over hand-crafted features (MATLAB code), not a net",
     "lbptop": "a fitted SVM over hand-crafted features, not a net",
     "mdmd": "a hand-crafted spotter (MATLAB code), not a net; its steps are pinned by tests/test_spotters.py",
+    "softnet": "a spotter whose authors' code is Keras; its forward pass is pinned by tests/test_softnet.py against a "
+               "weights file in the authors' .h5 layout and a forward pass written out in numpy",
+    "mean": "a spotter whose authors' code is Keras; its forward pass is pinned by tests/test_mean.py against a "
+            "weights file in the authors' .h5 layout and a forward pass written out in numpy",
+    "mtsn": "a spotter; its forward pass is pinned by tests/test_mtsn.py against a state dict in the layout of the "
+            "authors' published weights and a forward pass written out in numpy",
 }
 
 

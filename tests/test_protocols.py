@@ -245,6 +245,7 @@ def test_the_oracle_scores_each_folds_best_test_epoch_and_its_inflation_is_oracl
 
     from mebench.data import PreparedData
     from mebench.records import FoldRecord, Prediction
+    from mebench.learners import NET
     from mebench.summarise import run_metrics
 
     right, wrong = [0.9, 0.05, 0.05], [0.05, 0.9, 0.05]
@@ -256,7 +257,7 @@ def test_the_oracle_scores_each_folds_best_test_epoch_and_its_inflation_is_oracl
                         subjects=["d/1", "d/1"], datasets=["d", "d"])
     plan = SimpleNamespace(config=SimpleNamespace(selection="test-oracle"), classes=("negative", "positive", "surprise"),
                            evaluated=np.array([0, 1]), run_id="oracle-test", kind=SINGLE_LABEL,
-                           samples=[None, None])
+                           samples=[None, None], learner=NET)
     predictions, metrics, scored = run_metrics(plan, data, {0: record})
     assert scored[0].selected_epoch == 0 and list(predictions["predicted_label"]) == ["negative", "negative"]
     assert metrics.leaky and metrics.pooled.accuracy == 1.0 and metrics.fixed_budget["pooled"]["accuracy"] == 0.0

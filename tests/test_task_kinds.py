@@ -214,7 +214,7 @@ def test_intervals_round_trip_through_predictions_text():
 
 
 def test_every_kind_declares_its_figures_once():
-    assert set(TASK_KINDS) == {"single-label", "multi-label", "intervals"}
+    assert set(TASK_KINDS) == {"single-label", "multi-label", "intervals", "spot-then-recognise"}
     assert TASK_KINDS["intervals"] is INTERVALS
     for kind in TASK_KINDS.values():
         names = kind.metric_names(("AU1", "AU2"))

@@ -1,4 +1,4 @@
-"""The built-in evaluation protocols: ``loso``, ``lodo``, ``kfold`` and ``cross``."""
+"""The built-in evaluation protocols: ``loso``, ``lodo``, ``kfold``, ``cross`` and ``str`` (spot-then-recognise)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from mebench.options import Option
 
 def _loso(table: SampleTable, dataset: str) -> list:
     return loso_folds(table)
+
+
+def _spot_then_recognise(table: SampleTable, dataset: str, recogniser: str | None) -> list:
+    return loso_folds(table)  # the plan resolves the recogniser (or finds the spotter recognises itself)
 
 
 def _lodo(table: SampleTable, dataset: str) -> list:
@@ -52,6 +56,14 @@ def mebench_register_protocols(register):
                  Option("seed", int, 0, "shuffling seed (the protocol's own: folds stay fixed across training "
                                         "seeds)", minimum=0, recorded=True)),
         description="k subject-disjoint folds, class-stratified as far as subjects allow (options k, seed)"))
+    register(ProtocolSpec(
+        name="str", split=_spot_then_recognise, kind="spot-then-recognise",
+        options=(Option("recogniser", str, None, "the recognition model that classifies each spotted interval "
+                                                  "(any registered net, trained per fold on the training videos' "
+                                                  "annotated intervals); none for a spotter that recognises itself",
+                        recorded=True),),
+        description="Spot-then-recognise on a spotting task: leave one subject out, each spotted interval classified "
+                    "by a recogniser trained on the fold (option recogniser=MODEL; scored by STRS)"))
     register(ProtocolSpec(
         name="cross", split=_cross, tasks=_cross_tasks,
         options=(Option("target", str, None, "the task tested on (same classes, other samples)", recorded=True),),

@@ -29,7 +29,7 @@ defaults follow those seconds, which no publication states (see ``CARD``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -99,14 +99,20 @@ def main_directional_difference(near: np.ndarray, far: np.ndarray, blocks: int =
     return _mean_of_largest_third(np.asarray(values))
 
 
-def mdmd_scores(frames: np.ndarray, k: int, blocks: int = 6, flow: str = "rlof") -> np.ndarray:
+def mdmd_scores(frames: np.ndarray, k: int, blocks: int = 6, flow: str = "rlof",
+                flow_apart: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
     """The MDMD feature of every frame of a (T, H, W) uint8 video of at least 40 × 40 pixels: (T,), NaN for the
-    first and last k frames."""
+    first and last k frames. ``flow_apart(d)``: the video's flows from frame j to j + d for every j, (T − d, H, W,
+    2), computed before (``video_input.cached_flows``); without it each flow is computed here."""
     frames = check_frames(frames, MIN_FACE_SIZE)
     scores = np.full(len(frames), np.nan)
+    near_all, far_all = (flow_apart(k), flow_apart(2 * k)) if flow_apart is not None else (None, None)
     for i in range(k, len(frames) - k):
-        near = optical_flow(frames[i - k], frames[i], flow)
-        far = optical_flow(frames[i - k], frames[i + k], flow)
+        if near_all is None:
+            near = optical_flow(frames[i - k], frames[i], flow)
+            far = optical_flow(frames[i - k], frames[i + k], flow)
+        else:
+            near, far = (np.asarray(apart[i - k], dtype=np.float64) for apart in (near_all, far_all))
         scores[i] = main_directional_difference(near, far, blocks)
     return scores
 
@@ -144,10 +150,12 @@ def effective_k(k: int, frames: int, halve: bool) -> int:
     return k
 
 
-def spot(frames: np.ndarray, fps: float, **options: Any) -> list[Interval]:
+def spot(frames: np.ndarray, fps: float, *, flow_apart: Callable[[int], np.ndarray] | None = None,
+         **options: Any) -> list[Interval]:
     """MDMD's intervals of one expression type in a (T, H, W) uint8 face video at ``fps`` frames per second:
     inclusive 0-based (onset, offset, score), the score the largest contrast in the interval. ``options``:
-    ``OPTIONS`` (``--model-opt``), checked first; defaults by ``fps`` as the module says."""
+    ``OPTIONS`` (``--model-opt``), checked first; defaults by ``fps`` as the module says. ``flow_apart``: the
+    video's flows computed before (``mdmd_scores``)."""
     values = resolve_spotter_options(options, OPTIONS, "mdmd")
     frames = check_frames(frames, MIN_FACE_SIZE)
     expression = values["expression"]
@@ -156,7 +164,7 @@ def spot(frames: np.ndarray, fps: float, **options: Any) -> list[Interval]:
     shortest, longest = default_lengths(expression, fps)
     shortest = values["min_length"] or shortest
     longest = longest if values["max_length"] is None else values["max_length"]
-    scores = mdmd_scores(frames, k, values["blocks"], values["flow"])
+    scores = mdmd_scores(frames, k, values["blocks"], values["flow"], flow_apart)
     return contrast_intervals(mdmd_contrast(scores, k), values["p"], shortest, longest)
 
 
@@ -212,8 +220,9 @@ CARD = ModelCard(
         "2,052 frames, include frames 2219 and 3372); mebench spots each video on its own",
         "scores: the authors write 1.0 for every interval; mebench gives each the largest contrast inside it "
         "(the MEGC rule does not use scores)",
-        "the face crop and the 227 × 227 resize are the preprocessing's, not the spotter's: spot() takes the "
-        "face frames as given",
+        "the face crop: the authors crop with dlib's 68 landmarks on the first frame; mebench finds the face with "
+        "OpenCV's Haar cascade on the first frames (the largest face, grown by 10 %: spotters/video_input.py) and "
+        "resizes it to 227 × 227 (--model-opt face_size); spot() takes the face frames as given",
     ),
     reported=tuple(ReportedFigures(
         source=f"{BASELINE_REPOSITORY} README, Results table (He et al. 2020)", dataset=database,
