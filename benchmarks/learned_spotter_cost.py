@@ -3,7 +3,7 @@ on its input, its training and its scoring, and what each lever is worth against
 side in one run on generated ``synthetic-long`` videos at the nets' 128 × 128 faces.
 
     python benchmarks/learned_spotter_cost.py               # 4 videos of 12 s, 2,400 training images (a few minutes)
-    python benchmarks/learned_spotter_cost.py --quick       # well under a minute: 2 short videos, 512 images (CI smoke)
+    python benchmarks/learned_spotter_cost.py --quick       # seconds: 1 video of 6 s, 256 images, 1 step (CI smoke)
     python benchmarks/learned_spotter_cost.py --images 4800 --tvl1-frames 8
 
 Measured, one thread (``cv2.setNumThreads(1)``, ``torch.set_num_threads(1)``, one BLAS/OpenMP thread) and by CPU
@@ -15,9 +15,10 @@ time it had a core), except the thread lever, which is wall time by its nature:
   42 × 42; ``mean.input_image`` for MEAN). ``flow dis`` and ``flow tvl1`` (on ``--tvl1-frames`` pairs only: about
   half a second each) as ``softnet.video_inputs`` computes them in every fold; ``cache read`` the same flows read
   back from ``video_input.VideoCache`` (written untimed to a temporary folder; the OS's file cache holds them, as on
-  a second fold soon after the first). ``computed`` = flow + image, ``cached`` = cache read + image. SOFTNet and
-  MEAN compute their flows in every fold today (``softnet.video_inputs``, ``mean.pair_inputs``): the cached rows
-  are the lever, not what they do.
+  a second fold soon after the first). ``computed`` = flow + image, ``cached`` = cache read + image. The learned
+  spotters read their flows through the cache (``cache_flows``, on by default): ``softnet fold, flows computed``
+  and ``softnet fold, flows cached`` time SOFTNet's own input path (``SoftNetSpotter._inputs``) in a fold after the
+  first, with ``cache_flows=false`` and with the default, and the line under the table gives their ratio.
 - **training** (seconds per epoch of ``--images`` training images): ``softnet.train_net`` (SGD, MSE) as the
   authors run it, batches of 12 in fp32, against bf16 autocast on the CPU (``torch.autocast("cpu",
   torch.bfloat16)`` around the same loop) and batches of 256 (batching across videos): a batch size other than the
@@ -31,13 +32,13 @@ time it had a core), except the thread lever, which is wall time by its nature:
 - **threads**: one training step of SOFTNet (batch 12, and batch 256) with 1 and with 2 torch threads, wall seconds
   per step (the median of interleaved repeats) and the cores the 2-thread run had (CPU / wall time).
 
-Each figure times after one untimed warm-up call. The training images are the videos' own computed inputs (DIS
+Each figure times after one untimed warm-up call (a training variant's: an epoch of two of its batches). The training images are the videos' own computed inputs (DIS
 flow), repeated to ``--images``; the labels are their pseudo-labels; the nets start from their seeds' weights.
 
 The full-set estimate per fold is arithmetic on the measured rates for CAS(ME)² (``spotting_cost.DATABASES``: 97
 videos × 148 s × 30 fps, 22 subjects, leave one subject out): per type (SOFTNet trains an ME net and a MaE net),
-every video's input (the training videos' for training and choosing p, the test videos' for spotting: as the code
-stands every fold computes them again), 10 epochs over half the training frames (the sampling down keeps the
+every video's input (the training videos' for training and choosing p, the test videos' for spotting: every fold makes the input
+images again, from flows computed or, from the second fold on, read from the cache), 10 epochs over half the training frames (the sampling down keeps the
 label-0 frames to half the larger class: about half of them, plus the few labelled ones), and every video's scores.
 It is an upper bound where not every video holds the type. Inputs are spread over 2 processes, one per core (the
 videos are independent); training and scoring are one process with one thread. MEAN's training set (label-0 frames
@@ -167,6 +168,23 @@ def measure_input(videos: Sequence[Any], k: int, tvl1_frames: int, folder: str) 
 
     figures["softnet image"] = timed(softnet_images, lambda: softnet.input_image(every[0], points))
     figures["mean image"] = timed(mean_images, lambda: mean.input_image(every[0], points))
+    return {**figures, **measure_spotter_input(videos, k, folder)}
+
+
+#: The rows of SOFTNet's own input path, a fold after the first: flows computed again, or read from the cache.
+SPOTTER_COMPUTED, SPOTTER_CACHED = "softnet fold, flows computed", "softnet fold, flows cached"
+
+
+def measure_spotter_input(videos: Sequence[Any], k: int, folder: str) -> dict[str, Figure]:
+    """Per frame, SOFTNet's input as a fold makes it (``SoftNetSpotter._inputs``: face video, DIS flows, input images)
+    through the run's cache, after an untimed first fold that wrote it: with ``cache_flows=false`` (flows computed in
+    every fold; the face video still read back) and with the default (flows read back)."""
+    figures = {}
+    for name, cache_flows in ((SPOTTER_COMPUTED, False), (SPOTTER_CACHED, True)):
+        spotter = softnet.SoftNetSpotter(flow="dis", cache_flows=cache_flows)
+        spotter.use_cache(folder)
+        spotter.k = {"me": k}
+        figures[name] = timed(lambda spotter=spotter: sum(len(spotter._inputs(video, "me")) for video in videos))
     return figures
 
 
@@ -186,10 +204,11 @@ def input_rates(figures: dict[str, Figure]) -> dict[str, dict[str, float]]:
 # --- training ---------------------------------------------------------------------------------------------------
 
 
-def training_set(videos: Sequence[Any], k: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` training images: the videos' SOFTNet inputs (DIS flow) and ME pseudo-labels, repeated."""
-    images = np.concatenate([softnet.video_inputs(video_input.face_video(video, softnet.FACE_SIZE, "auto"), k, "dis")
-                             for video in videos])
+def training_set(videos: Sequence[Any], per_video: Sequence[np.ndarray], k: int, count: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` training images: the videos' SOFTNet inputs (``per_video``: DIS flow) and ME pseudo-labels,
+    repeated."""
+    images = np.concatenate(per_video)
     labels = np.concatenate([softnet.pseudo_labels(video.n_frames, softnet.SoftNetSpotter._truth(video, "me"), k)
                              for video in videos])
     repeat = np.arange(count) % len(images)
@@ -202,7 +221,6 @@ def precision(bf16: bool):
 
 def measure_training(images: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, Figure]]:
     """CPU seconds of one epoch over ``images`` per variant, SOFTNet and MEAN, each from its seed's weights."""
-    warm = slice(0, 2 * LARGE_BATCH)
     results: dict[str, dict[str, Figure]] = {"softnet": {}, "mean": {}}
     for name, batch, bf16 in (("batch 12, fp32 (authors')", SOFTNET_BATCH, False),
                               ("batch 12, bf16", SOFTNET_BATCH, True),
@@ -214,7 +232,7 @@ def measure_training(images: np.ndarray, labels: np.ndarray) -> dict[str, dict[s
                 softnet.train_net(images[part], labels[part], 1, batch, 0.0005, net)
             return len(images[part])
 
-        results["softnet"][name] = timed(epoch, lambda epoch=epoch: epoch(warm))
+        results["softnet"][name] = timed(epoch, lambda epoch=epoch, batch=batch: epoch(slice(0, 2 * batch)))
     for name, batch, bf16 in (("batch 32, fp32 (authors')", MEAN_BATCH, False),
                               ("batch 32, bf16", MEAN_BATCH, True),
                               ("batch 256, fp32", LARGE_BATCH, False),
@@ -226,20 +244,21 @@ def measure_training(images: np.ndarray, labels: np.ndarray) -> dict[str, dict[s
                                     torch.Generator().manual_seed(1))
             return len(images[part])
 
-        results["mean"][name] = timed(mean_epoch, lambda mean_epoch=mean_epoch: mean_epoch(warm))
+        results["mean"][name] = timed(mean_epoch, lambda mean_epoch=mean_epoch, batch=batch: mean_epoch(slice(0, 2 * batch)))
     return results
 
 
 # --- scoring ----------------------------------------------------------------------------------------------------
 
 
-def measure_scoring(per_video: Sequence[np.ndarray]) -> dict[str, dict[str, Figure]]:
-    """Frames per second of the nets' scores: frame by frame, one call per video, one call across videos."""
+def measure_scoring(per_video: Sequence[np.ndarray], one_by_one: int = 400) -> dict[str, dict[str, Figure]]:
+    """Frames per second of the nets' scores: frame by frame (the first ``one_by_one`` frames), one call per video,
+    one call across videos."""
     every = np.concatenate(per_video)
     frames = len(every)
     net, mean_net = softnet.SoftNet(torch.Generator().manual_seed(1)).eval(), mean.MeanNet(
         generator=torch.Generator().manual_seed(1)).eval()
-    single = every[:max(2, min(frames, 400))]
+    single = every[:max(2, min(frames, one_by_one))]
     results: dict[str, dict[str, Figure]] = {"softnet": {}, "mean": {}}
     for label, score in (("softnet", lambda images, batch: softnet.net_scores(net, images, batch)),
                          ("mean", lambda images, batch: mean.net_outputs(mean_net, images, batch)[0])):
@@ -301,7 +320,9 @@ def report(inputs: dict[str, Figure], training: dict[str, dict[str, Figure]],
                  [[way] + [cell for net in ("softnet", "mean")
                            for cell in (rate(rates[net][way]), ratio(rates[net][way] / rates[net]["computed tvl1"]),
                                         ratio(rates[net][way] / rates[net]["computed dis"]))]
-                  for way in ("computed tvl1", "computed dis", "cached")]), ""]
+                  for way in ("computed tvl1", "computed dis", "cached")]),
+           f"SOFTNet's own input path in a fold after the first (SoftNetSpotter._inputs, DIS): flows cached vs computed "
+           f"{ratio(inputs[SPOTTER_CACHED].per_second / inputs[SPOTTER_COMPUTED].per_second)}", ""]
     for net, authors in (("softnet", "batch 12, fp32 (authors')"), ("mean", "batch 32, fp32 (authors')")):
         base = training[net][authors].cpu_seconds
         out += [f"training {net}: seconds per epoch of {images:,} images (one thread, CPU time):",
@@ -365,16 +386,17 @@ def full_set(rates: dict[str, float], training: dict[str, Figure], scoring: dict
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 videos of 6 s, 512 images, 1 tvl1 pair, 2 steps")
+    parser.add_argument("--quick", action="store_true", help="1 video of 6 s, 256 images, 1 tvl1 pair, 100 frames "
+                                                             "scored one by one, 1 step per thread count")
     parser.add_argument("--images", type=int, default=None, help="training images per epoch (default 2400)")
     parser.add_argument("--tvl1-frames", type=int, default=None, help="tvl1 pairs timed (default 4)")
     args = parser.parse_args(argv)
-    images = max(2 * LARGE_BATCH, args.images or (2 * LARGE_BATCH if args.quick else 2400))
+    images = max(LARGE_BATCH, args.images or (LARGE_BATCH if args.quick else 2400))
     tvl1_frames = max(1, args.tvl1_frames or (1 if args.quick else 4))
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     if args.quick:
-        videos = load_synthetic_long(subjects=2, videos_per_subject=1, seconds=6.0, size=softnet.FACE_SIZE)
+        videos = load_synthetic_long(subjects=2, videos_per_subject=1, seconds=6.0, size=softnet.FACE_SIZE)[:1]
     else:
         videos = load_synthetic_long(subjects=2, videos_per_subject=2, seconds=12.0, size=softnet.FACE_SIZE)
     k = softnet.authors_k([i.offset - i.onset for video in videos for i in video.intervals if i.kind == "me"])
@@ -384,13 +406,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"CPU: {cpu_model()}; {load()}")
     with tempfile.TemporaryDirectory() as folder:
         inputs = measure_input(videos, k, tvl1_frames, folder)
-    x, y = training_set(videos, k, images)
+        cache = video_input.VideoCache(folder)  # the flows measure_input wrote
+        per_video = [softnet.flow_inputs(video_input.face_flows(video, softnet.FACE_SIZE, "auto", k, "dis", cache)[1])
+                     for video in videos]
+    x, y = training_set(videos, per_video, k, images)
     training = measure_training(x, y)
-    per_video = [softnet.video_inputs(video_input.face_video(video, softnet.FACE_SIZE, "auto"), k, "dis")
-                 for video in videos]
-    scoring = measure_scoring(per_video)
-    steps = 2 if args.quick else 8
-    threads = measure_threads(*training_set(videos, k, LARGE_BATCH * steps), steps=steps,
+    scoring = measure_scoring(per_video, 100 if args.quick else 400)
+    steps = 1 if args.quick else 8
+    threads = measure_threads(*training_set(videos, per_video, k, LARGE_BATCH * steps), steps=steps,
                               repeats=1 if args.quick else 3)
     print(report(inputs, training, scoring, threads, images))
     print(f"after: {load()}")

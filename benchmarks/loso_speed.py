@@ -34,7 +34,8 @@ from mebench.model_card import count_macs
 from mebench.registry import default_registry
 from mebench.timing import Stopwatch
 from mebench.fold_batching import fold_batch_size, train_folds_batched
-from mebench.training import TrainSettings, bf16_supported, resolve_device, train_fold
+from mebench.hardware import bf16_supported, resolve_device
+from mebench.training import TrainSettings, train_fold
 
 
 def naive_loso(build, x_cpu, y_cpu, folds, epochs, batch_size, lr, device, seed):

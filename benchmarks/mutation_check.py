@@ -15,6 +15,8 @@ The exit status is 0 only when every mutation is caught.
 
 The mutations are data: ``benchmarks/mutations/*.toml``, one ``[[mutation]]`` table each (``promise``, ``file``,
 ``old``, ``new``, ``guards``, ``source``). To check a new promise, add an entry there and watch its guard catch it.
+A guard names its test by the test file's name and the test's (``test_folds.py::test_x``), so a test file may move
+between the folders of ``tests/`` without touching an entry.
 
 By default each mutation's tests run in a child forked from this process after it has imported the
 heavy third-party libraries (torch, pandas, …) but nothing of mebench, so the child imports the
@@ -56,7 +58,7 @@ class Mutation:
     file: str  # relative to the repository root
     old: str  # must occur exactly once in the file
     new: str
-    guards: tuple[str, ...]  # pytest node ids
+    guards: tuple[str, ...]  # pytest node ids (``load_mutations`` finds a guard's file by its name under tests/)
     source: str = "issue 13"  # "issue 13" (its guard was missing), "guarded before", "later issue", "issue 18"…
 
 
@@ -82,8 +84,20 @@ def load_mutations(folder: Path = MUTATIONS_DIR) -> list[Mutation]:
                 raise SystemExit(f"{shown}: mutation {number} ({entry.get('promise', '?')!r}) needs the "
                                  f"keys {sorted(fields)} and no others; it has {sorted(entry)}")
             mutations.append(Mutation(entry["promise"], entry["file"], entry["old"], entry["new"],
-                                      tuple(entry["guards"]), entry.get("source", path.stem)))
+                                      tuple(map(guard_node, entry["guards"])), entry.get("source", path.stem)))
     return mutations
+
+
+def guard_node(guard: str, tests: Path = REPO / "tests") -> str:
+    """A guard as a pytest node id. An entry names a guard by its test file's name, not its folder
+    (``test_folds.py::test_x``, or the file alone), so that moving a test file between the folders of tests/
+    breaks no entry; a path (``tests/…``) is taken as it is. A name no file or several files have stays as
+    written, and ``missing_guards`` names it."""
+    file, sep, rest = guard.partition("::")
+    if "/" in file:
+        return guard
+    found = sorted(tests.rglob(file))
+    return f"{found[0].relative_to(tests.parent).as_posix()}{sep}{rest}" if len(found) == 1 else guard
 
 
 def missing_guards(guards: tuple[str, ...]) -> list[str]:

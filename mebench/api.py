@@ -1,4 +1,4 @@
-"""The public plugin API: what a third-party model, dataset, preprocessing step or protocol may import.
+"""The public plugin API: what a third-party model, dataset, preprocessing step, protocol or task kind may import.
 
 Everything in ``__all__`` stays importable from ``mebench.api`` across minor versions; a name that is
 renamed or removed keeps a deprecated alias that warns (``DeprecationWarning`` naming its replacement)
@@ -17,7 +17,8 @@ from mebench.folds import (Fold, SampleTable, check_folds, cross_folds, group_fo
                            loso_folds)
 from mebench.hookspecs import hookimpl
 from mebench.options import Option
-from mebench.tasks import INTERVALS, MULTI_LABEL, SINGLE_LABEL, TaskKind
+from mebench.tasks import (INTERVALS, MULTI_LABEL, SINGLE_LABEL, SPOT_THEN_RECOGNISE, Intervals, MultiLabel,
+                           SingleLabel, SpotThenRecognise, TaskKind)
 
 __all__ = [
     # registering
@@ -25,8 +26,10 @@ __all__ = [
     # declarations
     "CodeLocation", "DatasetSpec", "Fidelity", "InputSpec", "MEGC2019_CLASSES", "ModelCard", "ModelSpec", "Option",
     "PreprocessingStep", "PreprocessorSpec", "ProtocolSpec", "Reference", "ReportedFigures", "SampleNote",
-    # task kinds a dataset task declares (DatasetSpec.kind)
-    "INTERVALS", "MULTI_LABEL", "SINGLE_LABEL", "TaskKind",
+    # task kinds a dataset task declares (DatasetSpec.kind), and their classes a plugin's kind may extend
+    # (registered with the hook mebench_register_task_kinds)
+    "INTERVALS", "MULTI_LABEL", "SINGLE_LABEL", "SPOT_THEN_RECOGNISE", "TaskKind", "Intervals", "MultiLabel",
+    "SingleLabel", "SpotThenRecognise",
     # what flows between plugins and the core
     "DatasetCheck", "FrameSource", "Sample",
     # protocols: sample tables, folds and their checks

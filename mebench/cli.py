@@ -342,7 +342,7 @@ def info(model, as_json, every_model, write):
 
 def _echo_and_write(text: str, write: Path | None) -> None:
     """Print ``text``; with ``--write FILE``, also write it there atomically, ending in a newline."""
-    from mebench.results import atomic_write_text
+    from mebench.atomic import atomic_write_text
 
     click.echo(text)
     if write:
@@ -397,6 +397,7 @@ def load_saved_runs(results_dir: Path):
 
     if not results_dir.exists():
         raise UsageError(f"no results folder {results_dir}; run `mebench run` first or pass --results DIR")
+    default_registry()  # the plugins' task kinds are known by name before their runs are read
     skipped: list[tuple[str, str]] = []
     configurations = load_configurations(results_dir, skipped)
     for folder, reason in skipped:
@@ -591,6 +592,7 @@ def export(run_dirs, tracker, uri, experiment):
     """
     from mebench.export import export_runs
 
+    default_registry()  # the plugins' task kinds are known by name before their runs are read
     for line in export_runs(run_dirs, tracker, uri, experiment, log=log_line):
         click.echo(f"exported {line}")
 

@@ -19,7 +19,7 @@ import pandas as pd
 from mebench.errors import DataError, ResolveError
 from mebench.records import RunRecord, load_results, load_run
 from mebench.results import PredictionsTable
-from mebench.results import config_hash as digest
+from mebench.identity import config_hash as digest
 from mebench.statistics import Encoded, subject_bootstrap
 from mebench.tasks import TaskKind, kind_of
 

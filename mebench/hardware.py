@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from mebench.errors import ConfigError
+
 
 def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
     """The first processor's fields of ``/proc/cpuinfo`` (empty where there is none: macOS, Windows)."""
@@ -137,3 +139,29 @@ def device_label(description: dict[str, Any]) -> str:
     else:
         bf16 = "no native bf16"
     return f"{name} ×{description.get('threads')} threads, {bf16}"
+
+
+# --- the device a run uses ------------------------------------------------------------------------------
+
+def resolve_device(requested: str) -> torch.device:
+    """The device ``--device`` names (``auto``: a CUDA device where PyTorch sees one, else the CPU); one line where
+    it cannot be had."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was requested but PyTorch sees no CUDA device; use --device cpu or auto")
+    if requested != "cpu" and not requested.startswith("cuda"):
+        raise ConfigError(f"device must be auto, cpu or cuda[:N], got {requested!r}")
+    return torch.device(requested)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 natively (a CUDA device that says so; a CPU with oneDNN's bf16)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def device_name(device: torch.device) -> str:
+    """A one-line label of the hardware (CPU model and bf16/AMX support, or GPU and CUDA version)."""
+    return device_label(describe_device(device))

@@ -28,6 +28,12 @@ def mebench_register_protocols(register):
     """Call ``register(ProtocolSpec(...))`` once per evaluation protocol this plugin provides."""
 
 
+@hookspec
+def mebench_register_task_kinds(register):
+    """Call ``register(kind)`` once per task kind (a ``TaskKind`` instance) this plugin declares, so that a run
+    folder of that kind is read back by name; a kind a registered ``DatasetSpec`` declares is registered with it."""
+
+
 @hookspec(firstresult=True)
 def mebench_resolve_model(name):
     """Return a ``ModelSpec`` for a name not registered up front (e.g. ``timm:resnet18``), else None."""

@@ -187,11 +187,12 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     leaky = configuration.selection in LEAKY_SELECTIONS
     mark = " ".join(part for part in (LEAKY_MARK if leaky else "", verdict.mark) if part)
     source = EXTERNAL_SOURCE if first.external else "measured"
-    display = {"model": configuration.model, "mark": mark, "source": source, "seeds": len(configuration.runs),
+    display = {"model": configuration.model, **row_values(configuration.protocol_options, layout),
+               "mark": mark, "source": source, "seeds": len(configuration.runs),
                "epochs": NOT_RECORDED if first.external else ("fitted" if first.learner == "estimator" else "—")
                if first.fitted else first.epochs}
-    numbers = {"model": configuration.model, "dataset": configuration.dataset, "source": source,
-               "seeds": len(configuration.runs)}
+    numbers = {"model": configuration.model, **row_values(configuration.protocol_options, layout, missing=None),
+               "dataset": configuration.dataset, "source": source, "seeds": len(configuration.runs)}
     for scope in scopes:
         stats = configuration.statistics(scope) if scope in configuration.scopes else None
         for metric in base if scope == ALL else per_dataset:
@@ -233,6 +234,19 @@ def _measured_row(configuration: Configuration, verdict: Verdict, scopes: list[s
     return display, numbers
 
 
+def row_values(protocol_options: dict, layout: Layout, missing: str | None = NOT_RECORDED) -> dict:
+    """The columns of the protocol options the task kind shows per row (STR's recogniser): the option's value,
+    ``missing`` where the row has none."""
+    values = {name: protocol_options.get(name) for name, _ in layout.kind.row_options}
+    return {name: missing if value is None else value for name, value in values.items()}
+
+
+def table_options(configuration: Configuration) -> str:
+    """The protocol options that split tables: all but those the task kind shows per row."""
+    row_options = {name for name, _ in configuration.kind.row_options}
+    return options_text({k: v for k, v in configuration.protocol_options.items() if k not in row_options})
+
+
 #: The column naming each row's starting weights, shown where a row of the table has some.
 PRETRAINED_COLUMN = "pretrained on"
 
@@ -262,8 +276,10 @@ def meb_figures(configuration: Configuration, scope: str = ALL) -> dict[str, flo
 
 def _reported_row(name: str, figures: ReportedFigures, scopes: list[str], base: list[str], per_dataset: list[str],
                   dataset: str, layout: Layout) -> tuple[dict, dict]:
-    display = {"model": name, "mark": "", "source": f"reported: {figures.source}", "seeds": "", "epochs": ""}
-    numbers = {"model": name, "dataset": dataset, "source": "reported", "seeds": None}
+    display = {"model": name, **row_values({}, layout, missing=""), "mark": "", "source": f"reported: {figures.source}",
+               "seeds": "", "epochs": ""}
+    numbers = {"model": name, **row_values({}, layout, missing=None), "dataset": dataset, "source": "reported",
+               "seeds": None}
     for scope in scopes:
         block = ({m: figures.value(m) for m in layout.names} if scope == ALL
                  else dict(figures.per_dataset.get(scope, {})))
@@ -317,6 +333,7 @@ def _footer(configurations: list[Configuration], protocol: str, selection: str, 
     if configurations:
         lines.append(f"Protocol: {protocol.upper()} ({', '.join(map(str, folds))} folds), "
                      f"{'; '.join(budget)}; {SELECTION_TEXT.get(selection, selection)}.")
+    lines += [f"{name}: {meaning}." for name, meaning in layout.kind.row_options]
     lines.append(f"Metrics: {layout.definitions}" + ("; per-dataset columns score each source dataset's samples "
                                                       "of the same composite run" if per_dataset else "") + ".")
     if configurations:
@@ -356,7 +373,7 @@ def leaderboard_tables(configurations: Sequence[Configuration], reported: Iterab
     groups: dict[TableKey, list[Configuration]] = {}
     for configuration in configurations:
         if dataset is None or configuration.dataset == dataset:
-            key = TableKey(configuration.dataset, configuration.protocol, options_text(configuration.protocol_options),
+            key = TableKey(configuration.dataset, configuration.protocol, table_options(configuration),
                            configuration.selection, configuration.samples_key)
             groups.setdefault(key, []).append(configuration)
     reported = [(name, f) for name, f in reported if dataset is None or f.dataset == dataset]

@@ -258,7 +258,8 @@ def _video_frames(video: Any) -> int:
 
 class SpotterLearner(Learner):
     """A spotter (``is_spotter``): per fold, ``fit`` on the fold's training videos where it has one (a
-    hand-crafted spotter has none), then ``spot_video`` on each test video. Its record holds each video's
+    hand-crafted spotter has none), then ``spot_video`` on each test video; a spotter with ``use_cache(folder)``
+    is given the run's cache folder first. Its record holds each video's
     intervals as flat (onset, offset, type index) triples; timing counts the frames spotted per second."""
 
     name, has_epochs, uses_gpu, uses_chain, needs_samples = "spotter", False, False, False, True
@@ -307,6 +308,14 @@ class SpotterLearner(Learner):
         return triples
 
     @staticmethod
+    def _give_cache(spotter: Any, settings: dict) -> None:
+        """A spotter with ``use_cache(folder)`` (a learned one, reading every training video again in each fold) is
+        given the run's cache folder before ``fit``."""
+        use_cache = getattr(spotter, "use_cache", None)
+        if callable(use_cache) and settings.get("cache_dir"):
+            use_cache(settings["cache_dir"])
+
+    @staticmethod
     def _choose_on_test(spotter: Any, videos: list) -> None:
         choose = getattr(spotter, "choose_threshold", None)
         if not callable(choose):
@@ -319,6 +328,7 @@ class SpotterLearner(Learner):
         for job in jobs:
             with Stopwatch(job.settings.device) as watch:
                 spotter = build()
+                self._give_cache(spotter, job.video_settings or {})
                 if callable(getattr(spotter, "fit", None)):
                     spotter.fit([job.samples[i] for i in job.fold.train])
                 if job.selection == "test-oracle":  # LEAKY: the threshold chosen on the videos it is scored on
@@ -332,11 +342,13 @@ class SpotterLearner(Learner):
 
     def measure(self, plan, data, records=None):
         """Frames spotted per second over the folds as they ran (test videos' frames / the folds' seconds, a
-        fit included): a spotter is not run again to be timed. No parameters."""
+        fit included): a spotter is not run again to be timed. Its parameters: the ``n_parameters`` a spotter
+        built for the run gives (a learned spotter's net, counted before any fit), else 0 (a hand-crafted one)."""
         frames = sum(_video_frames(plan.samples[int(i)]) for fold in plan.folds for i in fold.test)
         seconds = max(sum(record.train_seconds for record in (records or {}).values()), 1e-9)
+        parameters = int(getattr(plan.build_model(), "n_parameters", 0) or 0)
         return {"inference_fps": frames / seconds, "inference_batch_size": 1,
-                "inference_batches": len(plan.folds), "inference_warmup_batches": 0}, 0
+                "inference_batches": len(plan.folds), "inference_warmup_batches": 0}, parameters
 
     def describe(self, settings, device, bf16, channels_last):
         from mebench.hardware import describe_device, device_label

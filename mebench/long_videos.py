@@ -23,6 +23,8 @@ from mebench.data import FrameSource
 #: Interval types, in the order ``mebench.spotting.TYPES`` counts them: micro- and macro-expressions.
 KINDS = ("me", "mae")
 KIND_LABELS = {"me": "ME", "mae": "MaE"}
+#: ``Interval.emotion_class`` of an emotion its database declares but maps to no class (others): spotting-only.
+NO_CLASS = "none"
 
 
 def _is_frame(value: object) -> bool:
@@ -33,13 +35,19 @@ def _is_frame(value: object) -> bool:
 class Interval:
     """One annotated expression: inclusive frames ``onset..offset`` (a single frame has onset == offset),
     ``kind`` ``me`` or ``mae``, ``apex`` within onset..offset or None (not annotated), ``emotion`` as the
-    annotation spells it or None (the annotation gives none)."""
+    annotation spells it or None (the annotation gives none).
+
+    ``emotion_class`` is the class the task assigns to the emotion (readers return the raw emotion; tasks assign
+    classes): a class of spot-then-recognise (``mebench.tasks.STR_EMOTIONS``) through the database's declared
+    3-class mapping, ``NO_CLASS`` where that mapping maps the emotion to no class (others: the interval is
+    spotting-only), None where no class was assigned (no emotion, or one outside the declared vocabulary)."""
 
     onset: int
     offset: int
     kind: str
     apex: int | None = None
     emotion: str | None = None
+    emotion_class: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

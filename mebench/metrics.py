@@ -22,16 +22,18 @@ cluster bootstrap (:func:`mebench.statistics.subject_bootstrap`) under ``"ci"``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from tabulate import tabulate
 
-from mebench.records import MetricBlock, Metrics
 from mebench.statistics import (EncodedLabels, EncodedPredictions, encode, encode_labels, label_cells,
                                 label_metrics_from_counts, metrics_from_confusion, subject_bootstrap)
+
+if TYPE_CHECKING:  # records read a block by its task kind's figures, so they sit above the kinds and this module
+    from mebench.records import MetricBlock, Metrics
 
 #: How a multi-label sample's labels are written in predictions.csv: ``AU4+AU12``; ``none`` for no label.
 LABEL_SEPARATOR, NO_LABEL = "+", "none"

@@ -17,16 +17,16 @@ import torch
 from mebench.data import INPUT_SCALINGS, DatasetSpec, ModelSpec, PreprocessingStep, ProtocolSpec, Sample, options_text
 from mebench.errors import ConfigError, DataError, OptionError
 from mebench.folds import Fold, SampleTable
-from mebench.hardware import describe_device, device_label
+from mebench.hardware import bf16_supported, device_name, resolve_device
 from mebench.learners import NET, SPOT_THEN_RECOGNISE as STR_LEARNER, SPOTTER, Learner, learner_for
 from mebench.options import Option, resolve_options
 from mebench.preprocessing import build_chain, chain_config, default_cache_dir
 from mebench.registry import Registry, default_registry
-from mebench.results import config_hash, make_run_id
+from mebench.identity import config_hash, make_run_id
 from mebench.run_options import RUN_OPTIONS, execution_levers, later_settings, run_config_class, run_option
 from mebench.spot_recognise import Recogniser
 from mebench.tasks import INTERVALS, SINGLE_LABEL, SPOT_THEN_RECOGNISE, TaskKind, str_emotion, task_kind
-from mebench.training import TrainSettings, bf16_supported, resolve_device
+from mebench.training import TrainSettings
 
 DEFAULT_EPOCHS = 50
 DEFAULT_BATCH_SIZE = 32
@@ -123,11 +123,6 @@ class RunPlan:
                 f"{len(self.folds)} folds ({protocol}), selection {self.config.selection}"
                 f"{(' — LEAKY: epochs chosen on the test fold' if self.learner.has_epochs else ' — LEAKY: the spotter chooses its threshold on the test videos') if self.leaky else ''}, "
                 + self.learner.describe(self.settings, device_name(self.device), bf16, channels_last))
-
-
-def device_name(device: torch.device) -> str:
-    """A one-line label of the hardware (CPU model and bf16/AMX support, or GPU and CUDA version)."""
-    return device_label(describe_device(device))
 
 
 def default_protocol(spec: DatasetSpec) -> str:
@@ -318,15 +313,25 @@ def run_identity(config: RunConfig, task: Task, levers: Levers, epochs: int, bat
 
 
 def check_str_emotions(videos: Sequence[Any], dataset: str) -> None:
-    """Refuse (one line) a spot-then-recognise run on a task whose intervals carry emotions outside the STR classes:
-    they would silently go unscored for recognition. Intervals without an emotion are spotting-only."""
-    others = sorted({str(i.emotion) for video in videos for i in video.intervals
+    """Refuse (one line) a spot-then-recognise run on a task whose intervals carry emotions that were not mapped to
+    the STR classes (a gap in the database's declared vocabulary): they would silently go unscored for recognition.
+    Intervals without an emotion, and those whose emotion the declaration maps to no class (``NO_CLASS``: others),
+    are spotting-only. A task with no interval of an STR class at all is refused too: nothing to recognise."""
+    from mebench.long_videos import NO_CLASS
+
+    intervals = [i for video in videos for i in video.intervals]
+    others = sorted({str(i.emotion) for i in intervals if getattr(i, "emotion_class", None) != NO_CLASS
                      if i.emotion and str_emotion(i) is None})
     if others:
         raise ConfigError(f"--protocol str: task {dataset!r} annotates emotions ({', '.join(others[:5])}"
                           f"{', …' if len(others) > 5 else ''}) that are not mapped to the classes "
-                          f"{', '.join(SPOT_THEN_RECOGNISE.emotions)}; spot-then-recognise runs on tasks whose "
-                          f"intervals carry those emotions (synthetic-long)")
+                          f"{', '.join(SPOT_THEN_RECOGNISE.emotions)}; declare them in the database's emotion "
+                          f"vocabulary or correct the sheet (mebench data check {dataset} lists them)")
+    if not any(str_emotion(i) for i in intervals):
+        raise ConfigError(f"--protocol str: no interval of task {dataset!r} has an emotion among "
+                          f"{', '.join(SPOT_THEN_RECOGNISE.emotions)}, so there is nothing to recognise; "
+                          f"mebench data check {dataset} says where the task reads its emotions (a sheet your copy "
+                          f"lacks?)")
 
 
 def resolve_recogniser(registry: Registry, name: str) -> Recogniser:

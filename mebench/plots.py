@@ -27,7 +27,7 @@ from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter  # noqa: E
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from mebench.records import saved_fold_records  # noqa: E402
-from mebench.results import atomic_write_bytes  # noqa: E402
+from mebench.atomic import atomic_write_bytes  # noqa: E402
 from mebench.tasks import for_kind  # noqa: E402
 
 DPI = 110
@@ -343,7 +343,9 @@ def leaderboard_plots(tables, out_dir: Path) -> list[Path]:
         if measured.empty:
             continue
         stem = safe_name(table.stem)
-        labels = list(measured["model"])
+        row_options = [name for name, _ in table.layout.kind.row_options]
+        labels = [" + ".join([row["model"], *(row[name] for name in row_options if pd.notna(row[name]))])
+                  for _, row in measured.iterrows()]
         metric, label = table.layout.ranking, table.layout.ranking_label
         written.append(interval_plot(labels, measured[metric], measured[f"{metric}_ci_low"],
                                      measured[f"{metric}_ci_high"], list(measured["mark"]), table.title,

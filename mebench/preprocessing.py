@@ -32,7 +32,8 @@ from mebench.data import MEGC2019_CLASSES, InputSpec, PreparedData, Preprocessin
 from mebench.errors import ConfigError, DataError, OptionError, PreprocessingError
 from mebench.options import resolve_options
 from mebench.registry import Registry
-from mebench.results import atomic_write_bytes, atomic_write_text, config_hash, remove_stale_temp_files
+from mebench.atomic import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
+from mebench.identity import config_hash
 from mebench.tasks import SINGLE_LABEL, TaskKind
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mebench.errors import OptionError
 from mebench.schema import SCHEMA, RecordError, upgrade
+from mebench.tasks import TaskKind, task_kind
 
 #: The keys of a fold record (besides ``schema``) in the current layout.
 FOLD_KEYS = ("fold", "test_group", "train_seconds", "folds_trained_together", "n_train", "n_test", "epoch_losses",
@@ -110,18 +112,6 @@ class FoldRecord:
             raise RecordError(f"has a malformed field ({error})") from None
 
 
-#: The figures of a single-label (emotion) task's block; a multi-label (action-unit) task's is macro-F1.
-SINGLE_LABEL_FIGURES = ("accuracy", "uf1", "uar")
-MULTI_LABEL_FIGURES = ("macro_f1",)
-#: A spotting (intervals) task's: F1 overall and per type.
-INTERVAL_FIGURES = ("f1", "f1_me", "f1_mae")
-#: Spot-then-recognise: the spotting figures, recognition on the spotted true positives and STRS.
-STR_FIGURES = ("strs", "f1", "f1_me", "f1_mae", "recognition_uf1", "recognition_uar", "strs_me", "strs_mae")
-#: Figures a block may also hold (a multi-label block written since MEB's two figures were added).
-OPTIONAL_FIGURES = ("macro_f1_all", "macro_f1_pos_neg", "precision", "recall", "precision_me", "recall_me",
-                    "precision_mae", "recall_mae")
-
-
 @dataclass
 class MetricBlock:
     """Pooled figures of one set of samples (the whole task, or one source dataset of a composite):
@@ -159,14 +149,18 @@ class MetricBlock:
         return {**block, "ci": self.ci} if self.ci is not None else block
 
     @classmethod
-    def from_json(cls, data: Any) -> "MetricBlock":
-        names = next((names for names in (SINGLE_LABEL_FIGURES, MULTI_LABEL_FIGURES, STR_FIGURES, INTERVAL_FIGURES)
-                      if isinstance(data, dict) and all(key in data for key in names)), None)
-        if names is None:
+    def from_json(cls, data: Any, kind: TaskKind) -> "MetricBlock":
+        """A block of a ``kind`` task's figures: the kind's ``recorded_figures``, in that order, then those of its
+        ``optional_figures`` the block holds; ``RecordError`` where it lacks one of the first."""
+        if not isinstance(data, dict):
             raise RecordError("has no pooled metrics")
+        lacking = [name for name in kind.recorded_figures if name not in data]
+        if lacking:
+            raise RecordError(f"has a {kind.name!r} block without {', '.join(lacking)}")
         if "n" not in data or "per_class" not in data:
             raise RecordError("has a block of figures without its n or per_class")
-        return cls(n=int(data["n"]), figures={key: float(data[key]) for key in names + OPTIONAL_FIGURES if key in data},
+        names = kind.recorded_figures + kind.optional_figures
+        return cls(n=int(data["n"]), figures={key: float(data[key]) for key in names if key in data},
                    per_class=dict(data["per_class"]),
                    confusion_matrix=list(data.get("confusion_matrix") or []), ci=data.get("ci"))
 
@@ -185,8 +179,9 @@ class Metrics:
     leaky: bool = False
     fixed_budget: dict[str, Any] | None = None
     oracle_inflation: dict[str, float] | None = None
-    #: The task kind's name (``mebench.tasks``): ``single-label``, or ``multi-label`` (action units: several labels
-    #: per sample, macro-F1 over them). metrics.json writes it as ``"task"``, except for a single-label task.
+    #: The task kind's name (``mebench.tasks.TASK_KINDS``: ``single-label``, ``multi-label``, ``intervals``,
+    #: ``spot-then-recognise`` or a plugin's kind). metrics.json writes it as ``"task"``, except for a single-label
+    #: task (as every record written before kinds were declared); its blocks are read by that kind's figures.
     task: str = "single-label"
 
     @property
@@ -210,20 +205,26 @@ class Metrics:
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> "Metrics":
+    def from_json(cls, data: Any, kind: TaskKind | None = None) -> "Metrics":
         """The metrics in ``data``: a ``metrics.json`` in the current layout (``mebench.schema.upgrade``), or the
         figures a task kind's ``pooled`` gives (``mebench.tasks``; no ``selection`` yet: ``fixed`` until the caller sets it).
-        ``leaky``, ``per_dataset`` and ``task`` are written only where they apply."""
+        ``leaky``, ``per_dataset`` and ``task`` are written only where they apply. Its blocks are read by the figures
+        of ``kind``, where the caller holds it (the figures it just computed), else of the kind ``"task"`` names
+        (``mebench.tasks.task_kind``: absent, single-label; a plugin's kind once its plugin is loaded)."""
         if not isinstance(data, dict):
             raise RecordError("is not a metrics object")
         if "classes" not in data or "fold_mean" not in data:
             raise RecordError("lacks its classes or fold_mean")
-        return cls(classes=list(data["classes"]), pooled=MetricBlock.from_json(data.get("pooled")),
-                   per_dataset={name: MetricBlock.from_json(block)
+        try:
+            kind = kind or task_kind(data.get("task") or None)
+        except OptionError as error:
+            raise RecordError(f"names {error}") from None
+        return cls(classes=list(data["classes"]), pooled=MetricBlock.from_json(data.get("pooled"), kind),
+                   per_dataset={name: MetricBlock.from_json(block, kind)
                                 for name, block in (data.get("per_dataset") or {}).items()},
                    fold_mean=dict(data["fold_mean"]), selection=str(data.get("selection", "fixed")),
                    leaky=bool(data.get("leaky", False)), fixed_budget=data.get("fixed_budget"),
-                   oracle_inflation=data.get("oracle_inflation"), task=str(data.get("task") or "single-label"))
+                   oracle_inflation=data.get("oracle_inflation"), task=kind.name)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The registry of datasets, preprocessors and models, fed by plugins through pluggy hooks.
+"""The registry of datasets, preprocessors, models and protocols, fed by plugins through pluggy hooks; the task
+kinds plugins declare go to ``mebench.tasks.TASK_KINDS``, where records find them by name.
 
 Every plugin, built-in or third-party, is found through the ``mebench`` entry-point group.
 A plugin that fails to import or to register is recorded in ``Registry.broken`` and skipped;
@@ -17,9 +18,10 @@ from typing import Callable, Generic, TypeVar
 
 import pluggy
 
-from mebench import hookspecs
+from mebench import hookspecs, tasks
 from mebench.data import DatasetSpec, ModelSpec, PreprocessorSpec, ProtocolSpec
 from mebench.errors import RegistrationError, UnknownNameError
+from mebench.tasks import TaskKind, kind_conflict, register_task_kind
 
 ENTRY_POINT_GROUP = "mebench"
 
@@ -144,6 +146,7 @@ class Registry:
                     staged.append((_table, spec))
 
                 getattr(manager.hook, hook_name)(register=register)
+            kinds = _declared_kinds(manager, staged)
             # All or nothing: a plugin that fails half-way registers none of its entries.
             probe: dict[int, set[str]] = {}
             for table, spec in staged:
@@ -160,10 +163,31 @@ class Registry:
             for table, spec in staged:
                 table.add(spec, info.name)
                 info.registered.append(f"{table.kind}:{spec.name}")
+            for kind in kinds:
+                if kind.name not in tasks.TASK_KINDS:
+                    info.registered.append(f"task kind:{kind.name}")
+                register_task_kind(kind)
             if manager.hook.mebench_resolve_model.get_hookimpls():
                 self.models.resolvers.append((info.name, manager.hook.mebench_resolve_model))
                 info.registered.append("model resolver")
         self.plugins.append(info)
+
+
+def _declared_kinds(manager: pluggy.PluginManager, staged: list[tuple[Table, object]]) -> list[TaskKind]:
+    """The task kinds a plugin declares (``mebench_register_task_kinds``) and those its datasets declare, checked
+    against the kinds known by name; ``RegistrationError`` naming a conflict."""
+    kinds: list[TaskKind] = []
+    manager.hook.mebench_register_task_kinds(register=kinds.append)
+    kinds += [spec.kind for _, spec in staged if isinstance(spec, DatasetSpec)]
+    named: dict[str, TaskKind] = {}
+    for kind in kinds:
+        problem = kind_conflict(kind)
+        if problem is None and type(named.setdefault(kind.name, kind)) is not type(kind):
+            problem = f"task kind {kind.name!r} is declared twice, as {type(named[kind.name]).__name__} and " \
+                      f"{type(kind).__name__}"
+        if problem:
+            raise RegistrationError(problem)
+    return list(named.values())
 
 
 def _describe(error: BaseException) -> str:

@@ -25,7 +25,7 @@ from mebench.configurations import ALL, Configuration
 from mebench.leaderboard import LeaderboardTable, leaderboard_tables, reported_figures
 from mebench.metrics import format_interval
 from mebench.plots import configuration_plots, leaderboard_plots, safe_name
-from mebench.results import atomic_write_text
+from mebench.atomic import atomic_write_text
 from mebench.tasks import task_kind
 
 

@@ -1,128 +1,25 @@
-"""The one results writer: run ids, atomic writes, the run folder and its lock, per-fold
-checkpoints for resuming. What the files hold is defined in :mod:`mebench.records`."""
+"""The one results writer: the run folder and its lock, per-fold checkpoints for resuming, the predictions table.
+What the files hold is defined in :mod:`mebench.records`; atomic writes are :mod:`mebench.atomic`'s, run ids and
+provenance :mod:`mebench.identity`'s (their names stay importable from here)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from mebench.atomic import (TEMP_SUFFIX, atomic_write_bytes, atomic_write_json, atomic_write_text,  # noqa: F401
+                            remove_stale_temp_files)
 from mebench.errors import DataError, RunError, RunLockedError
+from mebench.identity import config_hash, environment, git_commit, make_run_id  # noqa: F401
 from mebench.records import FoldRecord, RecordError, RunRecord, read_record
 from mebench.schema import stamped
 
 if TYPE_CHECKING:
     from mebench.tasks import TaskKind
-
-
-TEMP_SUFFIX = ".tmp"
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    A reader never sees a partial file: either the old content or the new. The file gets the
-    permissions an ordinary ``open`` would give it (0666 less the umask)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_temp_files(folder: Path, older_than_seconds: float = 3600.0) -> list[Path]:
-    """Delete ``.NAME.*.tmp`` files left under ``folder`` by writes that were killed between the
-    temporary file and the rename. Only files older than ``older_than_seconds`` go, so a write in
-    progress in another process is never touched. Returns what was removed."""
-    import time
-
-    removed = []
-    cutoff = time.time() - older_than_seconds
-    for path in Path(folder).rglob(f".*{TEMP_SUFFIX}"):
-        try:
-            if path.is_file() and path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(path)
-        except OSError:
-            pass  # vanished or not ours: nothing to clean
-    return removed
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-
-
-def config_hash(config: Any) -> str:
-    """A short digest of any JSON-able value (dict keys sorted): run identities, cache keys, sample sets."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def make_run_id(model: str, dataset: str, config_hash: str, seed: int, tag: str = "") -> str:
-    """``model__dataset[__tag]__hash__seedN``; ``tag`` names a non-default protocol or selection
-    (``lodo``, ``LEAKY-test-oracle``) so a folder listing shows it."""
-    safe = lambda text: "".join(c if c.isalnum() or c in "-_." else "_" for c in text)  # noqa: E731
-    middle = f"__{safe(tag)}" if tag else ""
-    return f"{safe(model)}__{safe(dataset)}{middle}__{config_hash[:10]}__seed{seed}"
-
-
-def git_commit() -> str | None:
-    """The commit of the mebench checkout, if it is one (an installed wheel has none)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def environment(device_name: str, hardware: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Where a run ran: the device label, its full hardware description, Python, library versions, commit."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import torch
-
-    import mebench
-
-    def installed(package: str) -> str | None:
-        try:  # the installed distribution's version, without importing it (timm alone takes seconds)
-            return version(package)
-        except PackageNotFoundError:
-            return None
-
-    return {
-        "device": device_name,
-        "hardware": hardware,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": {"mebench": mebench.__version__, "torch": torch.__version__, "timm": installed("timm"),
-                     "numpy": installed("numpy"), "scikit-learn": installed("scikit-learn")},
-        "git_commit": git_commit(),
-    }
 
 
 class RunLock:

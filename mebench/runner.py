@@ -24,7 +24,8 @@ from mebench.plan import RunConfig, RunPlan, plan_run
 from mebench.preprocessing import default_cache_dir, note_warnings, prepare
 from mebench.records import FoldRecord, RunRecord, load_run
 from mebench.registry import Registry
-from mebench.results import RunDirectory, config_hash
+from mebench.identity import config_hash
+from mebench.results import RunDirectory
 from mebench.summarise import summarise
 from mebench.timing import reset_peak_memory
 

@@ -31,14 +31,14 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 from tabulate import tabulate
 
 import mebench
 from mebench.errors import DataError, UsageError
-from mebench.metrics import NO_LABEL, format_interval, join_labels
+from mebench.metrics import format_interval
 from mebench.records import Metrics, RunRecord, load_run
-from mebench.results import PredictionsTable, RunDirectory, config_hash, git_commit, make_run_id
+from mebench.identity import config_hash, git_commit, make_run_id
+from mebench.results import PredictionsTable, RunDirectory
 from mebench.spotting import (AP_LABEL, TYPE_LABELS, Spotted, coco_average_precision, group_rows,
                               pooled_counts, spotting_figures, video_counts)
 from mebench.statistics import EncodedCounts, subject_bootstrap
@@ -106,40 +106,11 @@ def read_prediction_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
     return rows, header
 
 
-def _decision(value: str, classes: Sequence[str], path: Path, row: str) -> str:
-    by_name = {name.lower(): name for name in classes}
-    if value.lower() in by_name:
-        return by_name[value.lower()]
-    if re.fullmatch(r"\d+", value) and int(value) < len(classes):
-        return classes[int(value)]
-    coding = ", ".join(f"{i} {name}" for i, name in enumerate(classes))
-    raise DataError(path, f"prediction {value!r} is neither a class of the task nor its index",
-                    f"use one of: {coding}", row)
-
-
-def _label_set(value: str, labels: Sequence[str], path: Path, row: str) -> str:
-    """A multi-label answer (``AU4+AU12``; ``none`` or empty for no label) in the form predictions.csv writes."""
-    by_name = {name.lower(): name for name in labels}
-    given = [part.strip() for part in re.split(r"[+;,\s]+", value) if part.strip()]
-    if [part.lower() for part in given] in ([], [NO_LABEL]):
-        return NO_LABEL
-    unknown = [part for part in given if part.lower() not in by_name]
-    if unknown:
-        raise DataError(path, f"prediction {value!r} names {', '.join(map(repr, unknown))}, not a label of the task",
-                        f"use the task's labels joined by '+' ({'+'.join(labels[:3])}…) or '{NO_LABEL}'", row)
-    chosen = {by_name[part.lower()] for part in given}
-    return join_labels([name for name in labels if name in chosen])
-
-
-#: How a file's answer is read, per task kind (``mebench.tasks``): a class name or index; a label set.
-ANSWER_READERS = {"single-label": _decision, "multi-label": _label_set}
-
-
 def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str], kind: TaskKind = SINGLE_LABEL
                       ) -> tuple[pd.DataFrame, list[str], list[str]]:
     """The predictions frame (``TaskKind.pooled``'s columns) of the samples both the file and the truth have,
-    the truth's ids the file lacks and the file's ids the truth lacks. A multi-label task's answers are label
-    sets (``AU4+AU12``, ``none``)."""
+    the truth's ids the file lacks and the file's ids the truth lacks. The task's kind reads each answer
+    (``TaskKind.read_answer``: a class name or index; a multi-label task's label set, ``AU4+AU12``, ``none``)."""
     rows, header = read_prediction_rows(Path(path))
     if "clip" not in header and "filename" in header:
         header = ["clip" if name == "filename" else name for name in header]
@@ -163,7 +134,7 @@ def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str]
             name = f"{row['dataset']}/{row['subject']}/{row['clip']}"
         if not name.strip("/"):
             raise DataError(path, "names no sample", "fill the id (or dataset, subject, clip) columns", row["__row__"])
-        decision = ANSWER_READERS[kind.name](row[answer], classes, path, row["__row__"])
+        decision = kind.read_answer(row[answer], classes, path, row["__row__"])
         if sample is None:
             extra.append(name)
             continue
@@ -183,30 +154,15 @@ def match_predictions(path: Path, truth: Sequence[Truth], classes: Sequence[str]
     return frame, missing, sorted(extra)
 
 
-def per_subject_figures(frame: pd.DataFrame) -> dict[str, float]:
-    """The non-standard figures: the mean over subjects of each subject's UF1 (over the classes present in
-    that subject's truth or predictions) and accuracy."""
-    groups = frame.groupby("subject")
-    uf1 = [f1_score(g["true_label"], g["predicted_label"], average="macro", zero_division=0) for _, g in groups]
-    accuracy = [float((g["true_label"] == g["predicted_label"]).mean()) for _, g in groups]
-    return {"mean_subject_uf1": float(np.mean(uf1)), "mean_subject_accuracy": float(np.mean(accuracy)),
-            "subjects": len(uf1)}
-
-
-#: The non-standard figures some papers report, per task kind that has them.
-NON_STANDARD = {"single-label": per_subject_figures}
-
-
 def score_file(path: Path, task: str, truth: Sequence[Truth], classes: Sequence[str], kind: TaskKind = SINGLE_LABEL
                ) -> Scored:
     """Score a predictions file against ``truth``: pooled and per-dataset figures with subject-level intervals
     (multi-label: macro-F1 and per label, MEB's figures beside them)."""
     frame, missing, extra = match_predictions(path, truth, classes, kind)
-    metrics = Metrics.from_json(kind.pooled(frame, classes))
+    metrics = Metrics.from_json(kind.pooled(frame, classes), kind)
     if not frame.attrs["folds_given"]:
         metrics.fold_mean = {}  # the file gave no folds: no fold-mean figure (the per-subject means are below)
-    non_standard = NON_STANDARD.get(kind.name)
-    return Scored(task, str(path), metrics, non_standard(frame) if non_standard else {}, missing, extra)
+    return Scored(task, str(path), metrics, kind.non_standard_figures(frame), missing, extra)
 
 
 def _named(ids: Sequence[str]) -> str:
@@ -223,11 +179,8 @@ def score_report(scored: Scored) -> str:
     if scored.extra:
         lines.append(f"not in the task ({len(scored.extra)}; ignored): {_named(scored.extra)}")
     lines += ["", metrics_report(scored.metrics)]
-    figures = scored.per_subject
-    if figures:
-        lines += ["", f"non-standard, for comparison with papers that report them (not the MEGC figures above): "
-                      f"mean of per-subject UF1 {figures['mean_subject_uf1']:.3f}, mean of per-subject accuracy "
-                      f"{figures['mean_subject_accuracy']:.3f} over {figures['subjects']} subjects"]
+    if scored.per_subject:  # the kind's non-standard figures, said as the kind says them
+        lines += ["", kind_of(scored.metrics).non_standard_line(scored.per_subject)]
     return "\n".join(lines)
 
 
@@ -365,7 +318,7 @@ def read_intervals(path: Path, known: Mapping[str, str] | None = None) -> tuple[
     video = _column(header, ("vid", "video"), path, "video")
     onset = _column(header, ("onset", "pred_onset"), path, "onset")
     offset = _column(header, ("offset", "pred_offset"), path, "offset")
-    kind = _column(header, ("type",), path, "type")
+    type_column = _column(header, ("type",), path, "type")
     score = next((name for name in SCORE_COLUMNS if name in header), None) if known is not None else None
     intervals, videos = [], {}
     for row in rows:
@@ -376,11 +329,12 @@ def read_intervals(path: Path, known: Mapping[str, str] | None = None) -> tuple[
             raise DataError(path, f"video {row[video]!r} is not in the ground truth",
                             "score predictions for the ground truth's videos only", where)
         videos.setdefault(row[video], row.get("subject") or row[video])
-        if known is None and not (row[onset] or row[offset] or row[kind]):
+        if known is None and not (row[onset] or row[offset] or row[type_column]):
             continue  # a video without any expression
-        spelled = TYPE_SPELLINGS.get(row[kind].lower())
+        spelled = TYPE_SPELLINGS.get(row[type_column].lower())
         if spelled is None:
-            raise DataError(path, f"type {row[kind]!r} is not me or mae", "write me (micro) or mae (macro)", where)
+            raise DataError(path, f"type {row[type_column]!r} is not me or mae", "write me (micro) or mae (macro)",
+                            where)
         first, last = _frame(row[onset], path, where, "onset"), _frame(row[offset], path, where, "offset")
         if last < first:
             raise DataError(path, f"offset {last} comes before onset {first}", "swap them or fix the row", where)
@@ -495,8 +449,8 @@ def spotting_report(scored: SpottingScore) -> str:
                      "so FP is negative")
     if scored.ap is not None:
         ap = scored.ap
-        shown = [f"{TYPE_LABELS[kind]} " + ("— (no ground truth)" if ap[kind]["ap"] is None
-                                            else f"{ap[kind]['ap']:.4f}") for kind in ("me", "mae")]
+        shown = [f"{TYPE_LABELS[spotted]} " + ("— (no ground truth)" if ap[spotted]["ap"] is None
+                                               else f"{ap[spotted]['ap']:.4f}") for spotted in ("me", "mae")]
         mean = "" if ap["overall"] is None else f", mean of the types {ap['overall']:.4f}"
         lines += ["", f"{AP_LABEL}: {', '.join(shown)}{mean}",
                   "(predictions ranked by score, each matched at most once, all-point interpolation, mean over IoU "

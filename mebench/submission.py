@@ -11,74 +11,39 @@ video) where it names the video, else from ``--fps``; a video with neither is re
 
 Forms (``FORMATS``): ``megc2023``, the spotting form of MEGC2022–2023, a header ``vid,pred_onset,pred_offset,type``
 and one row per spotted interval, ``type`` ``me`` or ``mae``. The spot-then-recognise form of MEGC2024–2025 adds
-the recognised emotion of each interval; it waits for the STR protocol and is named in ``STR_FORMATS``
-(``str_rows`` is its hook).
+the recognised emotion of each interval; its columns could not be confirmed from a readable page of those
+challenges, so it is named in ``STR_FORMATS`` and refused in one line (``str_rows`` is its hook).
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import cv2
 import numpy as np
 
-from mebench.data import FrameSource
-from mebench.errors import DataError, RunError, UsageError
+from mebench.errors import DataError, UsageError
+from mebench.frame_files import IMAGE_SUFFIXES, FrameFiles, number_frames
 from mebench.learners import SPOTTER, learner_for
 from mebench.long_videos import KINDS, LongVideo
 from mebench.plan import load_task_samples, resolve_model_options
 from mebench.registry import Registry
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")  # the last run of digits in a file name, as the long-video readers
 FPS_FILE = "fps.csv"
 #: The dataset name the unlabelled videos carry (``LongVideo.dataset``); a video's subject is its folder's name.
 UNLABELLED = "unlabelled"
 
 
-@dataclass(frozen=True)
-class FolderFrames(FrameSource):
-    """One unlabelled video's frames: (number, file name) pairs, loaded as 2-D uint8 grey arrays."""
-
-    folder: Path
-    files: tuple[tuple[int, str], ...]
-
-    def indices(self) -> list[int]:
-        return [number for number, _ in self.files]
-
-    def load(self, index: int) -> np.ndarray:
-        name = dict(self.files).get(index)
-        if name is None:
-            raise DataError(self.folder, f"no frame numbered {index}", "a spotter asked for a frame the video lacks")
-        image = cv2.imread(str(self.folder / name), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise DataError(self.folder / name, "unreadable image", "replace the file with the video's frame")
-        return image
-
-
-def index_video(folder: Path) -> FolderFrames:
-    """The frames of one video folder by number; a folder without frames, a frame without a number or two frames
-    of one number are refused in one line."""
-    numbered: dict[int, str] = {}
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        match = FRAME_NUMBER.search(path.stem)
-        if match is None:
-            raise DataError(path, "frame file name has no frame number", "name frames like img046.jpg")
-        number = int(match.group(1))
-        if number in numbered:
-            raise DataError(folder, f"two frames numbered {number}: {numbered[number]} and {path.name}",
-                            "keep one file per frame")
-        numbered[number] = path.name
-    if not numbered:
+def index_video(folder: Path) -> FrameFiles:
+    """The frames of one video folder by number (``mebench.frame_files``); a folder without frames is refused in
+    one line."""
+    frames = number_frames(folder)
+    if not frames.files:
         raise DataError(folder, f"video folder holds no frames ({', '.join(IMAGE_SUFFIXES)})",
                         "put the video's frames in it as image files, or remove the folder")
-    return FolderFrames(folder, tuple(sorted(numbered.items())))
+    return frames
 
 
 def read_fps_file(path: Path) -> dict[str, float]:

@@ -17,7 +17,8 @@ from mebench.hardware import describe_device, device_label
 from mebench.plan import RunPlan
 from mebench.preprocessing import summarise_notes
 from mebench.records import FoldRecord, Metrics, RunRecord, Timing
-from mebench.results import PredictionsTable, config_hash, environment
+from mebench.identity import config_hash, environment
+from mebench.results import PredictionsTable
 from mebench.selection import oracle_records
 from mebench.timing import peak_memory_bytes
 

@@ -18,18 +18,25 @@ the kind.
   the ME and MaE intervals a spotter finds; the MEGC rule's F1, precision and recall per type and overall,
   ranked by overall F1.
 
-A new kind is one more subclass registered in ``TASK_KINDS`` (``docs/design.md``). A record names its kind by ``TaskKind.name`` (``metrics.json`` ``"task"``, absent
-for a single-label task, as every record written before kinds were declared).
+- ``SpotThenRecognise`` (``spot-then-recognise``): spotting whose spotted intervals also carry an emotion.
+
+A new kind is one more subclass known by its name in ``TASK_KINDS``: a plugin declares it with the hook
+``mebench_register_task_kinds`` (or a ``DatasetSpec`` declaring it), which ``mebench.registry`` passes to
+``register_task_kind`` (``docs/design.md``, ``docs/plugins.md``). A record names its kind by ``TaskKind.name``
+(``metrics.json`` ``"task"``, absent for a single-label task, as every record written before kinds were declared),
+and is read back as the kind of that name.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import f1_score
 from tabulate import tabulate
 
 from mebench import metrics as scoring
@@ -65,6 +72,12 @@ class TaskKind:
     learners: tuple[str, ...] = ("net",)
     #: Whether a sample has several of the task's classes (labels): ``data check`` counts samples per label.
     several_per_sample: bool = False
+    #: Figures a block of its ``metrics.json`` may hold besides its declared ones, kept where written (a spotting
+    #: block's precision and recall).
+    further_figures: tuple[str, ...] = ()
+    #: Protocol options that name a part of each row (STR's recogniser) with what their column means: a
+    #: leaderboard shows them in a column of their own and ranks those rows together instead of splitting tables.
+    row_options: tuple[tuple[str, str], ...] = ()
 
     # --- targets and training -------------------------------------------------------------------------------
 
@@ -127,6 +140,23 @@ class TaskKind:
         """Per sample (and label), whether the answer was right: what McNemar's test pairs."""
         raise NotImplementedError
 
+    # --- mebench score: a file of answers made elsewhere ----------------------------------------------------------
+
+    def read_answer(self, value: str, classes: Sequence[str], path: Any, row: str) -> str:
+        """One sample's answer as a predictions file (``mebench score``) gives it, in the form ``predicted_label``
+        writes it; ``DataError`` naming the file, the row and the fix where it is none of the task's answers."""
+        raise DataError(path, f"holds answers of a {self.name} task, which mebench score cannot read from a file",
+                        "score it with the plugin that declares the task kind", row)
+
+    def non_standard_figures(self, frame: pd.DataFrame) -> dict[str, Any]:
+        """Figures some publications print instead of the standard ones, from a scored file's predictions (the
+        columns of ``pooled``); none unless the kind has them."""
+        return {}
+
+    def non_standard_line(self, figures: Mapping[str, Any]) -> str:
+        """How ``mebench score``'s report says ``non_standard_figures``, labelled as non-standard."""
+        return ""
+
     # --- scoring --------------------------------------------------------------------------------------------
 
     def metric_names(self, classes: Sequence[str]) -> tuple[str, ...]:
@@ -138,9 +168,35 @@ class TaskKind:
         raise NotImplementedError
 
     @property
+    def metrics_kind(self) -> str:
+        """The kind name its figures are declared under (``mebench.statistics.METRICS``): its own, else that of the
+        nearest kind it extends that declares figures (a plugin's kind built on ``SingleLabel`` scores as it)."""
+        for base in type(self).__mro__:
+            name = getattr(base, "name", "")
+            if name and declared_metrics(name, with_interval=False):
+                return name
+        return self.name
+
+    def declared(self, with_interval: bool = True) -> tuple[Any, ...]:
+        """Its declared figures (``statistics.Metric``), those with an interval only unless told otherwise."""
+        return declared_metrics(self.metrics_kind, with_interval)
+
+    @property
     def point_figures(self) -> tuple[str, ...]:
         """Declared figures shown as points, without an interval (MEB's two multi-label figures)."""
-        return tuple(m.name for m in declared_metrics(self.name, with_interval=False) if m.from_counts is None)
+        return tuple(m.name for m in self.declared(with_interval=False) if m.from_counts is None)
+
+    @property
+    def recorded_figures(self) -> tuple[str, ...]:
+        """The figures every block of its ``metrics.json`` holds, in order: its declared figures with an interval.
+        ``records.MetricBlock`` reads a block by them; a block without one of them is malformed."""
+        return tuple(m.name for m in self.declared())
+
+    @property
+    def optional_figures(self) -> tuple[str, ...]:
+        """Figures a block may also hold, kept where written: its point figures (written since they were declared)
+        and ``further_figures``."""
+        return (*self.point_figures, *self.further_figures)
 
     def definitions(self) -> str:
         """The figures' definitions a leaderboard's footer prints, from their declarations."""
@@ -215,14 +271,39 @@ class SingleLabel(TaskKind):
     def right(self, frame, classes):
         return (frame["predicted_label"] == frame["true_label"]).to_numpy()
 
+    def read_answer(self, value, classes, path, row):
+        """A class name (any case) or its index in the task's coding (MEGC2019: 0 negative, 1 positive, 2 surprise)."""
+        by_name = {name.lower(): name for name in classes}
+        if value.lower() in by_name:
+            return by_name[value.lower()]
+        if re.fullmatch(r"\d+", value) and int(value) < len(classes):
+            return classes[int(value)]
+        coding = ", ".join(f"{i} {name}" for i, name in enumerate(classes))
+        raise DataError(path, f"prediction {value!r} is neither a class of the task nor its index",
+                        f"use one of: {coding}", row)
+
+    def non_standard_figures(self, frame):
+        """The mean over subjects of each subject's UF1 (over the classes present in that subject's truth or
+        predictions) and accuracy."""
+        groups = frame.groupby("subject")
+        uf1 = [f1_score(g["true_label"], g["predicted_label"], average="macro", zero_division=0) for _, g in groups]
+        accuracy = [float((g["true_label"] == g["predicted_label"]).mean()) for _, g in groups]
+        return {"mean_subject_uf1": float(np.mean(uf1)), "mean_subject_accuracy": float(np.mean(accuracy)),
+                "subjects": len(uf1)}
+
+    def non_standard_line(self, figures):
+        return (f"non-standard, for comparison with papers that report them (not the MEGC figures above): "
+                f"mean of per-subject UF1 {figures['mean_subject_uf1']:.3f}, mean of per-subject accuracy "
+                f"{figures['mean_subject_accuracy']:.3f} over {figures['subjects']} subjects")
+
     def metric_names(self, classes):
-        return metric_names(self.name)
+        return metric_names(self.metrics_kind)
 
     def metric_labels(self, classes):
-        return metric_labels(self.name)
+        return metric_labels(self.metrics_kind)
 
     def definitions(self):
-        return "; ".join([*(m.definition for m in declared_metrics(self.name)), POOLED])
+        return "; ".join([*(m.definition for m in self.declared()), POOLED])
 
     def encode(self, frames, classes, mask=None):
         return scoring.encode_class_frames(frames, classes, mask)
@@ -231,7 +312,7 @@ class SingleLabel(TaskKind):
         return (epochs.argmax(axis=2) == truth).mean(axis=1)
 
     def pooled(self, predictions, classes):
-        return scoring.pooled_class_metrics(predictions, classes)
+        return {**scoring.pooled_class_metrics(predictions, classes), "task": self.name}
 
     def chance(self, pooled):
         return scoring.class_chance_level(pooled)
@@ -285,18 +366,33 @@ class MultiLabel(TaskKind):
         truth = self.read_answers(frame["true_label"].tolist(), classes)
         return self.read_answers(frame["predicted_label"].tolist(), classes) == truth
 
+    def read_answer(self, value, classes, path, row):
+        """A label set (``AU4+AU12``, any order and case, also joined by ``;``, ``,`` or spaces; ``none`` or empty
+        for no label) in the form predictions.csv writes."""
+        by_name = {name.lower(): name for name in classes}
+        given = [part.strip() for part in re.split(r"[+;,\s]+", value) if part.strip()]
+        if [part.lower() for part in given] in ([], [scoring.NO_LABEL]):
+            return scoring.NO_LABEL
+        unknown = [part for part in given if part.lower() not in by_name]
+        if unknown:
+            raise DataError(path, f"prediction {value!r} names {', '.join(map(repr, unknown))}, not a label of the "
+                                  f"task", f"use the task's labels joined by '+' ({'+'.join(classes[:3])}…) or "
+                                           f"'{scoring.NO_LABEL}'", row)
+        chosen = {by_name[part.lower()] for part in given}
+        return scoring.join_labels([name for name in classes if name in chosen])
+
     def metric_names(self, classes):
         return label_metric_names(classes)
 
     def metric_labels(self, classes):
-        declared = metric_labels(self.name)
+        declared = metric_labels(self.metrics_kind)
         return {**{name: declared.get(name) or f"{name.removeprefix('f1_')} F1" for name in self.metric_names(classes)},
                 **declared}
 
     def definitions(self):
-        points = [m.definition for m in declared_metrics(self.name, with_interval=False) if m.from_counts is None]
+        points = [m.definition for m in self.declared(with_interval=False) if m.from_counts is None]
         return "; ".join([f"a label is detected where its probability is at least {scoring.DETECTION_THRESHOLD:g}",
-                          "F1 per label = 2TP / (2TP + FP + FN)", *(m.definition for m in declared_metrics(self.name)),
+                          "F1 per label = 2TP / (2TP + FP + FN)", *(m.definition for m in self.declared()),
                           POOLED, f"MEB's two figures (points, no interval): {', '.join(points)} (per dataset under "
                                   f"LODO: MEB's per-database figures)"])
 
@@ -308,7 +404,7 @@ class MultiLabel(TaskKind):
         return label_metrics_from_counts(counts, range(truth.shape[1]))["macro_f1"]
 
     def pooled(self, predictions, classes):
-        return scoring.pooled_label_metrics(predictions, classes)
+        return {**scoring.pooled_label_metrics(predictions, classes), "task": self.name}
 
     def chance(self, pooled):
         return scoring.label_chance_level(pooled)
@@ -356,6 +452,7 @@ class Intervals(TaskKind):
 
     name, label_word, ranking, learners = "intervals", "type", "f1", ("spotter",)
     answer = "intervals in long videos (spotting)"
+    further_figures = ("precision", "recall", "precision_me", "recall_me", "precision_mae", "recall_mae")
 
     def check_labels(self, samples, classes, task=""):
         whose = f"task {task!r}'s" if task else "the task's"
@@ -422,13 +519,13 @@ class Intervals(TaskKind):
         return ((counts[..., 0] == counts[..., 2]) & (counts[..., 1] == counts[..., 2])).all(axis=1)
 
     def metric_names(self, classes):
-        return metric_names(self.name)
+        return metric_names(self.metrics_kind)
 
     def metric_labels(self, classes):
-        return metric_labels(self.name)
+        return metric_labels(self.metrics_kind)
 
     def definitions(self):
-        return "; ".join([*(m.definition for m in declared_metrics(self.name) if m.definition),
+        return "; ".join([*(m.definition for m in self.declared() if m.definition),
                           "all pooled over every fold's videos"])
 
     @staticmethod
@@ -442,14 +539,15 @@ class Intervals(TaskKind):
         mask = np.ones(len(frame), bool) if mask is None else mask
         subset = frame[mask]
         return EncodedCounts(np.stack([self._by_subject(subset, self._counts(subset, f["predicted_label"][mask].tolist(),
-                                                                             classes)) for f in frames]), self.name)
+                                                                             classes)) for f in frames]),
+                             self.metrics_kind)
 
     def epoch_scores(self, epochs, truth):
         raise TypeError("a spotter has no epochs to choose among")
 
     def _block(self, frame: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
         counts = self._counts(frame, frame["predicted_label"].tolist(), classes)
-        encoded = EncodedCounts(self._by_subject(frame, counts)[None], self.name)
+        encoded = EncodedCounts(self._by_subject(frame, counts)[None], self.metrics_kind)
         total = counts.sum(axis=0)
         figures = {name: float(value) for name, value in spotting_figures(total).items()}  # precision, recall too
         figures.update({name: float(value) for name, value in encoded.metrics(total).items()})  # the declared ones
@@ -527,8 +625,13 @@ def read_str_text(text: str, types: Sequence[str] = TYPES, emotions: Sequence[st
 
 
 def str_emotion(interval: Any, emotions: Sequence[str] = STR_EMOTIONS) -> str | None:
-    """The emotion class of an annotated interval for spot-then-recognise: its emotion where it is one of
-    ``emotions`` (as ``synthetic-long`` plants them), else None (not scored for recognition)."""
+    """The emotion class of an annotated interval for spot-then-recognise: the class its task assigned
+    (``emotion_class``: a spotting task maps each raw emotion through its database's declared mapping) where it is
+    one of ``emotions``; for an interval no task classed (``emotion_class`` None: built by hand), its emotion where
+    that is already one of them; else None (not scored for recognition)."""
+    assigned = getattr(interval, "emotion_class", None)
+    if assigned is not None:
+        return assigned if assigned in emotions else None
     emotion = str(interval.emotion or "").strip().lower()
     return emotion if emotion in emotions else None
 
@@ -543,6 +646,8 @@ class SpotThenRecognise(Intervals):
     name, ranking, learners = "spot-then-recognise", "strs", ("spot-then-recognise",)
     answer = "intervals in long videos, each with an emotion (spot-then-recognise)"
     emotions = STR_EMOTIONS
+    row_options = (("recogniser", "the recognition model trained in each fold on the training videos' annotated "
+                                  "intervals (—: the spotter recognises what it spots itself)"),)
 
     def digest_row(self, sample):
         return (*super().digest_row(sample), [str_emotion(i) for i in sample.intervals])
@@ -627,9 +732,32 @@ class SpotThenRecognise(Intervals):
 
 SINGLE_LABEL, MULTI_LABEL, INTERVALS = SingleLabel(), MultiLabel(), Intervals()
 SPOT_THEN_RECOGNISE = SpotThenRecognise()
-#: Every task kind by name: a new kind is one more entry.
+#: Every task kind by name, the built-in ones and those plugins declare (``register_task_kind``).
 TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (SINGLE_LABEL, MULTI_LABEL, INTERVALS,
                                                                  SPOT_THEN_RECOGNISE)}
+
+
+def kind_conflict(kind: Any) -> str | None:
+    """Why ``kind`` cannot be registered (None: it can): not a ``TaskKind``, without a name, or its name taken by
+    another kind. The same kind again (one of the same class under the same name) is no conflict."""
+    if not isinstance(kind, TaskKind):
+        return f"a task kind is a mebench.api.TaskKind, not {type(kind).__name__}"
+    if not isinstance(kind.name, str) or not kind.name:
+        return f"task kind {type(kind).__name__} has no name"
+    known = TASK_KINDS.get(kind.name)
+    if known is not None and type(known) is not type(kind):
+        return f"task kind {kind.name!r} is already {type(known).__name__}, not {type(kind).__name__}"
+    return None
+
+
+def register_task_kind(kind: TaskKind) -> TaskKind:
+    """Make ``kind`` known by its name, so that a record naming it (``metrics.json``'s ``"task"``) is read as it
+    (``mebench.registry`` registers the kinds plugins declare); the kind already known by that name where it is
+    the same kind; ``ValueError`` naming the conflict otherwise."""
+    problem = kind_conflict(kind)
+    if problem:
+        raise ValueError(problem)
+    return TASK_KINDS.setdefault(kind.name, kind)
 
 
 def task_kind(name: str | None) -> TaskKind:
@@ -639,8 +767,9 @@ def task_kind(name: str | None) -> TaskKind:
     try:
         return TASK_KINDS[name]
     except KeyError:
-        raise OptionError(f"unknown task kind {name!r}; known: {', '.join(TASK_KINDS)} (a newer mebench wrote "
-                          f"it? upgrade mebench)") from None
+        raise OptionError(f"unknown task kind {name!r}; known: {', '.join(TASK_KINDS)} (declared by a plugin that is "
+                          f"not installed, or written by a newer mebench? install the plugin or upgrade mebench)"
+                          ) from None
 
 
 def for_kind(table: Mapping[str, Any], kind: TaskKind) -> Any:
@@ -664,5 +793,5 @@ def metrics_report(metrics: "Metrics") -> str:
 
 
 __all__ = ["INTERVALS", "Intervals", "MULTI_LABEL", "MultiLabel", "SINGLE_LABEL", "SPOT_THEN_RECOGNISE", "STR_EMOTIONS",
-           "SingleLabel", "SpotThenRecognise", "TASK_KINDS", "TaskKind", "for_kind", "kind_of",
-           "metrics_report", "task_kind"]
+           "SingleLabel", "SpotThenRecognise", "TASK_KINDS", "TaskKind", "for_kind", "kind_conflict", "kind_of",
+           "metrics_report", "register_task_kind", "task_kind"]

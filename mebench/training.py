@@ -129,22 +129,6 @@ def use_fold_dropout(model: nn.Module, generator: torch.Generator | None) -> lis
     return replaced
 
 
-def resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was requested but PyTorch sees no CUDA device; use --device cpu or auto")
-    if requested != "cpu" and not requested.startswith("cuda"):
-        raise ConfigError(f"device must be auto, cpu or cuda[:N], got {requested!r}")
-    return torch.device(requested)
-
-
-def bf16_supported(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
 def fold_normalisation(x: torch.Tensor, train: torch.Tensor,
                        scaling: str = "fold") -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, std) per channel that the net's input is shifted by and divided by: for ``fold`` scaling, over

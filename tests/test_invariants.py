@@ -25,10 +25,12 @@ from mebench.plan import RunConfig, plan_run
 from mebench.preprocessing import prepare
 from mebench.records import FoldRecord, Prediction
 from mebench.registry import PluginInfo, Registry, discover
-from mebench.results import RunDirectory, atomic_write_bytes, config_hash
+from mebench.atomic import atomic_write_bytes
+from mebench.hardware import bf16_supported
+from mebench.identity import config_hash
+from mebench.results import RunDirectory
 from mebench.runner import run
-from mebench.training import (TrainSettings, bf16_supported, epoch_batches, fold_normalisation, predict, start_fold,
-                              train_fold)
+from mebench.training import TrainSettings, epoch_batches, fold_normalisation, predict, start_fold, train_fold
 from mebench_plugins.datasets.megc2019 import check_task, read_official
 from mebench_plugins.datasets.synthetic import load_synthetic
 from tests.conftest import (QUIET, TINY_DATASET, TINY_INPUT, TinyNet, private, quiet, tiny_config,

@@ -6,8 +6,6 @@ cases, what ``fit`` trains the recognition head on, and a spot-then-recognise ru
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 
 import numpy as np
@@ -18,9 +16,12 @@ import torch
 from mebench.data import FrameSource
 from mebench.errors import ConfigError, DataError
 from mebench.long_videos import Interval, LongVideo
+from mebench.plan import RunConfig
+from mebench.runner import run
 from mebench.tasks import read_str_text
 from mebench_plugins.datasets.synthetic_long import load_synthetic_long
 from mebench_plugins.spotters import mean
+from tests.conftest import QUIET
 
 # --- the nets ------------------------------------------------------------------------------------------------
 
@@ -368,9 +369,15 @@ def test_fit_trains_the_recognition_head_on_the_training_mes_with_an_str_emotion
         seen.setdefault("pairs", []).append(list(chosen))
         return np.zeros((len(chosen), 42, 42, 3), np.float32)
 
+    def frames(video, size, crop, k, flow, cache, cache_flows):  # the flows k apart of every frame j of one video
+        seen.setdefault("pairs", []).append([(j, j + k) for j in range(video.n_frames - k)])
+        return np.zeros((video.n_frames, 8, 8), np.uint8), np.zeros((video.n_frames - k, 8, 8, 2), np.float32)
+
     monkeypatch.setattr(mean, "train_spotting", spotting)
     monkeypatch.setattr(mean, "train_recognition", recognition)
     monkeypatch.setattr(mean, "pair_inputs", pairs)
+    monkeypatch.setattr(mean, "face_flows", frames)
+    monkeypatch.setattr(mean, "flow_inputs", lambda flow_fields, size: np.zeros((len(flow_fields), 42, 42, 3)))
     with_mes = video("a", 40, [Interval(5, 9, "me", apex=7, emotion="positive"),  # positions 4..8, apex 6
                                Interval(12, 18, "mae", apex=15, emotion="negative"),  # a MaE: not MEAN's
                                Interval(20, 26, "me", emotion="surprise"),  # no apex: the midpoint 23 → position 22
@@ -392,19 +399,25 @@ def test_fit_trains_the_recognition_head_on_the_training_mes_with_an_str_emotion
 # --- a whole run ----------------------------------------------------------------------------------------------
 
 
+#: The smallest run that still trains both heads in each fold: two subjects of one 6-second video each (one ME each,
+#: with its emotion), one epoch of each head, DIS flow.
+SMALL_RUN = {"videos_per_subject": 1, "seconds": 6.0}
+
+
 @pytest.mark.slow
 def test_a_str_run_of_mean_recognises_its_own_intervals_of_the_authors_k_p(tmp_path):
-    command = [sys.executable, "-m", "mebench.cli", "run", "--model", "mean", "--dataset", "synthetic-long",
-               "--dataset-opt", "preset=quick", "--dataset-opt", "seconds=8", "--protocol", "str",
-               "--model-opt", "flow=dis", "--model-opt", "epochs_spot=2", "--model-opt", "epochs_recog=5",
-               "-o", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (folder,) = [path for path in tmp_path.iterdir() if path.name.startswith("mean__")]
-    assert json.loads((folder / "run.json").read_text())["learner"] == "spot-then-recognise"
+    folder = run(RunConfig(model="mean", dataset="synthetic-long", protocol="str", device="cpu",
+                           dataset_options=SMALL_RUN,
+                           model_options={"flow": "dis", "epochs_spot": 1, "epochs_recog": 1}),
+                 output_dir=tmp_path, cache_dir=tmp_path / "cache", **QUIET).run_dir
+    record = json.loads((folder / "run.json").read_text())
+    assert record["learner"] == "spot-then-recognise"
+    # the parameters of the net the spotter builds, as PyTorch counts them: Keras's count less the moving means and
+    # variances of the three batch normalisations (3 + 3 + 8 maps, two statistics each), which PyTorch keeps as buffers
+    assert record["parameters"] == 7_608 - 2 * (3 + 3 + 8)  # MEAN_Spot_Recog_TL's 7,608 (the first test)
     pooled = json.loads((folder / "metrics.json").read_text())["pooled"]
     assert {"strs", "recognition_uf1", "f1_me"} <= set(pooled)
-    videos = load_synthetic_long(preset="quick", seconds=8)
+    videos = load_synthetic_long(**SMALL_RUN)
     spotted = 0
     for row in pd.read_csv(folder / "predictions.csv").itertuples():
         video = next(v for v in videos if v.id == row.sample_id)

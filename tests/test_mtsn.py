@@ -6,15 +6,16 @@ the thresholds chosen on the videos given, and a whole run."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from mebench.errors import ConfigError, DataError, MebenchError
+from mebench.plan import RunConfig
+from mebench.runner import run
 from mebench_plugins.spotters import mtsn
+from tests.conftest import QUIET
 
 # --- the net ------------------------------------------------------------------------------------------------------
 
@@ -242,16 +243,90 @@ def test_the_authors_constants_scale_with_the_frame_rate_and_samm_keeps_its_own(
 # --- a run ------------------------------------------------------------------------------------------------------------
 
 
+#: A small run that still spots both types: two subjects of one 12-second video each (2 MEs and 1 MaE planted in each;
+#: with one ME per video, at 6, 8 or 9 seconds, the run spotted no ME).
+SMALL_RUN = {"videos_per_subject": 1, "seconds": 12.0}
+
+
 @pytest.mark.slow
 def test_a_run_on_synthetic_long_completes_and_spots(tmp_path):
-    out = tmp_path / "results"
-    command = [sys.executable, "-m", "mebench.cli", "run", "--model", "mtsn", "--dataset", "synthetic-long",
-               "--dataset-opt", "preset=quick", "--model-opt", "flow=dis", "--model-opt", "epochs=3", "-o", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (run_dir,) = [path for path in out.iterdir() if path.is_dir()]
+    outcome = run(RunConfig(model="mtsn", dataset="synthetic-long", device="cpu", dataset_options=SMALL_RUN,
+                            model_options={"flow": "dis", "epochs": 1}),
+                  output_dir=tmp_path / "results", cache_dir=tmp_path / "cache", **QUIET)
+    run_dir = outcome.run_dir
     pooled = json.loads((run_dir / "metrics.json").read_text())["pooled"]
-    # both types are planted in every video of the preset (2 MEs and 1 MaE each): the one score spots some of each
+    # both types are planted in every video: the one score spots some of each
     assert pooled["per_class"]["me"]["tp"] >= 1 and pooled["per_class"]["mae"]["tp"] >= 1
     assert pooled["f1"] > 0
-    assert json.loads((run_dir / "run.json").read_text())["learner"] == "spotter"
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["learner"] == "spotter"
+    # the parameters of the one net the spotter builds, counted from the authors' layers (the first test)
+    assert record["parameters"] == 66_209
+    # the learner gave the spotter the run's cache folder: each video's flows k_micro (6) and 1 apart written once,
+    # read by the other fold
+    cached = sorted((tmp_path / "cache" / "spotting").rglob("*.npy"))
+    assert sorted(path.name.split("-")[0] for path in cached) == ["faces"] * 2 + ["flows"] * 4
+
+
+# --- the authors' published weights in a run --------------------------------------------------------------------------
+
+
+class TexturedFrames:
+    """Frames 1..T of a blurred random texture moving a pixel to the right every second frame."""
+
+    def __init__(self, count):
+        import cv2
+
+        texture = cv2.GaussianBlur(np.random.default_rng(5).integers(0, 256, (64, 96), dtype=np.uint8), (7, 7), 0)
+        self.frames = [texture[:, 16 - j // 2:80 - j // 2] for j in range(count)]
+
+    def indices(self):
+        return list(range(1, len(self.frames) + 1))
+
+    def load(self, index):
+        return self.frames[index - 1]
+
+
+def weights_config(path, **options):
+    return RunConfig(model="mtsn", dataset="synthetic-long", device="cpu", dataset_options=dict(SMALL_RUN),
+                     model_options={"flow": "dis", "weights": str(path), **options})
+
+
+def test_published_weights_are_loaded_instead_of_training_and_the_run_is_named_by_their_digest(tmp_path,
+                                                                                               monkeypatch):
+    import hashlib
+    import shutil
+
+    from mebench.long_videos import Interval, LongVideo
+    from mebench.plan import plan_run
+
+    state = seeded_state()
+    path = tmp_path / "cas_weights.pkl"
+    torch.save({name: torch.from_numpy(array) for name, array in state.items()}, path)
+    (tmp_path / "elsewhere").mkdir()
+    renamed = shutil.copy(path, tmp_path / "elsewhere" / "mine.pkl")
+    plan = plan_run(weights_config(path))
+    assert plan.resolved["pretrained"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert plan_run(weights_config(renamed)).run_id == plan.run_id  # the same bytes elsewhere: the same run
+    other = tmp_path / "other.pkl"
+    torch.save({name: torch.from_numpy(array) for name, array in seeded_state(4).items()}, other)
+    assert plan_run(weights_config(other)).run_id != plan.run_id
+    assert plan_run(RunConfig(model="mtsn", dataset="synthetic-long", device="cpu", dataset_options=dict(SMALL_RUN),
+                              model_options={"flow": "dis"})).run_id != plan.run_id
+    # fit: the authors' net in the fold, nothing trained; the thresholds still chosen on the training videos
+    monkeypatch.setattr(mtsn, "train_net", lambda *args: pytest.fail("trained despite the published weights"))
+    video = LongVideo("toy-long", "toy-long/s1", "a", 30.0, TexturedFrames(24), 24, (Interval(8, 14, "me", apex=11),))
+    spotter = mtsn.MTSNSpotter(flow="dis", weights=str(path)).fit([video])
+    for name, tensor in spotter.net.state_dict().items():
+        np.testing.assert_array_equal(tensor.numpy(), state[name])
+    assert set(spotter.thresholds) == {"micro_threshold", "macro_threshold", "dif_threshold"}
+
+
+def test_a_bad_weights_file_stops_the_plan_in_one_line_naming_it(tmp_path):
+    from mebench.plan import plan_run
+
+    (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
+    for given, named in ((tmp_path / "junk.pkl", "junk.pkl"), (tmp_path / "missing.pkl", "missing.pkl")):
+        with pytest.raises(MebenchError) as error:
+            plan_run(weights_config(given))
+        assert named in str(error.value) and "\n" not in str(error.value)

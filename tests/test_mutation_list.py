@@ -39,3 +39,22 @@ def test_a_renamed_guard_and_a_malformed_entry_are_named(mutation_check, tmp_pat
     (tmp_path / "bad.toml").write_text("[[mutation]]\npromise = 'p'\nfile = 'f'\nold = 'a'\n")
     with pytest.raises(SystemExit, match=r"bad.toml: mutation 1 \('p'\) needs the keys"):
         mutation_check.load_mutations(tmp_path)
+
+
+def test_a_guard_named_by_its_files_name_is_found_in_any_folder_of_the_tests(mutation_check, tmp_path):
+    (tmp_path / "core").mkdir()
+    (tmp_path / "plugins").mkdir()
+    for folder in ("core", "plugins"):
+        (tmp_path / folder / "test_twice.py").write_text("def test_x():\n    pass\n")
+    (tmp_path / "core" / "test_once.py").write_text("def test_y():\n    pass\n")
+    tests = ROOT / "tests"
+    node = mutation_check.guard_node
+    assert node("test_once.py::test_y[1]", tmp_path).endswith("core/test_once.py::test_y[1]")
+    assert node("test_twice.py::test_x", tmp_path) == "test_twice.py::test_x"  # two files: left for missing_guards
+    assert node("tests/test_folds.py::test_z", tests) == "tests/test_folds.py::test_z"
+    assert mutation_check.missing_guards(("test_twice.py::test_x",)) == ["test_twice.py::test_x"]
+
+
+def test_no_two_test_files_share_a_name_so_a_guard_names_one():
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []

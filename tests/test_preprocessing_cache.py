@@ -17,7 +17,7 @@ import pytest
 from mebench.data import InputSpec, PreprocessingStep, Sample
 from mebench.errors import DataError, PreprocessingError
 from mebench.preprocessing import chain_config, prepare
-from mebench.results import config_hash
+from mebench.identity import config_hash
 from tests.conftest import quiet, tiny_config, tiny_run
 
 SPEC = InputSpec(3, 4, 4)

@@ -22,6 +22,8 @@ RELEASED = {
     "lodo_folds", "loso_folds", "ConfigError", "DataError", "FoldError", "MebenchError", "OptionError",
     "PreprocessingError", "RunError", "UnknownNameError", "UsageError", "SampleNote", "MULTI_LABEL", "SINGLE_LABEL",
     "TaskKind", "INTERVALS",
+    # task kinds as a plugin point: the built-in kinds' classes a plugin's kind extends, and the fourth built-in kind
+    "SingleLabel", "MultiLabel", "Intervals", "SpotThenRecognise", "SPOT_THEN_RECOGNISE",
 }
 
 
@@ -75,3 +77,16 @@ def test_a_dataset_declared_multilabel_the_old_way_is_a_multi_label_task_with_on
     with pytest.warns(DeprecationWarning, match="multilabel=True"):  # the old 5th positional argument
         positional = DatasetSpec("old-au2", lambda data_root=None: [], "", ("AU1",), True)
     assert positional.kind is MULTI_LABEL
+
+
+def test_the_task_kinds_in_the_api_are_the_ones_records_find_by_name():
+    """A plugin extends the classes the API gives, and the API's kinds are the ones a record naming them reads as."""
+    import mebench.api as api
+    from mebench.tasks import task_kind
+
+    for name in ("SINGLE_LABEL", "MULTI_LABEL", "INTERVALS", "SPOT_THEN_RECOGNISE"):
+        kind = getattr(api, name)
+        assert task_kind(kind.name) is kind
+    assert [type(getattr(api, name)) for name in ("SINGLE_LABEL", "MULTI_LABEL", "INTERVALS", "SPOT_THEN_RECOGNISE")] \
+        == [api.SingleLabel, api.MultiLabel, api.Intervals, api.SpotThenRecognise]
+    assert issubclass(api.SpotThenRecognise, api.Intervals) and issubclass(api.SingleLabel, api.TaskKind)

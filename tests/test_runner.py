@@ -76,7 +76,7 @@ def test_fold_batched_run_matches_the_sequential_run(registry, tmp_path):
 
 
 def test_bf16_autocast_and_channels_last_path_runs(registry, tmp_path):
-    from mebench.training import bf16_supported
+    from mebench.hardware import bf16_supported
     import torch
 
     if not bf16_supported(torch.device("cpu")):

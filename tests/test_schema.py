@@ -234,3 +234,29 @@ def test_the_checked_in_leaderboard_rebuilds_byte_for_byte_from_its_layout_1_run
                          "--plots", tmp_path / "images", "--write", out)
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == (ROOT / "leaderboards" / "synthetic.md").read_bytes()
+
+
+def test_each_metrics_record_reads_as_the_kind_its_task_names_in_any_layout():
+    """No figure set is guessed from a block's keys: a record is read by the figures of the kind its ``"task"``
+    names (absent: single-label, as every record has written it since the first)."""
+    from mebench.records import Metrics, read_record
+    from mebench.tasks import task_kind
+
+    # an action-unit record as the release that added action units wrote it: no schema, no selection, no MEB figures
+    first_au = {"classes": ["AU1", "AU2"], "task": "multi-label", "fold_mean": {},
+                "pooled": {"n": 4, "macro_f1": 0.5, "accuracy": 0.25, "per_class": {"AU1": {"f1": 1.0}}}}
+    metrics = Metrics.from_json(upgrade("metrics", first_au))
+    assert (metrics.task, metrics.pooled.figures, metrics.selection) == ("multi-label", {"macro_f1": 0.5}, "fixed")
+    read_as = {}
+    for folder in sorted(path for path in (ROOT / "leaderboards" / "runs").iterdir() if path.is_dir()):
+        written = read(folder / "metrics.json")
+        recorded = Metrics.from_json(read_record("metrics", folder / "metrics.json"))
+        kind = task_kind(written.get("task"))
+        assert list(recorded.pooled.figures) == [name for name in kind.recorded_figures + kind.optional_figures
+                                                 if name in written["pooled"]]
+        read_as[folder.name] = recorded.task
+    spotting = {name: task for name, task in read_as.items() if "__synthetic-long__" in name}
+    assert set(spotting.values()) == {"intervals", "spot-then-recognise"}
+    assert {task for name, task in read_as.items() if name not in spotting} == {"single-label"}
+    assert all(recorded_task == read(ROOT / "leaderboards" / "runs" / name / "metrics.json")["task"]
+               for name, recorded_task in spotting.items())

@@ -224,3 +224,46 @@ def test_the_shipped_list_is_used_even_where_mebench_data_is_set_and_filename_na
     assert scored["metrics"]["fold_mean"] == {}  # the file gave no folds: no fold-mean figure is made up
     report = CliRunner().invoke(main, ["score", str(path), "--task", "combined"]).output
     assert "fold-mean" not in report and "mean of per-subject accuracy 1.000" in report
+
+
+def test_a_files_answers_and_non_standard_figures_are_read_by_the_tasks_kind(tmp_path, monkeypatch):
+    """A kind built on single-label (a plugin's) reads class names and indices and has the per-subject figures;
+    a multi-label kind reads label sets and has none; a kind without a reader refuses the file in one line."""
+    import mebench.tasks as tasks
+    from mebench.errors import DataError
+    from mebench.score import Truth, score_file, score_report
+    from mebench.tasks import MULTI_LABEL, SingleLabel, TaskKind
+
+    class Graded(SingleLabel):
+        name = "graded-emotion"
+
+    monkeypatch.setattr(tasks, "TASK_KINDS", dict(tasks.TASK_KINDS))  # as its plugin's registration does
+    tasks.register_task_kind(Graded())
+
+    truth = [Truth("d/a/1", "d", "d/a", "negative"), Truth("d/a/2", "d", "d/a", "positive"),
+             Truth("d/b/1", "d", "d/b", "negative"), Truth("d/b/2", "d", "d/b", "surprise")]
+    path = tmp_path / "answers.csv"
+    path.write_text("id,prediction\nd/a/1,Negative\nd/a/2,0\nd/b/1,negative\nd/b/2,2\n")
+    scored = score_file(path, "graded", truth, CLASSES, Graded())
+    # by hand: subject a, accuracy 1/2, UF1 over negative (F1 2/3) and positive (F1 0) = 1/3; subject b all right
+    assert scored.per_subject == pytest.approx({"mean_subject_uf1": (1 / 3 + 1) / 2,
+                                                "mean_subject_accuracy": (1 / 2 + 1) / 2, "subjects": 2})
+    assert scored.metrics.pooled.figures["accuracy"] == pytest.approx(3 / 4)
+    assert "mean of per-subject UF1 0.667, mean of per-subject accuracy 0.750 over 2 subjects" in score_report(scored)
+
+    labels = [Truth("d/a/1", "d", "d/a", "AU1"), Truth("d/a/2", "d", "d/a", "none"),
+              Truth("d/b/1", "d", "d/b", "AU1+AU2"), Truth("d/b/2", "d", "d/b", "AU2")]
+    aus = tmp_path / "aus.csv"
+    aus.write_text("id,prediction\nd/a/1,au1\nd/a/2,none\nd/b/1,AU2+AU1\nd/b/2,AU1\n")
+    by_labels = score_file(aus, "aus", labels, ("AU1", "AU2"), MULTI_LABEL)
+    assert by_labels.per_subject == {} and "non-standard" not in score_report(by_labels)
+    # AU1: TP 2, FP 1; AU2: TP 1, FN 1 → F1 4/5 and 2/3
+    assert by_labels.metrics.pooled.figures["macro_f1"] == pytest.approx((4 / 5 + 2 / 3) / 2)
+
+    class Scores(TaskKind):
+        name = "scores"
+
+    with pytest.raises(DataError) as refused:
+        score_file(path, "scores", truth, CLASSES, Scores())
+    assert str(refused.value).startswith(f"{path}, row 2: holds answers of a scores task, which mebench score "
+                                         f"cannot read from a file")

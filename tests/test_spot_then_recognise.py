@@ -19,7 +19,6 @@ from mebench.errors import ConfigError, OptionError
 from mebench.learners import SPOT_THEN_RECOGNISE as STR_LEARNER
 from mebench.long_videos import Interval, LongVideo
 from mebench.plan import RunConfig, plan_run
-from mebench.records import STR_FIGURES
 from mebench.runner import run
 from mebench.spotting import Spotted, megc_iou, recognised_pairs, video_counts
 from mebench.statistics import metric_names, recognition_confusion
@@ -233,7 +232,7 @@ def test_strs_is_zero_where_nothing_is_found_and_every_str_figure_is_declared_on
 
     figures = {m.name: float(m.from_counts(counts)) for m in declared_metrics("spot-then-recognise")}
     assert figures["strs"] == figures["recognition_uf1"] == figures["strs_me"] == 0.0
-    assert set(STR_FIGURES) == set(metric_names("spot-then-recognise"))
+    assert set(SPOT_THEN_RECOGNISE.recorded_figures) == set(metric_names("spot-then-recognise"))
     assert metric_names("spot-then-recognise")[0] == SPOT_THEN_RECOGNISE.ranking == "strs"
 
 
@@ -260,14 +259,22 @@ def test_a_str_run_that_cannot_be_made_is_one_line(str_registry, overrides, erro
     assert "\n" not in str(caught.value)
 
 
-def test_the_leaderboard_gives_str_runs_their_own_table_ranked_by_strs(str_registry, tmp_path, cli):
+def test_the_leaderboard_gives_str_runs_one_table_ranked_by_strs_with_a_recogniser_column(str_registry, tmp_path,
+                                                                                           cli):
     run(str_config(), str_registry, output_dir=tmp_path, **QUIET)
+    run(str_config(model="recognising-spotter", protocol_options={}), str_registry, output_dir=tmp_path, **QUIET)
     result = cli("leaderboard", "--results", tmp_path)
     assert result.exit_code == 0, result.output
-    header = next(line for line in result.output.splitlines() if line.startswith("| model"))
+    lines = result.output.splitlines()
+    assert sum(line.startswith("### ") for line in lines) == 1 and "### emo-long — STR, fixed selection" in lines
+    header = next(line for line in lines if line.startswith("| model"))
     columns = [cell.strip() for cell in header.strip("|").split("|")]
+    assert columns[:2] == ["model", "recogniser"]
     assert columns[columns.index("epochs") + 1:columns.index("epochs") + 4] == ["STRS", "F1", "ME F1"]
-    assert "STR (recogniser=always)" in result.output and "★ best: highest STRS" in result.output
+    rows = {cells[0]: cells[1] for line in lines[lines.index(header) + 2:] if line.startswith("| ")
+            for cells in [[cell.strip() for cell in line.strip("|").split("|")]]}
+    assert rows == {"fixed-spotter": "always", "recognising-spotter": "—"}
+    assert "★ best: highest STRS" in result.output and "- recogniser: the recognition model" in result.output
 
 
 def test_an_interval_becomes_a_clip_over_the_videos_own_frames_with_its_apex_or_midpoint():

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from mebench.api import InputSpec, ModelSpec, hookimpl
-from mebench.submission import read_unlabelled_videos
+from mebench.errors import DataError
+from mebench.submission import index_video, read_unlabelled_videos
 from tests.conftest import mebench_cli, tiny_registry
 
 HEADER = "vid,pred_onset,pred_offset,type"  # MEGC2022–2023 spotting
@@ -227,3 +228,20 @@ def test_bad_input_is_one_line_naming_what_and_the_fix(spotters, tmp_path, case,
     errors = [line for line in result.stderr.splitlines() if not line.startswith("training ")]  # the progress line
     assert len(errors) == 1 and errors[0].startswith("Error: ") and message in errors[0], result.stderr
     assert not (tmp_path / "submission.csv").exists()
+
+
+def test_frames_are_numbered_by_the_last_digits_of_their_names_and_one_number_twice_is_refused(tmp_path):
+    from mebench.frame_files import number_frames
+
+    folder = tmp_path / "006_1"
+    folder.mkdir()
+    image = np.full((4, 4), 7, np.uint8)
+    for name in ("006_1_0046.jpg", "006_1_0009.png", "notes.txt"):
+        cv2.imwrite(str(folder / name), image) if name.endswith(("jpg", "png")) else (folder / name).write_text("x")
+    frames = index_video(folder)
+    assert frames.files == ((9, "006_1_0009.png"), (46, "006_1_0046.jpg"))
+    assert np.array_equal(frames.load(9), image)
+    cv2.imwrite(str(folder / "006_1_046.bmp"), image)
+    with pytest.raises(DataError, match=r"006_1: two frames numbered 46: 006_1_0046.jpg and 006_1_046.bmp — keep "
+                                        r"one file per frame"):
+        number_frames(folder)

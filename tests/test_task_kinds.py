@@ -13,7 +13,7 @@ import pytest
 
 from mebench import hookimpl
 from mebench.data import DatasetSpec, FrameSource, InputSpec, ModelSpec
-from mebench.errors import ConfigError
+from mebench.errors import ConfigError, MebenchError
 from mebench.learners import ESTIMATOR, NET, SPOTTER, learner_for
 from mebench.long_videos import Interval, LongVideo
 from mebench.plan import RunConfig, plan_run
@@ -21,7 +21,8 @@ from mebench.records import Metrics
 from mebench.runner import run
 from mebench.spotting import megc_iou
 from mebench.statistics import METRICS, metric_names
-from mebench.tasks import INTERVALS, MULTI_LABEL, SINGLE_LABEL, TASK_KINDS, intervals_text, read_intervals_text
+from mebench.tasks import (INTERVALS, MULTI_LABEL, SINGLE_LABEL, TASK_KINDS, MultiLabel, SingleLabel, intervals_text,
+                           kind_of, read_intervals_text)
 from tests.conftest import QUIET, tiny_registry
 
 
@@ -424,3 +425,141 @@ def test_data_check_finds_each_long_video_database_in_its_folder_under_the_data_
     result = cli("data", "check", task, "--data-root", tmp_path)
     assert result.exit_code == 0, result.output
     assert result.output.startswith(headline)
+
+
+# --- a plugin's own task kind: declared through the registry, found by name when its records are read back ---------
+
+class Graded(SingleLabel):
+    """A plugin's kind: one class per sample, scored as single-label, under a name of its own."""
+
+    name = "graded-emotion"
+
+
+GRADED = Graded()
+EMOTIONS = ("negative", "positive", "surprise")
+#: Six samples of three subjects; four answers right. By hand: accuracy 4/6; F1 negative 4/5 (TP 2, FP 1),
+#: positive 2/3 (TP 1, FN 1), surprise 1/2 (TP 1, FP 1, FN 1); recall 1, 1/2, 1/2.
+SIX = pd.DataFrame({"sample_id": [f"d/{i}" for i in range(6)], "dataset": "d",
+                    "subject": ["d/a", "d/a", "d/b", "d/b", "d/c", "d/c"], "fold": 0,
+                    "true_label": ["negative", "positive", "surprise", "negative", "positive", "surprise"],
+                    "predicted_label": ["negative", "positive", "negative", "negative", "surprise", "surprise"]})
+
+
+def kind_plugin(*kinds, datasets=()):
+    """A plugin module declaring ``kinds`` through the hook and registering ``datasets``."""
+    module = types.ModuleType("kind_plugin")
+
+    @hookimpl
+    def mebench_register_task_kinds(register):
+        for kind in kinds:
+            register(kind)
+
+    @hookimpl
+    def mebench_register_datasets(register):
+        for spec in datasets:
+            register(spec)
+
+    module.mebench_register_task_kinds = mebench_register_task_kinds
+    module.mebench_register_datasets = mebench_register_datasets
+    return module
+
+
+def load_plugin(module):
+    from mebench.registry import PluginInfo, Registry
+
+    info = PluginInfo(module.__name__, module.__name__, "tests", "0")
+    Registry().load_module(module, info)
+    return info
+
+
+@pytest.fixture
+def known_kinds(monkeypatch):
+    """The kinds known by name, as they are; a registry adds a plugin's kinds to the table, restored afterwards."""
+    import mebench.tasks as tasks
+
+    monkeypatch.setattr(tasks, "TASK_KINDS", dict(tasks.TASK_KINDS))
+    return tasks
+
+
+def test_a_plugins_task_kind_is_found_by_name_when_its_metrics_are_read_back(known_kinds, tmp_path):
+    from mebench.records import read_record
+    from mebench.schema import RecordError
+
+    pooled = GRADED.pooled(SIX, EMOTIONS)
+    with pytest.raises(RecordError, match="unknown task kind 'graded-emotion'"):
+        Metrics.from_json(pooled)  # not declared by any plugin loaded yet
+    info = load_plugin(kind_plugin(GRADED))
+    assert info.error is None and info.registered == ["task kind:graded-emotion"]
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(Metrics.from_json(pooled).to_json()))
+    assert json.loads(path.read_text())["task"] == "graded-emotion"
+    read = Metrics.from_json(read_record("metrics", path))
+    assert kind_of(read) is GRADED and read.task == "graded-emotion"
+    # scored by the figures of the kind it extends, in their order
+    assert list(read.pooled.figures) == ["accuracy", "uf1", "uar"]
+    assert read.pooled.figures == pytest.approx({"accuracy": 4 / 6, "uf1": (4 / 5 + 2 / 3 + 1 / 2) / 3,
+                                                 "uar": (1 + 1 / 2 + 1 / 2) / 3})
+    assert GRADED.metric_names(EMOTIONS) == ("accuracy", "uf1", "uar")
+    again = load_plugin(kind_plugin(GRADED))  # another registry of the same plugins: the same kind, no conflict
+    assert again.error is None and again.registered == []
+
+
+def test_a_kind_taking_a_known_name_breaks_its_plugin_and_a_datasets_new_kind_comes_with_it(known_kinds):
+    class Impostor(MultiLabel):
+        name = "single-label"
+
+    broken = load_plugin(kind_plugin(Impostor()))
+    assert "task kind 'single-label' is already SingleLabel, not Impostor" in broken.error
+    assert known_kinds.task_kind("single-label") is SINGLE_LABEL
+
+    class Ranked(MultiLabel):
+        name = "ranked-labels"
+
+    spec = DatasetSpec(name="ranked-data", load=lambda data_root=None: [], classes=("AU1",), kind=Ranked())
+    info = load_plugin(kind_plugin(datasets=[spec]))
+    assert info.error is None and info.registered == ["dataset:ranked-data", "task kind:ranked-labels"]
+    assert known_kinds.task_kind("ranked-labels") is spec.kind
+
+
+def test_a_metrics_block_is_read_by_the_figures_of_the_kind_it_names():
+    from mebench.schema import RecordError
+
+    both = {"n": 2, "accuracy": 0.5, "uf1": 0.4, "uar": 0.5, "macro_f1": 0.3, "macro_f1_all": 0.2, "per_class": {}}
+    labels = Metrics.from_json({"classes": ["AU1"], "task": "multi-label", "pooled": both, "fold_mean": {}})
+    assert labels.pooled.figures == {"macro_f1": 0.3, "macro_f1_all": 0.2}
+    emotions = Metrics.from_json({"classes": ["a"], "pooled": both, "fold_mean": {}})
+    assert emotions.pooled.figures == {"accuracy": 0.5, "uf1": 0.4, "uar": 0.5}
+    with pytest.raises(RecordError, match="has a 'intervals' block without f1, f1_me, f1_mae"):
+        Metrics.from_json({"classes": ["me", "mae"], "task": "intervals", "pooled": both, "fold_mean": {}})
+
+
+def test_the_plugin_guides_task_kind_registers_and_its_runs_figures_read_back(known_kinds):
+    """docs/plugins.md's kind, loaded as a plugin: registered by its hook, found by name, scored as single-label."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    code = re.search(r"^## A task kind\n.*?```python\n(.*?)```", guide, re.S | re.M).group(1)
+    module = types.ModuleType("graded_emotion")
+    exec(compile(code, "graded_emotion.py", "exec"), module.__dict__)
+    info = load_plugin(module)
+    assert info.error is None and info.registered == ["task kind:graded-emotion"]
+    written = Metrics.from_json(module.GRADED_EMOTION.pooled(SIX, EMOTIONS)).to_json()
+    read = Metrics.from_json(json.loads(json.dumps(written)))
+    assert kind_of(read) is module.GRADED_EMOTION
+    assert read.pooled.figures == pytest.approx({"accuracy": 4 / 6, "uf1": (4 / 5 + 2 / 3 + 1 / 2) / 3,
+                                                 "uar": (1 + 1 / 2 + 1 / 2) / 3})
+
+
+def test_every_command_reading_saved_runs_loads_the_plugins_first_so_their_kinds_are_known(monkeypatch, tmp_path):
+    import mebench.cli as cli_module
+
+    loaded = []
+    monkeypatch.setattr(cli_module, "default_registry", lambda: loaded.append("plugins"))
+    monkeypatch.setattr("mebench.configurations.load_configurations",
+                        lambda folder, skipped: loaded.append("runs") or [])
+    with pytest.raises(MebenchError, match="no complete runs"):
+        cli_module.load_saved_runs(tmp_path)  # leaderboard, compare, report
+    monkeypatch.setattr("mebench.export.export_runs", lambda *args, **kwargs: loaded.append("export") or [])
+    cli_module.export.callback((tmp_path,), "tensorboard", None, "mebench")
+    assert loaded == ["plugins", "runs", "plugins", "export"]

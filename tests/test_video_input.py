@@ -3,6 +3,7 @@ the face cropped once per video and resized, per-video cache, videos in worker p
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import cv2
@@ -236,6 +237,56 @@ def test_the_flow_and_the_face_size_are_in_the_run_identity():
 
 def test_a_run_reads_its_videos_through_the_cache_folder_it_is_given(tmp_path):
     config = RunConfig(model="feature-difference", dataset="synthetic-long", device="cpu", precision="fp32")
-    run(config, output_dir=tmp_path / "results", cache_dir=tmp_path / "cache", **QUIET)
+    outcome = run(config, output_dir=tmp_path / "results", cache_dir=tmp_path / "cache", **QUIET)
     faces = sorted((tmp_path / "cache" / "spotting").rglob("faces-*.npy"))
     assert len(faces) == len(synthetic_long.load_synthetic_long(preset="quick"))
+    # a hand-crafted spotter builds no net: it learns no parameters (the learned ones count their net's)
+    assert json.loads((outcome.run_dir / "run.json").read_text())["parameters"] == 0
+
+
+# --- the learned spotters read the same cache ---------------------------------------------------------------------
+
+
+def moving_video(count: int = 14) -> LongVideo:
+    """``count`` frames of a blurred random texture moving a pixel to the right per frame (flows that are not 0)."""
+    texture = cv2.GaussianBlur(np.random.default_rng(5).integers(0, 256, (64, 96), dtype=np.uint8), (7, 7), 0)
+    return long_video(np.stack([texture[:, 16 - j // 2:80 - j // 2] for j in range(count)]), cropped=True,
+                      fingerprint="e" * 64)
+
+
+def learned_inputs(name: str, **options):
+    """(a fresh spotter of ``name`` (one fold's), its input of a video, the flows per video it needs)."""
+    from mebench_plugins.spotters import mean, mtsn, softnet
+
+    if name == "softnet":
+        spotter = softnet.SoftNetSpotter(flow="dis", **options)
+        spotter.k = {"me": 2}
+        return spotter, lambda video: spotter._inputs(video, "me"), lambda video: video.n_frames - 2
+    if name == "mtsn":  # the flows k_micro (6 at 30 fps) and 1 apart
+        spotter = mtsn.MTSNSpotter(flow="dis", **options)
+        return spotter, spotter._inputs, lambda video: (video.n_frames - 6) + (video.n_frames - 1)
+    spotter = mean.MeanSpotter(flow="dis", **options)  # k = 3 at 30 fps
+    return spotter, spotter._frame_inputs, lambda video: video.n_frames - 3
+
+
+@pytest.mark.parametrize("name", ["softnet", "mtsn", "mean"])
+def test_a_learned_spotter_computes_each_videos_flows_once_for_every_fold_with_the_same_inputs(name, tmp_path,
+                                                                                               monkeypatch):
+    video = moving_video()
+    _, inputs, _ = learned_inputs(name)
+    plain = np.array(inputs(video))  # no cache: every flow computed
+    calls = counting_flow(monkeypatch)
+    first_fold, inputs, flows_needed = learned_inputs(name)
+    first_fold.use_cache(tmp_path)
+    first = np.array(inputs(video))
+    assert len(calls) == flows_needed(video) and np.abs(first).max() > 0
+    second_fold, inputs, _ = learned_inputs(name)
+    second_fold.use_cache(tmp_path)
+    second = np.array(inputs(video))
+    assert len(calls) == flows_needed(video)  # the second fold reads them back
+    np.testing.assert_array_equal(first, plain)
+    np.testing.assert_array_equal(second, plain)
+    unkept, inputs, _ = learned_inputs(name, cache_flows=False)  # the face video cached, the flows computed again
+    unkept.use_cache(tmp_path)
+    np.testing.assert_array_equal(inputs(video), plain)
+    assert len(calls) == 2 * flows_needed(video)

@@ -3,58 +3,15 @@ offset an annotation points at with its known slips corrected (or refused when s
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
-
-from mebench.data import FrameSource
 from mebench.errors import DataError
+from mebench.frame_files import FRAME_NUMBER, IMAGE_SUFFIXES, FrameFiles, number_frames  # noqa: F401 (the rule's home)
 
 if TYPE_CHECKING:
     from mebench_plugins.datasets.clips import Clip
-
-FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")  # the last run of digits in a file name
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".bmp", ".png"}
-
-
-@dataclass(frozen=True)
-class FrameFiles(FrameSource):
-    """Frames of one clip on disk, indexed by the number in each file name."""
-
-    folder: Path
-    files: tuple[tuple[int, str], ...]
-
-    def indices(self) -> list[int]:
-        return [index for index, _ in self.files]
-
-    def path(self, index: int) -> Path:
-        for number, name in self.files:
-            if number == index:
-                return self.folder / name
-        raise DataError(self.folder, f"no frame numbered {index}", "check the annotation against the file names")
-
-    def load(self, index: int) -> np.ndarray:
-        path = self.path(index)
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise DataError(path, "unreadable image", "the file is corrupt or not an image; restore it from your copy")
-        return image
-
-    def span(self, onset: int, offset: int) -> "FrameFiles":
-        """The frames numbered onset..offset: a sample cut from a whole recording (CAS(ME)³, SMIC-E)."""
-        return FrameFiles(self.folder, tuple((n, name) for n, name in self.files if onset <= n <= offset))
-
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        for _, name in self.files:
-            stat = (self.folder / name).stat()
-            digest.update(f"{self.folder / name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-        return digest.hexdigest()
 
 
 def index_frames(folder: Path, file: object = None, row: object = None) -> FrameFiles:
@@ -62,21 +19,10 @@ def index_frames(folder: Path, file: object = None, row: object = None) -> Frame
     if not folder.is_dir():
         raise DataError(folder, "missing clip folder", "the annotation lists this clip; restore the folder from "
                                                        "your copy or check --data-root", row)
-    numbered: dict[int, str] = {}
-    for path in folder.iterdir():
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        match = FRAME_NUMBER.search(path.stem)
-        if not match:
-            raise DataError(path, "frame file name has no frame number", "frames must be named like img46.jpg")
-        number = int(match.group(1))
-        if number in numbered:
-            raise DataError(folder, f"two frames numbered {number}: {numbered[number]} and {path.name}",
-                            "remove the duplicate")
-        numbered[number] = path.name
-    if not numbered:
+    frames = number_frames(folder)
+    if not frames.files:
         raise DataError(folder, "clip folder holds no images", "restore the frames from your copy", row)
-    return FrameFiles(folder, tuple(sorted(numbered.items())))
+    return frames
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from mebench.errors import DataError
 from mebench.long_videos import Interval, LongVideo, LongVideoCheck
-from mebench_plugins.datasets import casme3, smic_e
+from mebench_plugins.datasets import casme3, samm, smic_e
 from mebench_plugins.datasets.frames import FrameFiles, index_frames, span_problems
 from mebench_plugins.datasets.sheets import (Column, _sheet_below, find_annotation, find_dirs, find_files,
                                              read_sheet)
@@ -146,6 +146,11 @@ CASME2_SHEET = ("*code_final.xlsx",)
 CASME2_FRAME_TREES = r"^(rawpic|rawpic_crop|rawvideo|cropped|selectedpic|s\d+)$"
 CASME2_VIDEO = re.compile(r"^(?:\d+_)?(\d{4})")  # 15_0101disgustingteeth → 0101
 CASME2_NAMING = ("naming rule1", "naming rule2")
+#: CAS(ME)²'s emotion vocabulary (the code sheet's seventh column) and its 3-class mapping: CAS(ME)² has no
+#: recognition reader, so its declaration lives beside its reader. The spellings are MEAN's (``load_label.py``,
+#: lines 3 and 9-10: negative, positive, surprise, others; lower-cased), no public copy of the sheet was seen;
+#: 'others' maps to no class (spotting-only), as MEAN leaves it out of recognition (``prepare_training.py``, line 40).
+CASME2_LONG_EMOTIONS = {"negative": "negative", "positive": "positive", "surprise": "surprise", "others": None}
 
 
 def _casme2_code(value: Any, file: object, row: object) -> str:
@@ -323,6 +328,27 @@ SAMM_FRAME_TREES = r"^(SAMM_longvideos|\d{3}_\d+)$"
 SAMM_COLUMNS = (Column("Subject"), Column("Filename"), Column("Onset", ("Onset Frame",)),
                 Column("Apex", ("Apex Frame",)), Column("Offset", ("Offset Frame",)), Column("Type"))
 SAMM_VIDEO = re.compile(r"^(\d+)_(\d+)$")
+#: The SAMM micro-expression sheet (``samm.SHEET``; MEAN's copy is ``SAMM_20181215_Micro_FACS_Codes_v2.xlsx``).
+SAMM_ME_SHEETS = ("SAMM*Micro_FACS_Codes*.xlsx",)
+
+
+def _samm_me_emotions(root: Path) -> tuple[dict[str, tuple[str, str]], str]:
+    """Filename in lower case → (Estimated Emotion, where) from the SAMM micro-expression sheet, found by name below
+    ``root`` or beside it in the folder ``samm`` reads (``<data root>/SAMM/``); and a line saying what was read, or
+    that no sheet was found."""
+    beside = root.parent / samm.DATABASE.folder
+    found = (find_files(root, SAMM_ME_SHEETS, max_depth=2, prune=SAMM_FRAME_TREES)
+             or (find_files(beside, SAMM_ME_SHEETS, max_depth=0) if beside.is_dir() else []))
+    if not found:
+        return {}, (f"ME emotions: no SAMM micro-expression sheet ({samm.SHEET}) in {root} or {beside}: the intervals "
+                    f"carry no emotion (spotting works; spot-then-recognise, --protocol str, needs the sheet)")
+    table = read_sheet(found[0], ("Subject", "Filename", "Estimated Emotion"), sheets=("MICRO_ONLY",))
+    emotions: dict[str, tuple[str, str]] = {}
+    for row, record in table:
+        filename, emotion = _cell_text(record["Filename"]).casefold(), _cell_text(record["Estimated Emotion"])
+        if filename and emotion:
+            emotions.setdefault(filename, (emotion, f"{table.source}, row {row}"))
+    return emotions, f"ME emotions {table.description} (an ME interval by its Filename, as MEAN's loader merges them)"
 
 
 def read_samm_long(root: Path, sheet: Path | None = None, strict: bool = False) -> LongVideoCheck:
@@ -338,6 +364,12 @@ def read_samm_long(root: Path, sheet: Path | None = None, strict: bool = False) 
     reader crops by; mebench uses the video's first frame, named); SOFTNet drops them ("Ignore the samples that is
     extremely long in SAMMLV") — mebench keeps them, as the organisers' ground truth does.
 
+    The long-video sheet has no emotion column: an ME interval takes the Estimated Emotion of the row of the SAMM
+    micro-expression sheet (``SAMM_Micro_FACS_Codes_v2.xlsx``, found below ``root`` or in the ``SAMM/`` folder beside
+    it, where ``samm`` reads it) with the same Filename, as MEAN's loader merges the two sheets on Filename and Type
+    (``load_excel.py``); MaE intervals carry none. An ME interval without such a row is listed in the warnings;
+    without the sheet no interval carries an emotion, which the sources say.
+
     Not confirmed by a public source: the frame-file names beyond the last four digits (the organisers' reader
     globs ``<video>_*<4 digits>.jpg``; numbers are read from the last digits of a name), and that V2 and V3 keep the
     worksheet name and columns (SOFTNet reads V2's first worksheet with the same ten columns).
@@ -350,6 +382,8 @@ def read_samm_long(root: Path, sheet: Path | None = None, strict: bool = False) 
                         "unpack SAMM_longvideos/ (SAMM_longvideos/006_1/006_1_0001.jpg)")
     folders = {p.name: p for p in sorted(bases[0].iterdir()) if p.is_dir() and SAMM_VIDEO.match(p.name)}
     table = read_sheet(path, SAMM_COLUMNS, sheets=("FACS_Movement_Only",))
+    emotions, emotion_line = _samm_me_emotions(root)
+    unmatched: list[str] = []
     builders: dict[str, _VideoBuilder] = {}
     for row, record in table:
         filename = _cell_text(record["Filename"])
@@ -380,14 +414,21 @@ def read_samm_long(root: Path, sheet: Path | None = None, strict: bool = False) 
         apex = frames["Apex"] if frames["Apex"] is not None and frames["Apex"] >= 0 else None
         if frames["Apex"] is not None and apex is None:
             builder.note(f"{where}: apex {frames['Apex']} means missing; used no apex (unknown)", table.source, row)
-        builder.add(video_id, frames["Onset"], apex, frames["Offset"], _kind(record["Type"], "Type", table.source, row),
-                    None, table.source, row)
+        kind = _kind(record["Type"], "Type", table.source, row)
+        emotion = emotions.get(filename.casefold(), (None,))[0] if kind == "me" else None
+        if kind == "me" and emotions and emotion is None:
+            unmatched.append(f"{table.source}, row {row}: {video_id} ME {filename} "
+                             f"({frames['Onset']}..{frames['Offset']}) has no row of that Filename in the SAMM "
+                             f"micro-expression sheet: no emotion (spotting-only)")
+        builder.add(video_id, frames["Onset"], apex, frames["Offset"], kind, emotion, table.source, row)
     videos = [(builders.get(name) or _VideoBuilder(index_frames(folder), strict)).video(
         "samm-long", name.split("_")[0], name, FPS["samm-long"], cropped=False) for name, folder in folders.items()]
+    matched = sum(1 for video in videos for i in video.intervals if i.kind == "me" and i.emotion)
     return LongVideoCheck("samm-long", videos, [
         f"annotation {table.description}",
         f"frames {bases[0]}/<video>/<video>_<n>.jpg (not cropped; {len(folders)} videos, those without any "
-        f"expression included)"])
+        f"expression included)",
+        emotion_line + (f": {matched} ME intervals matched, {len(unmatched)} not" if emotions else "")], unmatched)
 
 
 # --- SMIC-E -----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -208,6 +208,8 @@ def load_synthetic_long(data_root=None, preset: str = DEFAULT_PRESET, subjects: 
             source = SyntheticLongVideo(seed, s, v, size, n_frames, events, drift)
             intervals = tuple(Interval(e.onset, e.offset, e.kind, e.apex, ACTION_EMOTION.get(e.actions[0]))
                               for e in events if e.kind != "blink")
+            # the planted emotions are the STR classes themselves: each is its own class, as a task assigns it
+            intervals = tuple(replace(i, emotion_class=i.emotion) for i in intervals)
             key = f"{DATASET}-v{GENERATOR_VERSION}:{seed}:{s}:{v}:{size}:{n_frames}"
             videos.append(LongVideo(dataset=DATASET, subject=f"{DATASET}/s{s:02d}", video=f"s{s:02d}_v{v:02d}",
                                     fps=FPS, frames=source, n_frames=n_frames, intervals=intervals, cropped=True,

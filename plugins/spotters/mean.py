@@ -63,7 +63,8 @@ from mebench.tasks import STR_EMOTIONS, str_emotion
 from mebench_plugins.spotters import FLOW_METHODS, optical_flow, relative_threshold, resolve_spotter_options
 from mebench_plugins.spotters import softnet
 from mebench_plugins.spotters.softnet import AUTHORS_P, FACE_SIZE, INPUT_SIZE, P_GRID, landmarks
-from mebench_plugins.spotters.video_input import CROPS, face_video
+from mebench_plugins.spotters.video_input import (CROPS, LEARNED_FLOW_CACHE_OPTION, VideoCache, cached_face_video,
+                                                   face_flows)
 
 #: The maps of the three streams' convolutions (u, v, strain: ``Conv2D(3)``, ``Conv2D(3)``, ``Conv2D(8)``).
 STREAM_MAPS = (3, 3, 8)
@@ -95,6 +96,7 @@ OPTIONS = (
                                 "unless the database ships face crops; none: the whole frames", choices=CROPS),
     Option("seed", int, 1, "seed of the initial weights, the sampling down and the shuffles (the authors call "
                            "random.seed(1))", minimum=0),
+    LEARNED_FLOW_CACHE_OPTION,
 )
 
 
@@ -267,8 +269,14 @@ def input_image(flow: np.ndarray, points: dict[int, tuple[int, int]], size: int 
 
 def pair_inputs(faces: np.ndarray, pairs: Sequence[tuple[int, int]], flow: str) -> np.ndarray:
     """The input of each (first, second) pair of face positions: (len(pairs), 42, 42, 3) float32."""
-    points = landmarks(faces.shape[1])
-    images = [input_image(optical_flow(faces[a], faces[b], flow), points, faces.shape[1]) for a, b in pairs]
+    return flow_inputs([optical_flow(faces[a], faces[b], flow) for a, b in pairs], faces.shape[1])
+
+
+def flow_inputs(flow_fields: Sequence[np.ndarray], size: int = FACE_SIZE) -> np.ndarray:
+    """The input of each flow field (H, W, 2) of a ``size``-pixel face video (``video_input.flows``, computed or read
+    from the cache): (N, 42, 42, 3) float32."""
+    points = landmarks(size)
+    images = [input_image(field, points, size) for field in flow_fields]
     return np.stack(images).astype(np.float32) if images else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
 
 
@@ -442,18 +450,32 @@ class MeanSpotter:
         self.k_p: int | None = self.options["k_p"]
         self.p: float | None = None
         self._outputs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: VideoCache | None = None
+
+    @property
+    def n_parameters(self) -> int:
+        """The parameters of the net ``fit`` builds (trunk and both heads), counted from a fresh one as PyTorch
+        counts them (batch normalisation's moving statistics are buffers, not parameters), built on the meta device."""
+        with torch.device("meta"):
+            return sum(parameter.numel() for parameter in MeanNet().parameters())
+
+    def use_cache(self, folder: str | Path) -> None:
+        """Read each video's face video and flows through ``video_input.VideoCache(folder)`` (the run's cache folder,
+        given by the spotter learner): every fold after the first reads them back."""
+        self._cache = VideoCache(folder)
 
     # what a video gives
     def _faces(self, video: Any) -> np.ndarray:
-        return face_video(video, FACE_SIZE, self.options["crop"])
+        return cached_face_video(video, FACE_SIZE, self.options["crop"], self._cache)
 
     def _k(self, video: Any) -> int:
         return self.k if self.k is not None else authors_k(video.fps)
 
-    def _frame_inputs(self, video: Any, faces: np.ndarray | None = None) -> np.ndarray:
-        faces = self._faces(video) if faces is None else faces
-        k = self._k(video)
-        return pair_inputs(faces, [(j, j + k) for j in range(len(faces) - k)], self.options["flow"])
+    def _frame_inputs(self, video: Any) -> np.ndarray:
+        """The input of every frame j = 0 … T − k − 1: the flow from frame j to j + k (through the cache)."""
+        faces, flow_fields = face_flows(video, FACE_SIZE, self.options["crop"], self._k(video), self.options["flow"],
+                                        self._cache, self.options["cache_flows"])
+        return flow_inputs(flow_fields, faces.shape[1])
 
     def video_outputs(self, video: Any) -> tuple[np.ndarray, np.ndarray]:
         """The net's spotting score and emotion probabilities of each frame j = 0 … T − k − 1 (computed once)."""
@@ -495,8 +517,7 @@ class MeanSpotter:
         if self.k_p is None:
             self.k_p = authors_k_p([i.offset - i.onset for video in holding for i in video.intervals
                                     if i.kind == "me"])
-        faces = {video.id: self._faces(video) for video in holding}
-        inputs = {video.id: self._frame_inputs(video, faces[video.id]) for video in holding}
+        inputs = {video.id: self._frame_inputs(video) for video in holding}
         rng = np.random.default_rng(seed)
         images = np.concatenate([inputs[video.id] for video in holding])
         labels = np.concatenate([pseudo_labels(len(inputs[video.id]), self._truth(video), self.k_p)
@@ -509,6 +530,7 @@ class MeanSpotter:
                        self.options["lr_spot"], generator)
         clips = [(video, clip) for video in holding for clip in self._clips(video)]
         if clips:  # the authors skip the recognition training of a fold without clips
+            faces = {video.id: self._faces(video) for video in {video.id: video for video, _ in clips}.values()}
             recognition = pair_inputs_of(faces, clips, self.options["flow"])
             train_recognition(net, recognition, np.array([clip[2] for _, clip in clips]),
                               self.options["epochs_recog"], self.options["batch_size"], self.options["lr_recog"],

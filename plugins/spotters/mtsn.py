@@ -53,11 +53,13 @@ from scipy.signal import find_peaks
 from torch import nn
 
 from mebench.api import (CodeLocation, ConfigError, DataError, Fidelity, InputSpec, ModelCard, ModelSpec, Option,
-                         Reference, ReportedFigures, hookimpl)
+                         OptionError, Reference, ReportedFigures, hookimpl)
 from mebench.spotting import Spotted, spotting_figures, video_counts
-from mebench_plugins.spotters import FLOW_METHODS, optical_flow, resolve_spotter_options
+from mebench_plugins.models.pretrained_weights import file_digest
+from mebench_plugins.spotters import FLOW_METHODS, resolve_spotter_options
 from mebench_plugins.spotters.softnet import FACE_SIZE, landmarks, min_max, optical_strain
-from mebench_plugins.spotters.video_input import CROPS, face_video
+from mebench_plugins.spotters.video_input import (CROPS, LEARNED_FLOW_CACHE_OPTION, VideoCache, cached_flows,
+                                                   face_flows, face_key, flows)
 
 #: The side of each input image (``dataloader``: ``torch.reshape(…, (1, 28, 28))``).
 INPUT_SIZE = 28
@@ -133,6 +135,10 @@ OPTIONS = (
     Option("crop", str, "auto", "auto: crop the face found once per video (OpenCV's Haar cascade) unless the "
                                 "database ships face crops; none: the whole frames", choices=CROPS),
     Option("seed", int, 1, "seed of the initial weights, the sampling down and the shuffles", minimum=0),
+    Option("weights", str, None, "the authors' trained net (megc2022-pretrained-weights/<cas|samm>_weights.pkl, a state "
+                                 "dict) loaded in every fold instead of training; the thresholds are still chosen on "
+                                 "the training videos; the run's identity holds the file's SHA-256, not its path"),
+    LEARNED_FLOW_CACHE_OPTION,
 )
 
 
@@ -203,6 +209,22 @@ def load_authors_weights(net: MTSN, path: str | Path) -> MTSN:
     return net
 
 
+def authors_weights(num_classes: int, options: dict[str, Any]) -> dict[str, Any] | None:
+    """What the net starts from under ``options`` (``ModelSpec.pretrained``, found at planning): with ``weights``, the
+    authors' file as given, its SHA-256 (in the run's identity, not its path) and the modules it fills, after
+    ``load_authors_weights`` has read it (a bad file stops the plan in one line); without, None (trained per fold)."""
+    given = options.get("weights")
+    if not given:
+        return None
+    path = Path(str(given)).expanduser()
+    if not path.is_file():
+        raise OptionError(f"--model-opt weights={given}: spotter 'mtsn': no such file; give the authors' "
+                          f"megc2022-pretrained-weights/<cas|samm>_weights.pkl")
+    load_authors_weights(MTSN(), path)
+    return {"source": f"{REPOSITORY} megc2022-pretrained-weights", "file": given, "sha256": file_digest(path),
+            "loaded": ["SOFTNet", "fc1", "fc2"], "adapted": [], "new": []}
+
+
 # --- the input ---------------------------------------------------------------------------------------------------
 
 
@@ -234,18 +256,24 @@ def input_image(flow: np.ndarray, points: dict[int, tuple[int, int]], size: int 
     return image
 
 
-def stream_images(faces: np.ndarray, k: int, count: int, flow: str) -> np.ndarray:
-    """The normalised images of the flows from frame j to j + k, j = 0 … count − 1: (count, 28, 28, 3) float32."""
-    points = landmarks(faces.shape[1])
-    images = [input_image(optical_flow(faces[j], faces[j + k], flow), points, faces.shape[1]) for j in range(count)]
+def stream_images(flow_fields: np.ndarray, size: int = FACE_SIZE) -> np.ndarray:
+    """The normalised images of flow fields (N, H, W, 2) of a ``size``-pixel face video: (N, 28, 28, 3) float32."""
+    points = landmarks(size)
+    images = [input_image(field, points, size) for field in flow_fields]
     return min_max(np.stack(images)) if images else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
 
 
 def video_inputs(faces: np.ndarray, k: int, flow: str) -> np.ndarray:
     """Both streams of every frame j = 0 … T − k − 1 (``prepare_dataset``: the 1-apart stream cut to the k-apart
     one's length): (T − k, 6, 28, 28) float32, channels k-apart u, v, strain then 1-apart u, v, strain."""
-    count = max(0, len(faces) - k)
-    both = np.concatenate([stream_images(faces, k, count, flow), stream_images(faces, 1, count, flow)], axis=-1)
+    return stream_inputs(flows(faces, k, flow), flows(faces, 1, flow), faces.shape[1])
+
+
+def stream_inputs(apart_k: np.ndarray, apart_1: np.ndarray, size: int = FACE_SIZE) -> np.ndarray:
+    """``video_inputs`` from the flows k apart (T − k, H, W, 2) and 1 apart (T − 1, …) of a ``size``-pixel face video
+    (``video_input.flows``, computed or read from the cache), the second cut to the first's length."""
+    count = len(apart_k)
+    both = np.concatenate([stream_images(apart_k, size), stream_images(apart_1[:count], size)], axis=-1)
     return np.ascontiguousarray(both.transpose(0, 3, 1, 2))
 
 
@@ -463,6 +491,18 @@ class MTSNSpotter:
         self.net: MTSN | None = None
         self.thresholds: dict[str, float] = {}
         self._scores: dict[str, np.ndarray] = {}
+        self._cache: VideoCache | None = None
+
+    @property
+    def n_parameters(self) -> int:
+        """The parameters of the net ``fit`` builds, counted from a fresh one built on the meta device."""
+        with torch.device("meta"):
+            return sum(parameter.numel() for parameter in MTSN().parameters())
+
+    def use_cache(self, folder: str | Path) -> None:
+        """Read each video's face video and flows through ``video_input.VideoCache(folder)`` (the run's cache folder,
+        given by the spotter learner): every fold after the first reads them back."""
+        self._cache = VideoCache(folder)
 
     def setting(self, video: Any) -> Setting:
         """The authors' constants for ``video`` (``setting`` option; auto: SAMM's for a SAMM database, else CAS's
@@ -473,8 +513,11 @@ class MTSNSpotter:
         return SETTINGS[chosen].scaled(float(video.fps)) if chosen == "cas" else SETTINGS[chosen]
 
     def _inputs(self, video: Any) -> np.ndarray:
-        return video_inputs(face_video(video, FACE_SIZE, self.options["crop"]), self.setting(video).k_micro,
-                            self.options["flow"])
+        crop, flow, cache = self.options["crop"], self.options["flow"], self._cache
+        cache_flows = self.options["cache_flows"]
+        faces, apart_k = face_flows(video, FACE_SIZE, crop, self.setting(video).k_micro, flow, cache, cache_flows)
+        apart_1 = cached_flows(video, faces, face_key(video, FACE_SIZE, crop), 1, flow, cache if cache_flows else None)
+        return stream_inputs(apart_k, apart_1, faces.shape[1])
 
     def video_scores(self, video: Any) -> np.ndarray:
         """The net's raw score of each frame j = 0 … T − k − 1 of ``video`` (computed once)."""
@@ -506,8 +549,11 @@ class MTSNSpotter:
         x = np.concatenate([inputs[video.id] for video in holding])
         hard = np.concatenate([h for h, _ in labels])
         soft = np.concatenate([s for _, s in labels])
-        kept = sample_down(hard, self.options["ratio"], np.random.default_rng(seed))
-        self.net = train_net(x[kept], hard[kept], soft[kept], self.options, torch.Generator().manual_seed(seed))
+        if self.options["weights"]:  # the authors' trained net in every fold: only the thresholds are chosen here
+            self.net = load_authors_weights(MTSN(), Path(self.options["weights"]).expanduser())
+        else:
+            kept = sample_down(hard, self.options["ratio"], np.random.default_rng(seed))
+            self.net = train_net(x[kept], hard[kept], soft[kept], self.options, torch.Generator().manual_seed(seed))
         for video in holding:
             self._scores[video.id] = net_scores(self.net, inputs[video.id])
         self.choose_threshold(videos, leaky=False)
@@ -633,5 +679,5 @@ def mebench_register_models(register):
         factory=build, input_spec=InputSpec(1, 1, 1, scaling="none"), preprocessing=(),
         description="MTSN (Liong et al., FME 2022): one net scoring every frame from flows k and 1 frames apart, "
                     "hard pseudo-labels, ME and MaE from the one score; thresholds chosen on the training videos",
-        card=CARD, family="spotters", learner="spotter", options=OPTIONS,
+        card=CARD, family="spotters", learner="spotter", options=OPTIONS, pretrained=authors_weights,
     ))

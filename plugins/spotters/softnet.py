@@ -50,8 +50,8 @@ from torch import nn
 from mebench.api import (CodeLocation, ConfigError, DataError, Fidelity, InputSpec, ModelCard, ModelSpec, Option,
                          Reference, ReportedFigures, hookimpl)
 from mebench.spotting import Spotted, spotting_figures, video_counts
-from mebench_plugins.spotters import FLOW_METHODS, Interval, optical_flow, relative_threshold, resolve_spotter_options
-from mebench_plugins.spotters.video_input import CROPS, face_video
+from mebench_plugins.spotters import FLOW_METHODS, Interval, relative_threshold, resolve_spotter_options
+from mebench_plugins.spotters.video_input import CROPS, LEARNED_FLOW_CACHE_OPTION, VideoCache, face_flows, flows
 
 #: The side of the square grey face the authors crop and resize every frame to (``load_images.crop_images``).
 FACE_SIZE = 128
@@ -89,6 +89,7 @@ OPTIONS = (
                                 "unless the database ships face crops; none: the whole frames", choices=CROPS),
     Option("seed", int, 1, "seed of the initial weights, the sampling down, the augmentation and the shuffle "
                            "(the authors call random.seed(1))", minimum=0),
+    LEARNED_FLOW_CACHE_OPTION,
 )
 
 
@@ -223,9 +224,14 @@ def min_max(images: np.ndarray) -> np.ndarray:
 
 def video_inputs(faces: np.ndarray, k: int, flow: str) -> np.ndarray:
     """The normalised input of every frame j = 0 … T − k − 1 of a face video: (T − k, 42, 42, 3) float32."""
-    points = landmarks(faces.shape[1])
-    images = [input_image(optical_flow(faces[j], faces[j + k], flow), points, faces.shape[1])
-              for j in range(len(faces) - k)]
+    return flow_inputs(flows(faces, k, flow), faces.shape[1])
+
+
+def flow_inputs(flow_fields: np.ndarray, size: int = FACE_SIZE) -> np.ndarray:
+    """The normalised input of each flow field (T − k, H, W, 2) of a ``size``-pixel face video (``video_input.flows``,
+    computed or read from the cache): (T − k, 42, 42, 3) float32."""
+    points = landmarks(size)
+    images = [input_image(field, points, size) for field in flow_fields]
     return min_max(np.stack(images)) if images else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
 
 
@@ -348,10 +354,25 @@ class SoftNetSpotter:
         self.k: dict[str, int] = {}
         self.p: dict[str, float] = {}
         self._scores: dict[tuple[str, str], np.ndarray] = {}
+        self._cache: VideoCache | None = None
+
+    @property
+    def n_parameters(self) -> int:
+        """The parameters of the net ``fit`` builds, counted from a fresh one (each type trains its own) built on the
+        meta device: no memory, no random numbers drawn."""
+        with torch.device("meta"):
+            return sum(parameter.numel() for parameter in SoftNet().parameters())
+
+    def use_cache(self, folder: str | Path) -> None:
+        """Read each video's face video and flows through ``video_input.VideoCache(folder)`` (the run's cache folder,
+        given by the spotter learner): every fold after the first reads them back."""
+        self._cache = VideoCache(folder)
 
     # what a video gives
     def _inputs(self, video: Any, kind: str) -> np.ndarray:
-        return video_inputs(face_video(video, FACE_SIZE, self.options["crop"]), self.k[kind], self.options["flow"])
+        faces, flow_fields = face_flows(video, FACE_SIZE, self.options["crop"], self.k[kind], self.options["flow"],
+                                        self._cache, self.options["cache_flows"])
+        return flow_inputs(flow_fields, faces.shape[1])
 
     def video_scores(self, video: Any, kind: str) -> np.ndarray:
         """The ``kind`` net's raw score of each frame j = 0 … T − k − 1 of ``video`` (computed once)."""

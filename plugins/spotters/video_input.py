@@ -226,6 +226,23 @@ def cached_flows(video: Any, faces: np.ndarray, face_key: dict[str, Any], k: int
                        lambda out: flows(faces, k, method, out))
 
 
+#: What a learned spotter declares: it reads each training video again in every fold, so its flows are cached by
+#: default (one file per video, distance and method).
+LEARNED_FLOW_CACHE_OPTION = Option(
+    "cache_flows", bool, True, "keep each video's flows in the run's cache folder, so that every fold after the first "
+                               "reads them back (the same answers); 8 bytes per pixel and frame per distance (T × "
+                               "128² × 8: 1.3 GB per 10,000 frames); false: computed in every fold")
+
+
+def face_flows(video: Any, size: int, crop: str, k: int, method: str, cache: VideoCache | None = None,
+               cache_flows: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(the face video, its flows k apart) of ``video``: the face video through ``cache``, the flows too where
+    ``cache_flows`` (keyed by the face's key, k and the method: computed once per video for every fold that reads
+    it); without a cache, both computed. The flows are the same float32 values either way."""
+    faces = cached_face_video(video, size, crop, cache)
+    return faces, cached_flows(video, faces, face_key(video, size, crop), k, method, cache if cache_flows else None)
+
+
 def _worker_init() -> None:
     cv2.setNumThreads(1)
 
