@@ -21,8 +21,8 @@ from mebench.folds import Fold
 from mebench.hardware import bf16_supported, device_name, resolve_device
 from mebench.registry import default_registry
 from mebench.timing import Stopwatch
-from mebench.fold_batching import fold_batch_size, train_folds_batched
-from mebench.training import TrainSettings, train_fold
+from mebench.run.fold_batching import fold_batch_size, train_folds_batched
+from mebench.run.training import TrainSettings, train_fold
 
 PAPER_NETS = ["base", "dspp", "wspp", "daspp", "waspp", "vgg-m", "alexnet", "ststnet", "offapexnet", "dual-inception"]
 #: (task, LOSO folds, samples) of the MEGC2019 tasks.

@@ -30,12 +30,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from mebench.data import MEGC2019_CLASSES as CLASSES
 from mebench.data import InputSpec
 from mebench.folds import loso_folds
-from mebench.model_card import count_macs
+from mebench.run.model_card import count_macs
 from mebench.registry import default_registry
 from mebench.timing import Stopwatch
-from mebench.fold_batching import fold_batch_size, train_folds_batched
+from mebench.run.fold_batching import fold_batch_size, train_folds_batched
 from mebench.hardware import bf16_supported, resolve_device
-from mebench.training import TrainSettings, train_fold
+from mebench.run.training import TrainSettings, train_fold
 
 
 def naive_loso(build, x_cpu, y_cpu, folds, epochs, batch_size, lr, device, seed):
@@ -70,8 +70,8 @@ def parity(model: str, seeds: list[int], preset: str) -> None:
     """UF1/UAR of fp32 and bf16 training on the synthetic dataset, per seed."""
     import tempfile
 
-    from mebench.plan import RunConfig
-    from mebench.runner import run
+    from mebench.run.plan import RunConfig
+    from mebench.run.runner import run
 
     print(f"\nprecision parity: {model} on synthetic ({preset} preset), seeds {seeds}")
     rows = {}
@@ -150,7 +150,7 @@ def main() -> None:
         settings = TrainSettings(**base, bf16=bf16)
         k = args.fold_batch or fold_batch_size(build, x, y, folds[0], settings, len(folds))
         variants.append((f"fold-batched(K={k})", lambda: mebench_loso(build, x, y, folds, settings, group_size=k)))
-        from mebench.execute import FOLD_BATCH_MAX_MACS
+        from mebench.run.execute import FOLD_BATCH_MAX_MACS
 
         if flops_per_sample / 6 < FOLD_BATCH_MAX_MACS:  # what --fold-batch auto picks
             default = variants[-1][0]

@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mebench.plan import load_task_samples
-from mebench.preprocessing import build_chain, prepare
+from mebench.run.plan import load_task_samples
+from mebench.run.preprocessing import build_chain, prepare
 from mebench.registry import default_registry
 
 

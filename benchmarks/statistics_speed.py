@@ -17,11 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the run-folder writer
 
-from mebench.configurations import load_configurations  # noqa: E402
+from mebench.analysis.configurations import load_configurations  # noqa: E402
 from mebench.hardware import describe_cpu, device_label  # noqa: E402
-from mebench.leaderboard import leaderboard_tables, render_tables  # noqa: E402
+from mebench.analysis.leaderboard import leaderboard_tables, render_tables  # noqa: E402
 from mebench.statistics import encode, paired_bootstrap, subject_bootstrap  # noqa: E402
-from tests.test_leaderboard import predictions_with_accuracy, task_samples, write_run  # noqa: E402
+from tests.core.analysis.test_leaderboard import predictions_with_accuracy, task_samples, write_run  # noqa: E402
 
 CLASSES = ("negative", "positive", "surprise")
 

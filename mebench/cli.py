@@ -184,11 +184,11 @@ def run(model, dataset, seed, force, no_wait, track, **settings):
     metrics table. An interrupted run resumes from its finished folds; a finished run is not
     repeated unless --force is given. Exit codes: 0 done, 1 data or run-time failure, 2 usage error.
     """
-    from mebench.plan import RunConfig
-    from mebench.runner import run as run_one
+    from mebench.run.plan import RunConfig
+    from mebench.run.runner import run as run_one
 
     if track:
-        from mebench.export import require_tracker
+        from mebench.analysis.export import require_tracker
 
         require_tracker(track)  # before any training: a missing extra is one line, not a lost run
     require_data_root(settings["data_root"], default_registry().datasets.get(dataset))
@@ -197,7 +197,7 @@ def run(model, dataset, seed, force, no_wait, track, **settings):
                       progress=not settings["quiet"], workers=settings["workers"], log=log_line, wait=not no_wait)
     click.echo(outcome.summary())
     if track:
-        from mebench.export import export_runs
+        from mebench.analysis.export import export_runs
 
         for line in export_runs([outcome.run_dir], track, log=log_line):
             log_line(f"exported {line}")
@@ -230,7 +230,7 @@ def sweep(sweep_file, dry_run, summarise_only, track, **settings):
     fold tasks; a failing run does not stop the others (they are listed at the end and the exit
     code is 1). Ends with the grid's leaderboard.
     """
-    from mebench.sweep import SweepSpec, dry_run_report, run_sweep
+    from mebench.run.sweep import SweepSpec, dry_run_report, run_sweep
 
     context = click.get_current_context()
     own = {name: settings.pop(name) for name in ("models", "datasets", "seeds", "executor", "ray_address", "retries",
@@ -250,15 +250,15 @@ def sweep(sweep_file, dry_run, summarise_only, track, **settings):
         click.echo(dry_run_report(spec, progress=not quiet, log=log_line))
         return
     if track:
-        from mebench.export import require_tracker, track_runs
+        from mebench.analysis.export import require_tracker, track_runs
 
         require_tracker(track)  # before any training
     untracked: list[Path] = []  # --track: each run is exported as soon as it is complete, the grid going on
     on_complete = (lambda folder: untracked.extend(track_runs([folder], track, log_line))) if track else None
     outcome = run_sweep(spec, summarise_only=summarise_only, progress=not quiet, log=log_line, on_complete=on_complete)
     if outcome.complete:  # the leaderboard of the grid's complete runs, not of everything in the results folder
-        from mebench.configurations import load_run_folders
-        from mebench.leaderboard import leaderboard_tables, render_tables
+        from mebench.analysis.configurations import load_run_folders
+        from mebench.analysis.leaderboard import leaderboard_tables, render_tables
 
         click.echo(render_tables(leaderboard_tables(load_run_folders(outcome.complete_folders))))
     click.echo(f"\n{outcome.complete} of {len(outcome.runs)} runs complete", err=True)
@@ -327,7 +327,7 @@ def check(dataset, data_root, dataset_opt, list_all):
               help="Also write the output to this file (atomically).")
 def info(model, as_json, every_model, write):
     """Show MODEL's card: source, code, fidelity, input chain, parameters, MACs, options, paper figures, deviations."""
-    from mebench.model_card import model_facts, models_document, render_card
+    from mebench.run.model_card import model_facts, models_document, render_card
 
     registry = default_registry()
     if every_model == bool(model):
@@ -375,11 +375,11 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
     every configuration not significantly different from it (paired bootstrap, Holm, alpha 0.05)
     are marked. Runs that cannot be read are listed as skipped.
     """
-    from mebench.leaderboard import leaderboard_text
+    from mebench.analysis.leaderboard import leaderboard_text
 
     registry = default_registry()
     if models_table:
-        from mebench.model_card import models_leaderboard
+        from mebench.run.model_card import models_leaderboard
 
         text = models_leaderboard(registry, fmt)
     else:
@@ -393,7 +393,7 @@ def leaderboard(results_dir, fmt, reported, metric_list, dataset, models_table, 
 
 def load_saved_runs(results_dir: Path):
     """The configurations under ``results_dir``; each unusable run is named on stderr."""
-    from mebench.configurations import load_configurations
+    from mebench.analysis.configurations import load_configurations
 
     if not results_dir.exists():
         raise UsageError(f"no results folder {results_dir}; run `mebench run` first or pass --results DIR")
@@ -420,8 +420,8 @@ def compare(first, second, results_dir, dataset):
     differences with paired subject-level bootstrap intervals and p-values, and McNemar's exact
     test on per-sample correctness per seed pair.
     """
-    from mebench.compare import compare_configurations, render_comparison
-    from mebench.configurations import load_run_folders, resolve_configuration
+    from mebench.analysis.compare import compare_configurations, render_comparison
+    from mebench.analysis.configurations import load_run_folders, resolve_configuration
 
     pair, saved = [], None
     for reference in (first, second):
@@ -477,7 +477,7 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json,
     where the file lacks ids of the task, unless --allow-missing). The same NAME again: the same file leaves it
     as it is; another file is refused unless --force replaces it.
     """
-    from mebench.score import (Truth, check_external_name, match_predictions, score_file, score_report,
+    from mebench.analysis.score import (Truth, check_external_name, match_predictions, score_file, score_report,
                                score_spotting, spotting_report, store_scored)
 
     for path in (predictions, ground_truth):
@@ -506,8 +506,8 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json,
     if "spotter" in spec.kind.learners:  # a spotting task: the ground truth is its videos' intervals
         if store_as is not None:
             raise UsageError("--as stores recognition predictions; a spotting file is scored but not stored")
-        from mebench.plan import load_task_samples
-        from mebench.score import score_spotting_task
+        from mebench.run.plan import load_task_samples
+        from mebench.analysis.score import score_spotting_task
 
         if spec.needs_data_root:
             require_data_root(data_root, spec)
@@ -518,7 +518,7 @@ def score(predictions, task, data_root, dataset_opt, ground_truth, iou, as_json,
     if spec.ground_truth is not None and not _given_on_command_line("data_root"):  # $MEBENCH_DATA is not a request
         rows = spec.ground_truth(**values)
     else:
-        from mebench.plan import load_task_samples
+        from mebench.run.plan import load_task_samples
 
         if spec.needs_data_root and data_root is None:
             raise UsageError(f"task {task!r} ships no ground truth: point --data-root (or ${ENV_DATA}) at your copy")
@@ -562,7 +562,7 @@ def submit(model, train_tasks, videos_dir, fmt, output, fps, data_root, model_op
     row per interval in the challenge's form. Read the file back with `mebench score FILE --task spotting
     --ground-truth GT.csv` where the ground truth is known.
     """
-    from mebench.submission import submit as write_submission
+    from mebench.run.submission import submit as write_submission
 
     tasks = [task.strip() for task in train_tasks.split(",") if task.strip()]
     done = write_submission(default_registry(), model, tasks, videos_dir, output, fmt,
@@ -590,7 +590,7 @@ def export(run_dirs, tracker, uri, experiment):
     (one MLflow run per run id, tag mebench.run_id); the run folder is never changed. W&B runs offline
     unless $WANDB_MODE says otherwise.
     """
-    from mebench.export import export_runs
+    from mebench.analysis.export import export_runs
 
     default_registry()  # the plugins' task kinds are known by name before their runs are read
     for line in export_runs(run_dirs, tracker, uri, experiment, log=log_line):
@@ -610,7 +610,7 @@ def report(results_dir, out_dir, reported):
     published figures on other tasks are named in one line), reported-vs-measured rows, plots, and
     each run's protocol and environment.
     """
-    from mebench.report import write_report
+    from mebench.analysis.report import write_report
 
     registry = default_registry()
     specs = [registry.models.get(n) for n in registry.models.names()] if reported else []

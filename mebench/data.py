@@ -258,7 +258,7 @@ class ModelSpec:
     #: ``file`` as given, its ``sha256``, the layers ``loaded``, ``adapted`` and ``new``), found by loading it at
     #: planning; it enters ``run.json`` and the run's identity. None, or a None result: random initialisation.
     pretrained: Callable[[int, Mapping[str, Any]], dict[str, Any] | None] | None = None
-    #: How the model learns (``mebench.learners``: ``net``, ``estimator``, ``spotter``); None: found from what the
+    #: How the model learns (``mebench.run.learners``: ``net``, ``estimator``, ``spotter``); None: found from what the
     #: factory builds (a spotter has ``spot_video``, an estimator ``fit`` and ``predict_proba``, else a net).
     learner: str | None = None
 

@@ -29,7 +29,7 @@ def is_estimator(model: Any) -> bool:
 
 
 def is_spotter(model: Any) -> bool:
-    """Whether ``model`` is a spotter (``mebench.learners.SPOTTER``): ``spot_video(video) -> [(onset, offset,
+    """Whether ``model`` is a spotter (``mebench.run.learners.SPOTTER``): ``spot_video(video) -> [(onset, offset,
     type), …]`` (inclusive frame numbers of the video, type one of the task's types), and optionally
     ``fit(videos)`` (a net may be one)."""
     return callable(getattr(model, "spot_video", None))

@@ -4,9 +4,9 @@
 range, help line, and its role — part of the run's identity (hashed into the run id), an execution
 lever (where and how folds are trained: never changes a result, so a run resumes across it), or a
 setting of the session (where results and caches go, progress bars) that is no part of the run.
-Everything else is made from these declarations: ``mebench.plan.RunConfig`` (its fields and
+Everything else is made from these declarations: ``mebench.run.plan.RunConfig`` (its fields and
 defaults), the command-line options of ``mebench run`` and those ``mebench sweep`` shares with it
-(``mebench.cli``), the keys a sweep file accepts (``mebench.sweep.SweepSpec.keys``), and the plan's
+(``mebench.cli``), the keys a sweep file accepts (``mebench.run.sweep.SweepSpec.keys``), and the plan's
 execution levers and later settings. A new run option is one more declaration here.
 """
 

@@ -68,7 +68,7 @@ class TaskKind:
     weighs_labels: bool = False
     #: Whether a scikit-learn-style estimator of one class per sample (``mebench.estimators``) can learn it.
     takes_estimators: bool = False
-    #: The learners (``mebench.learners``, by name) that can learn a task of this kind.
+    #: The learners (``mebench.run.learners``, by name) that can learn a task of this kind.
     learners: tuple[str, ...] = ("net",)
     #: Whether a sample has several of the task's classes (labels): ``data check`` counts samples per label.
     several_per_sample: bool = False
@@ -448,7 +448,7 @@ class Intervals(TaskKind):
     """Intervals in long videos (spotting): a sample is a whole video (``mebench.long_videos.LongVideo``), its
     targets the annotated intervals (ME or MaE), its answer the intervals a spotter finds. Scored by the MEGC
     rule (``mebench.spotting``): per type and overall F1, precision and recall from TP, FP and FN, with
-    subject-level intervals. Learnt by spotters (``mebench.learners.SPOTTER``), not by nets."""
+    subject-level intervals. Learnt by spotters (``mebench.run.learners.SPOTTER``), not by nets."""
 
     name, label_word, ranking, learners = "intervals", "type", "f1", ("spotter",)
     answer = "intervals in long videos (spotting)"
@@ -639,7 +639,7 @@ def str_emotion(interval: Any, emotions: Sequence[str] = STR_EMOTIONS) -> str | 
 class SpotThenRecognise(Intervals):
     """Spot-then-recognise (STR): a spotting task (``Intervals``) whose spotted intervals are also classified into
     an emotion (``STR_EMOTIONS``) by a recognition model trained on the training videos' annotated intervals
-    (``mebench.spot_recognise``). Scored as spotting plus recognition on the spotted true positives (UF1, UAR)
+    (``mebench.run.spot_recognise``). Scored as spotting plus recognition on the spotted true positives (UF1, UAR)
     and STRS = spotting F1 × recognition UF1, per type and overall, with subject-level intervals. A run is one
     with the ``str`` protocol on a spotting task."""
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from mebench import hookimpl
 from mebench.data import InputSpec, ModelSpec
-from mebench.plan import RunConfig
+from mebench.run.plan import RunConfig
 from mebench.registry import PluginInfo, discover
 
 TINY_INPUT = InputSpec(channels=3, height=16, width=16)
@@ -33,7 +33,7 @@ def quiet(_line: str) -> None:
     """A log that prints nothing."""
 
 
-#: Keywords of ``mebench.runner.run`` for a test: no progress bars, preprocessing in this process, no log.
+#: Keywords of ``mebench.run.runner.run`` for a test: no progress bars, preprocessing in this process, no log.
 QUIET = {"progress": False, "workers": 1, "log": quiet}
 
 
@@ -46,7 +46,7 @@ def tiny_config(**overrides) -> RunConfig:
 
 def load_task(task: str, data_root, **options):
     """The registered task's samples, as a run loads them (options checked by the one validator)."""
-    from mebench.plan import load_task_samples
+    from mebench.run.plan import load_task_samples
     from mebench.registry import default_registry
 
     spec = default_registry().datasets.get(task)
@@ -62,8 +62,8 @@ def private(root: Path, tmp_path: Path, *folders: str) -> Path:
 
 
 def tiny_run(registry, output_dir: Path, **overrides):
-    """``mebench.runner.run`` of ``tiny_config(**overrides)`` into ``output_dir``, quietly."""
-    from mebench.runner import run
+    """``mebench.run.runner.run`` of ``tiny_config(**overrides)`` into ``output_dir``, quietly."""
+    from mebench.run.runner import run
 
     return run(tiny_config(**overrides), registry, output_dir=output_dir, **QUIET)
 
@@ -132,8 +132,8 @@ def cli():
 @pytest.fixture(scope="session")
 def db_root(tmp_path_factory):
     """CAS(ME)³ Part A, MMEW, 4DME, CASME, SMIC-VIS/NIR and SMIC-E fixtures in their distributed layouts, written
-    once per test session (never modified; tests/database_fixtures.py)."""
-    from tests.database_fixtures import write_database_fixture
+    once per test session (never modified; tests/kit/database_fixtures.py)."""
+    from tests.kit.database_fixtures import write_database_fixture
 
     return write_database_fixture(tmp_path_factory.mktemp("databases"))
 
@@ -142,6 +142,6 @@ def db_root(tmp_path_factory):
 def megc_root(tmp_path_factory):
     """CASME II, SAMM and SMIC-HS fixtures in their distributed layouts, written once per test session
     (one folder, so the preprocessing cache is shared by every test that runs on it)."""
-    from tests.megc_fixtures import write_megc_fixture
+    from tests.kit.megc_fixtures import write_megc_fixture
 
     return write_megc_fixture(tmp_path_factory.mktemp("megc"))

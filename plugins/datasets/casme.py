@@ -61,7 +61,7 @@ def read_casme(root: Path, sheet: Path | None = None) -> Reading:
         if not folder.is_dir() and (frames / f"sub{number}" / name).is_dir():
             folder = frames / f"sub{number}" / name
         clips.append(clip_from_sheet("casme", subject, record, SHEET_COLUMNS, frames, table, row,
-                                     FRAME_FOLDERS[layout], folder, emotions=EMOTIONS))
+                                     FRAME_FOLDERS[layout], folder))
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/sub<NN>/<Filename>/ "
                            f"({'face-cropped' if FRAME_FOLDERS[layout] else 'not cropped'})"])

@@ -54,7 +54,7 @@ def read_casme2(root: Path, sheet: Path | None = None) -> Reading:
                         "unpack the CASME II frames into this folder")
     table = read_sheet(sheet, COLUMNS + (AU_COLUMN,))
     clips = [clip_from_sheet("casme2", f"sub{subject_number(record['Subject'], table.source, row):02d}", record,
-                             COLUMNS[1:], root / layout, table, row, cropped=FRAME_FOLDERS[layout], emotions=EMOTIONS)
+                             COLUMNS[1:], root / layout, table, row, cropped=FRAME_FOLDERS[layout])
              for row, record in table]
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {root / layout}/sub<NN>/<Filename>/ "

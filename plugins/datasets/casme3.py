@@ -37,7 +37,6 @@ from mebench.errors import DataError
 from mebench_plugins.datasets.action_units import au_cell
 from mebench_plugins.datasets.clips import Clip, Reading
 from mebench_plugins.datasets.declaration import Database, NativeTask
-from mebench_plugins.datasets.labels import emotion_class
 from mebench_plugins.datasets.sheets import (AU_COLUMN, Column, find_annotation, find_dirs, find_files, frame_number,
                                              read_sheet)
 
@@ -133,8 +132,7 @@ def read_casme3a(root: Path, sheet: Path | None = None) -> Reading:
             warnings.append(f"{table.source}, row {row}: casme3a/{subject}/{filename}_{onset}: {conflict[2]}")
         layouts.add("color/" if folder.name == "color" else "directly in the Filename folder")
         clips.append(Clip(
-            dataset="casme3a", subject=f"casme3a/{subject}", name=f"{filename}_{onset}", emotion=emotion,
-            label=emotion_class(EMOTIONS, emotion, table.source, row), onset=onset,
+            dataset="casme3a", subject=f"casme3a/{subject}", name=f"{filename}_{onset}", emotion=emotion, onset=onset,
             apex=frame_number(record["Apex"], "Apex", table.source, row, missing_ok=True),
             offset=frame_number(record["Offset"], "Offset", table.source, row),
             folder=folder, source=table.source, row=row, cropped=False, recording=True,

@@ -5,8 +5,10 @@ from a database's own labels, and the options of a task.
 
 A database's reader turns its distributed files into ``Clip``s and says what it read (``Reading``); its
 module declares it (a ``Database``), and ``declared`` derives the tables this module reads (``DATABASES``,
-``FOLDERS``, ``ROOT_NAMES``). Several databases can share one folder: SMIC's HS, VIS, NIR and SMIC-E parts
-all live under ``SMIC/`` and take ``smic_root``.
+``FOLDERS``, ``ROOT_NAMES``, ``EMOTIONS``). A clip carries its emotion as written; the class is assigned
+here, from the database's declared vocabulary (``clip_class``), by the task that builds the samples.
+Several databases can share one folder: SMIC's HS, VIS, NIR and SMIC-E parts all live under ``SMIC/`` and
+take ``smic_root``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from mebench.errors import DataError, OptionError
 from mebench.options import Option
 from mebench_plugins.datasets.clips import Clip
 from mebench_plugins.datasets.declaration import Database  # noqa: F401 (catalog.Database, as before)
-from mebench_plugins.datasets.declared import DATABASES, EMOTION_TASKS, FOLDERS, ROOT_NAMES
+from mebench_plugins.datasets.declared import DATABASES, EMOTION_TASKS, EMOTIONS, FOLDERS, ROOT_NAMES
 from mebench_plugins.datasets.errata import apply_errata, load_errata, unmatched_errata
 from mebench_plugins.datasets.frames import FrameFiles, index_frames, resolve_frames
 from mebench_plugins.datasets.labels import emotion_class
@@ -62,6 +64,23 @@ def sheet_option(keys: Iterable[str], root: str) -> str:
     return "sheet" if len({DATABASES[k].root for k in keys}) == 1 else f"{root}_sheet"
 
 
+def three_class(dataset: str, emotion: str, file: object, row: object = None) -> str | None:
+    """The MEGC2019 3-class label of one of ``dataset``'s emotions (see ``labels.emotion_class``)."""
+    return emotion_class(EMOTIONS[dataset], emotion, file, row)
+
+
+def clip_class(clip: Clip, mapping: Mapping[str, str | None] | None = None) -> str | None:
+    """The class of the clip's emotion under a task's ``mapping`` (by default its database's 3-class vocabulary,
+    ``Database.emotions``); None for a known but excluded emotion, or where the database declares no vocabulary.
+    An emotion outside the vocabulary is an error naming where the emotion was read: the clip's sheet and row,
+    its emotion folder, or the erratum that set it."""
+    mapping = DATABASES[clip.dataset].emotions if mapping is None else mapping
+    if mapping is None:
+        return None
+    file, row = clip.emotion_from if clip.emotion_from is not None else (clip.source, clip.row)
+    return emotion_class(mapping, clip.emotion, file, row)
+
+
 @dataclass
 class ClipSet:
     """The clips of some databases with the errata applied (by sample id), what was read and the warnings."""
@@ -73,7 +92,8 @@ class ClipSet:
 
 def read_clips(keys: Iterable[str], data_root, options: Mapping[str, Any], errata: str | None) -> ClipSet:
     """Every annotated clip of the databases ``keys`` (excluded emotions too), errata applied, by sample id.
-    Two rows naming one sample are an error naming both."""
+    Two rows naming one sample are an error naming both; so is an emotion outside the database's vocabulary,
+    as the annotation writes it or as an erratum sets it, in every task (``clip_class``)."""
     keys = list(keys)
     fixes = load_errata(Path(errata) if errata else None)
     clips: dict[str, Clip] = {}
@@ -83,6 +103,8 @@ def read_clips(keys: Iterable[str], data_root, options: Mapping[str, Any], errat
         sheet = options.get(sheet_option(keys, database.root)) if database.sheet else None
         try:  # every database that cannot be read is named at once, not only the first
             reading = database.reader(database_root(database.root, data_root, options), Path(sheet) if sheet else None)
+            for clip in reading.clips:
+                clip_class(clip)
         except DataError as error:
             unreadable.append(error)
             continue
@@ -93,6 +115,8 @@ def read_clips(keys: Iterable[str], data_root, options: Mapping[str, Any], errat
                 raise DataError(clip.source, f"two rows name the sample {clip.id}: {clips[clip.id].where} and this one",
                                 "remove the duplicate row or add an erratum", clip.row)
             clips[clip.id] = apply_errata(clip, fixes, warnings)
+            if "emotion" in clips[clip.id].corrected_fields:  # the emotion an erratum set
+                clip_class(clips[clip.id])
         warnings += unmatched_errata(fixes, key, reading.clips)
     if len(unreadable) == 1:
         raise unreadable[0]
@@ -192,7 +216,7 @@ def check_emotion_task(task: str, data_root=None, *, errata: str | None = None, 
     found, excluded = TaskFindings([], [], list(read.warnings)), {}
     indexed: dict[Path, FrameFiles] = {}
     for clip in read.clips.values():
-        label = emotion_class(definition.mapping, clip.emotion, clip.source, clip.row)
+        label = clip_class(clip, definition.mapping)
         if label is None:
             excluded[clip.emotion] = excluded.get(clip.emotion, 0) + 1
             continue

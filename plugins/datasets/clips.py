@@ -5,23 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mebench.errors import DataError
 from mebench_plugins.datasets.action_units import AUCell, au_cell
-from mebench_plugins.datasets.labels import emotion_class
 from mebench_plugins.datasets.sheets import Sheet, frame_number
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One annotated clip as a dataset's own files describe it."""
+    """One annotated clip as a dataset's own files describe it: the emotion as written, never its class (the
+    task that builds samples assigns it from the database's declaration, ``catalog.clip_class``)."""
 
     dataset: str
     subject: str  # namespaced: casme2/sub01
     name: str  # clip name as in the official list: EP02_01f, 006_1_2, s01_ne_01; CAS(ME)³: a_355 (Filename_Onset)
-    emotion: str
-    label: str | None  # 3-class label; None = excluded emotion
+    emotion: str  # as the annotation (or an erratum) writes it
     onset: int | None
     apex: int | None
     offset: int | None
@@ -41,6 +40,9 @@ class Clip:
     extent: tuple[int, int] | None = None
     longest: int | None = None
     repeats: str | None = None
+    #: where the emotion was read when that is not the clip's ``source`` and ``row`` (file, row): SMIC's emotion
+    #: folder, the erratum that set it; an emotion outside the database's vocabulary is an error naming it
+    emotion_from: tuple[object, object] | None = None
 
     @property
     def id(self) -> str:
@@ -62,12 +64,11 @@ class Reading:
 
 
 def clip_from_sheet(dataset: str, subject: str, record: dict[str, Any], columns: tuple[str, ...], frames_root: Path,
-                    sheet: Sheet, row: int, cropped: bool | None, folder: Path | None = None, *,
-                    emotions: Mapping[str, str | None]) -> Clip:
+                    sheet: Sheet, row: int, cropped: bool | None, folder: Path | None = None) -> Clip:
     """A clip from one coding-spreadsheet row; ``columns`` names the (filename, onset, apex, offset,
-    emotion) columns of that dataset's spreadsheet and ``emotions`` is its 3-class vocabulary (the
-    database's declaration: an emotion outside it is an error naming the row). The clip's frames are in
-    ``folder``, by default ``frames_root/<subject>/<filename>``."""
+    emotion) columns of that dataset's spreadsheet. The emotion is kept as written (the task checks it against
+    the database's vocabulary, naming the row). The clip's frames are in ``folder``, by default
+    ``frames_root/<subject>/<filename>``."""
     filename, onset, apex, offset, emotion_column = columns
     name = str(record[filename] or "").strip()
     if not name:
@@ -75,7 +76,6 @@ def clip_from_sheet(dataset: str, subject: str, record: dict[str, Any], columns:
     emotion = str(record[emotion_column] or "").strip()
     return Clip(
         dataset=dataset, subject=f"{dataset}/{subject}", name=name, emotion=emotion,
-        label=emotion_class(emotions, emotion, sheet.source, row),
         onset=frame_number(record[onset], onset, sheet.source, row),
         apex=frame_number(record[apex], apex, sheet.source, row, missing_ok=True),
         offset=frame_number(record[offset], offset, sheet.source, row),

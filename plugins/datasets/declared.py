@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 from mebench.data import Reference
 from mebench_plugins.datasets import casme, casme2, casme3, fourdme, mmew, samm, smic, smic_e
 from mebench_plugins.datasets.declaration import Database
-from mebench_plugins.datasets.labels import EmotionTask, emotion_class
+from mebench_plugins.datasets.labels import EmotionTask
 
 #: The declarations, in the order the tables list them (errata name the databases in this order).
 DECLARED: tuple[Database, ...] = (
@@ -96,8 +96,3 @@ DESCRIPTIONS: dict[str, tuple[str, Reference | None]] = TABLES.descriptions
 #: Each single-database AU task and the database it reads, and its description.
 AU_TASKS: dict[str, str] = TABLES.au_tasks
 AU_DESCRIPTIONS: dict[str, str] = TABLES.au_descriptions
-
-
-def three_class(dataset: str, emotion: str, file: object, row: object = None) -> str | None:
-    """The MEGC2019 3-class label of one of ``dataset``'s emotions (see ``labels.emotion_class``)."""
-    return emotion_class(EMOTIONS[dataset], emotion, file, row)

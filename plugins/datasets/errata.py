@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from mebench.errors import DataError
 from mebench_plugins.datasets.action_units import AU_COLUMN_NAME, AUCell
 from mebench_plugins.datasets.clips import Clip
-from mebench_plugins.datasets.declared import EMOTIONS, three_class
+from mebench_plugins.datasets.declared import EMOTIONS
 from mebench_plugins.datasets.sheets import frame_number
 
 
@@ -105,7 +105,7 @@ def apply_errata(clip: Clip, errata: dict[tuple[str, str, str], list[Erratum]],
             continue
         if fix.field == "emotion":
             changes["emotion"] = fix.value
-            changes["label"] = three_class(clip.dataset, fix.value, fix.where, clip.id)
+            changes["emotion_from"] = (fix.where, clip.id)  # a value outside the vocabulary: the task names the erratum
             used = repr(fix.value)
         elif fix.field == "au":
             column = clip.au.column if clip.au is not None and clip.au.column else AU_COLUMN_NAME

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from mebench_plugins.datasets.action_units import AU_COLUMN_ALIASES, AU_COLUMN_NAME, AUCell, au_cell  # noqa: F401
 from mebench_plugins.datasets.clips import Clip, Reading, clip_from_sheet
-from mebench_plugins.datasets.declared import (EMOTION_TASKS, EMOTIONS, FIVE_CLASS_TASKS, NATIVE_TASKS,
-                                               three_class)
+from mebench_plugins.datasets.catalog import three_class
+from mebench_plugins.datasets.declared import EMOTION_TASKS, EMOTIONS, FIVE_CLASS_TASKS, NATIVE_TASKS
 from mebench_plugins.datasets.errata import (ERRATA_FIELDS, ERRATA_HEADER, Erratum, apply_errata, load_errata,
                                              unmatched_errata)
 from mebench_plugins.datasets.frames import (FRAME_NUMBER, IMAGE_SUFFIXES, STRICT_FIX, FrameFiles, ResolvedFrames,

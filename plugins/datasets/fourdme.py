@@ -66,8 +66,7 @@ def read_4dme(root: Path, sheet: Path | None = None) -> Reading:
         for column, value in (("sub_ID", subject), ("fold_name", name)):
             if not NAME.match(value):
                 raise DataError(table.source, f"{column} {value!r} is not a folder name", "correct the cell", row)
-        clips.append(clip_from_sheet("4dme", subject, record, SHEET_COLUMNS, frames, table, row, cropped,
-                                     emotions=EMOTIONS))
+        clips.append(clip_from_sheet("4dme", subject, record, SHEET_COLUMNS, frames, table, row, cropped))
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/<sub_ID>/<fold_name>/ ({'face-cropped' if cropped else 'not cropped'}; "
                            f"frame numbers from the digits of the file names)"])

@@ -30,8 +30,8 @@ from mebench.dataset_check import DatasetCheck
 from mebench.errors import DataError
 from mebench.options import Option
 from mebench_plugins.datasets.casme2 import CASME2  # noqa: F401 (megc2019.CASME2, as before)
-from mebench_plugins.datasets.catalog import (clip_sample, common_options, emotion_task_spec, location_options,
-                                              read_clips, samples_or_error)
+from mebench_plugins.datasets.catalog import (clip_class, clip_sample, common_options, emotion_task_spec,
+                                              location_options, read_clips, samples_or_error)
 from mebench_plugins.datasets.declared import DESCRIPTIONS, FIVE_CLASS_TASKS
 from mebench_plugins.datasets.samm import SAMM  # noqa: F401
 
@@ -87,23 +87,24 @@ def check_task(task: str, data_root=None, *, gt_version: int = 442, official: st
     ``locations`` are the task's ``<root>_root`` and ``sheet``/``<root>_sheet`` options."""
     expected = [r for r in read_official(Path(official) if official else None, gt_version) if r[0] in TASKS[task]]
     read = read_clips(TASKS[task], data_root, locations, errata)
+    classes = {sample_id: clip_class(clip) for sample_id, clip in read.clips.items()}  # the 3-class labels
     samples, missing, problems = [], [], []
     for dataset, subject, name, label in expected:
         sample_id = f"{subject}/{name}"
-        clip = read.clips.get(sample_id)
-        if clip is None or clip.label is None:
+        clip, given = read.clips.get(sample_id), classes.get(sample_id)
+        if clip is None or given is None:
             missing.append(sample_id if clip is None else f"{sample_id} (annotated {clip.emotion!r}, excluded)")
             continue
         try:
-            if clip.label != label:
-                raise DataError(clip.source, f"{sample_id}: emotion {clip.emotion!r} gives {clip.label} but the "
+            if given != label:
+                raise DataError(clip.source, f"{sample_id}: emotion {clip.emotion!r} gives {given} but the "
                                              f"official list says {label}", "correct the annotation or add an erratum",
                                 clip.row)
             samples.append(clip_sample(clip, label, strict))
         except DataError as error:
             problems.append(str(error))
     expected_ids = {f"{r[1]}/{r[2]}" for r in expected}
-    extra = sorted(c.id for c in read.clips.values() if c.label is not None and c.id not in expected_ids)
+    extra = sorted(i for i, c in classes.items() if c is not None and i not in expected_ids)
     return DatasetCheck(task, [(f"{r[1]}/{r[2]}", r[1], r[3]) for r in expected], samples, missing, extra, problems,
                         warnings=read.warnings, sources=read.sources)
 

@@ -107,8 +107,7 @@ def read_mmew(root: Path, sheet: Path | None = None) -> Reading:
         folder = matches[0] if matches else frames / emotion / name  # a missing folder is reported by its path
         if matches:
             layouts.add("<emotion>/<Filename>" if folder.parent.parent == frames else "<subject>/<emotion>/<Filename>")
-        clips.append(clip_from_sheet("mmew", subject, record, SHEET_COLUMNS, frames, table, row, True, folder,
-                                     emotions=EMOTIONS))
+        clips.append(clip_from_sheet("mmew", subject, record, SHEET_COLUMNS, frames, table, row, True, folder))
     shown = " and ".join(sorted(layouts)) or "none found"
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames}/ (face-cropped; clip folders looked for as <emotion>/<Filename> or "

@@ -40,7 +40,7 @@ def read_samm(root: Path, sheet: Path | None = None) -> Reading:
         raise DataError(frames_root, "SAMM frame folder not found", "unpack the SAMM frames into SAMM/SAMM/")
     table = read_sheet(sheet, COLUMNS + (AU_COLUMN,), sheets=("MICRO_ONLY",))
     clips = [clip_from_sheet("samm", f"{subject_number(record['Subject'], table.source, row):03d}", record,
-                             COLUMNS[1:], frames_root, table, row, cropped=False, emotions=EMOTIONS)
+                             COLUMNS[1:], frames_root, table, row, cropped=False)
              for row, record in table]
     return Reading(clips, [f"annotation {table.description}",
                            f"frames {frames_root}/<subject>/<Filename>/ (not cropped)"])

@@ -23,7 +23,6 @@ from mebench.data import MEGC2019_CLASSES, Reference
 from mebench.errors import DataError
 from mebench_plugins.datasets.clips import Clip, Reading
 from mebench_plugins.datasets.declaration import Database, NativeTask
-from mebench_plugins.datasets.labels import emotion_class
 
 SMIC = Reference("Li, X.; Pfister, T.; Huang, X.; Zhao, G.; Pietikäinen, M.",
                  "A Spontaneous Micro-Expression Database: Inducement, Collection and Baseline", "IEEE FG", 2013)
@@ -60,7 +59,6 @@ def read_smic(root: Path, sheet: Path | None = None, camera: str = "HS") -> Read
         if not micro.is_dir():
             raise DataError(subject_dir, "subject folder has no micro/ folder", "restore it from your copy")
         for emotion_dir in sorted(p for p in micro.iterdir() if p.is_dir()):
-            label = emotion_class(EMOTIONS, emotion_dir.name, emotion_dir)
             for clip_dir in sorted(p for p in emotion_dir.iterdir() if p.is_dir()):
                 match = CLIP_NAME.match(clip_dir.name)
                 if not match:
@@ -68,9 +66,9 @@ def read_smic(root: Path, sheet: Path | None = None, camera: str = "HS") -> Read
                 subject = f"s{int(match.group(1)):02d}"
                 clips.append(Clip(
                     dataset=dataset, subject=f"{dataset}/{subject}",
-                    name=f"{subject}_{match.group(2)}_{match.group(3)}", emotion=emotion_dir.name, label=label,
+                    name=f"{subject}_{match.group(2)}_{match.group(3)}", emotion=emotion_dir.name,
                     onset=None, apex=None, offset=None, folder=clip_dir, source=str(clip_dir), row=None,
-                    cropped=cropped, annotated=False,
+                    cropped=cropped, annotated=False, emotion_from=(emotion_dir, None),
                 ))
     return Reading(clips, [f"clips {folder}/s<k>/micro/<emotion>/<clip>/ "
                            f"({'face-cropped' if cropped else 'not cropped'}; labels from the emotion folders)"])

@@ -35,7 +35,6 @@ from mebench.data import MEGC2019_CLASSES, Reference
 from mebench.errors import DataError
 from mebench_plugins.datasets.clips import Clip, Reading
 from mebench_plugins.datasets.declaration import Database, NativeTask
-from mebench_plugins.datasets.labels import emotion_class
 from mebench_plugins.datasets.sheets import Column, find_annotation, find_dirs, find_files, frame_number, read_sheet
 from mebench_plugins.datasets.smic import EMOTIONS, RECORDINGS, ROOT
 
@@ -142,9 +141,8 @@ def read_smic_e(root: Path, sheet: Path | None = None, camera: str = "HS") -> Re
         subject = f"s{key[0]:02d}"
         name = f"{subject}_{key[1]}_{key[2]:02d}"
         emotion = str(record["Emotion"] or "").strip()
-        label = emotion_class(EMOTIONS, emotion, table.source, row)
         notes = ()
-        if label is not None and label != TAGS[key[1]]:
+        if emotion.lower() != TAGS[key[1]]:  # as written, against the clip name's (an unknown one: the task's error)
             notes = (f"{table.source}, row {row}: {dataset}/{subject}/{name}: Emotion {emotion!r} disagrees with the "
                      f"clip name's {TAGS[key[1]]!r}; used {emotion!r} (the sheet's label)",)
         spans = [(1, record["OnsetF"], record["OffsetF"])]
@@ -160,7 +158,7 @@ def read_smic_e(root: Path, sheet: Path | None = None, camera: str = "HS") -> Re
             columns = f"Onset{number}F..Offset{number}F" if number > 1 else "OnsetF..OffsetF"
             clips.append(Clip(
                 dataset=dataset, subject=f"{dataset}/{subject}", name=name + (f"_span{number}" if number > 1 else ""),
-                emotion=emotion, label=label, onset=onset, apex=None, offset=offset,
+                emotion=emotion, onset=onset, apex=None, offset=offset,
                 folder=folder or base / filename, source=table.source, row=row, cropped=False, annotated=False,
                 recording=True, corrections=notes, extent=extent(record), longest=LONGEST_SECONDS * FPS[camera],
                 repeats=seen.get((onset, offset)),

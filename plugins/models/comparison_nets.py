@@ -1,6 +1,6 @@
 """The comparison networks of Stofa et al.'s Table 13, each as its authors defined it.
 
-Every net here is pinned (in ``tests/test_models.py``) to its reference definition: parameter
+Every net here is pinned (in ``tests/plugins/models/test_models.py``) to its reference definition: parameter
 count and layer order. Where the authors published code, the card names the repository and file
 and the net follows it; where they did not (OFF-ApexNet), the card says the net is a
 reconstruction, from what, and lists every choice. Two-stream nets split the flow components

@@ -496,7 +496,7 @@ class MeanSpotter:
     @classmethod
     def _clips(cls, video: Any) -> list[tuple[int, int, int]]:
         """(onset, apex, emotion index) of each ME interval with an emotion among ``STR_EMOTIONS``, as positions;
-        the apex at the midpoint where none is annotated (``mebench.spot_recognise.clip``)."""
+        the apex at the midpoint where none is annotated (``mebench.run.spot_recognise.clip``)."""
         position = cls._positions(video)
         clips = []
         for interval in video.intervals:
@@ -524,17 +524,19 @@ class MeanSpotter:
                                  for video in holding])
         kept = sample_down(labels, self.options["ratio"], rng)
         generator = torch.Generator().manual_seed(seed)
-        # Keras builds MEAN_Spot once and resets it per fold: every fold starts from the same weights
-        net = MeanNet(len(STR_EMOTIONS), torch.Generator().manual_seed(seed))
-        train_spotting(net, images[kept], labels[kept], self.options["epochs_spot"], self.options["batch_size"],
-                       self.options["lr_spot"], generator)
-        clips = [(video, clip) for video in holding for clip in self._clips(video)]
-        if clips:  # the authors skip the recognition training of a fold without clips
-            faces = {video.id: self._faces(video) for video in {video.id: video for video, _ in clips}.values()}
-            recognition = pair_inputs_of(faces, clips, self.options["flow"])
-            train_recognition(net, recognition, np.array([clip[2] for _, clip in clips]),
-                              self.options["epochs_recog"], self.options["batch_size"], self.options["lr_recog"],
-                              generator)
+        with torch.random.fork_rng(devices=[]):  # the dropout masks: drawn from the seed, the caller's state kept
+            torch.manual_seed(seed)
+            # Keras builds MEAN_Spot once and resets it per fold: every fold starts from the same weights
+            net = MeanNet(len(STR_EMOTIONS), torch.Generator().manual_seed(seed))
+            train_spotting(net, images[kept], labels[kept], self.options["epochs_spot"], self.options["batch_size"],
+                           self.options["lr_spot"], generator)
+            clips = [(video, clip) for video in holding for clip in self._clips(video)]
+            if clips:  # the authors skip the recognition training of a fold without clips
+                faces = {video.id: self._faces(video) for video in {video.id: video for video, _ in clips}.values()}
+                recognition = pair_inputs_of(faces, clips, self.options["flow"])
+                train_recognition(net, recognition, np.array([clip[2] for _, clip in clips]),
+                                  self.options["epochs_recog"], self.options["batch_size"], self.options["lr_recog"],
+                                  generator)
         self.net = net
         for video in holding:  # the training videos' outputs, from the inputs already made
             self._outputs[video.id] = net_outputs(net, inputs[video.id])

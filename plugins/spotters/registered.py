@@ -5,7 +5,7 @@ video's grey face video through ``video_input`` (frames streamed in file order, 
 and resized to ``face_size``, cached per video under the run's cache folder), runs the module's ``spot`` once per
 expression type it spots and returns the intervals in the video's own frame numbers; ``spot_videos`` does so for
 a fold's test videos in worker processes. It fits nothing (the
-learner ``mebench.learners.SPOTTER`` calls no ``fit``), so its figures on a fold do not depend on the fold's
+learner ``mebench.run.learners.SPOTTER`` calls no ``fit``), so its figures on a fold do not depend on the fold's
 training videos. Every option of ``spot`` is a ``--model-opt`` at the authors' value.
 
 - ``mdmd``: both types, each with its own k and length bounds (``mdmd.spot``'s ``expression``).

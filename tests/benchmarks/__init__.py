@@ -1,0 +1,1 @@
+"""Tests of benchmarks/ and of the generated documents: the mutation list, the speed script's smoke run."""

@@ -1,0 +1,1 @@
+"""Tests of the model plugins: nets against their authors' code, cards, baselines, pretrained starts."""

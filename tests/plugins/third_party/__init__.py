@@ -1,0 +1,1 @@
+"""The examples of docs/plugins.md, installed as separate packages and run."""
