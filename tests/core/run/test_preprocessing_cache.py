@@ -131,7 +131,7 @@ RUNNER = textwrap.dedent("""
     import sys
     from tests.core.run.test_preprocessing_cache import SPEC, StampStep, fake_samples
     from mebench.run.preprocessing import prepare
-    prepare(fake_samples(40), [StampStep(delay=0.4, trace_dir=sys.argv[2])], SPEC, cache_dir=sys.argv[1],
+    prepare(fake_samples(120), [StampStep(delay=0.4, trace_dir=sys.argv[2])], SPEC, cache_dir=sys.argv[1],
             workers=2, progress=False)
 """)
 
@@ -205,8 +205,9 @@ def test_kill_9_keeps_the_cached_samples_and_leaves_no_worker_behind(tmp_path):
 def test_ctrl_c_stops_within_seconds_and_keeps_what_is_done(tmp_path):
     process, cache, children = _start_and_wait_for_cached_samples(tmp_path, count=3)
     process.send_signal(signal.SIGINT)
-    # A generous bound a loaded machine keeps; that it stopped at once shows in the cache: the 37 or so
-    # samples still to do (0.4 s each, two workers) were not computed.
+    # A generous bound a loaded machine keeps; that it stopped at once shows in the cache: the 117 or so
+    # samples still to do (0.4 s each, two workers: 23 s, more than a loaded machine takes to interrupt) were not
+    # computed.
     process.wait(timeout=60)
     assert "KeyboardInterrupt" in process.stderr.read()
     assert _wait_until_gone(children, seconds=30) == set()
