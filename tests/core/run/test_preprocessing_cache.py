@@ -128,7 +128,10 @@ def test_stale_temp_files_go_and_cache_files_follow_the_umask(tmp_path):
 # --- interruption, with a real process running prepare over slow samples on 2 workers ---
 
 RUNNER = textwrap.dedent("""
+    import signal
     import sys
+    # Ctrl-C as a terminal delivers it, whatever disposition the test process passes on to its children
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from tests.core.run.test_preprocessing_cache import SPEC, StampStep, fake_samples
     from mebench.run.preprocessing import prepare
     prepare(fake_samples(120), [StampStep(delay=0.4, trace_dir=sys.argv[2])], SPEC, cache_dir=sys.argv[1],
