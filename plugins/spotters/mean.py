@@ -63,8 +63,8 @@ from mebench.tasks import STR_EMOTIONS, str_emotion
 from mebench_plugins.spotters import FLOW_METHODS, optical_flow, relative_threshold, resolve_spotter_options
 from mebench_plugins.spotters import softnet
 from mebench_plugins.spotters.softnet import AUTHORS_P, FACE_SIZE, INPUT_SIZE, P_GRID, landmarks
-from mebench_plugins.spotters.video_input import (CROPS, LEARNED_FLOW_CACHE_OPTION, VideoCache, cached_face_video,
-                                                   face_flows)
+from mebench_plugins.spotters.video_input import (CROPS, LEARNED_FLOW_CACHE_OPTION, LearnedSpotterInput,
+                                                   cached_face_video, face_flows)
 
 #: The maps of the three streams' convolutions (u, v, strain: ``Conv2D(3)``, ``Conv2D(3)``, ``Conv2D(8)``).
 STREAM_MAPS = (3, 3, 8)
@@ -434,12 +434,14 @@ def choose_p(curves: dict[str, np.ndarray], truth: dict[str, list[tuple[int, int
     return max(best)[-1]
 
 
-class MeanSpotter:
+class MeanSpotter(LearnedSpotterInput):
     """MEAN per fold: ``fit(videos)`` trains the spotting net and then the recognition head on the fold's training
     videos and chooses p there (unless given); ``choose_threshold(videos)`` chooses p on other videos (the test
     fold's under ``--selection test-oracle``); ``spot_video(video)`` gives (onset, offset, "me", emotion) in the
     video's frame numbers. ``recognises``: it classifies its own intervals (``--protocol str`` needs no
     recogniser; a plain spotting run keeps the intervals)."""
+
+    net_class = MeanNet  # what fit builds: the trunk and both heads
 
     recognises = True
 
@@ -450,19 +452,6 @@ class MeanSpotter:
         self.k_p: int | None = self.options["k_p"]
         self.p: float | None = None
         self._outputs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._cache: VideoCache | None = None
-
-    @property
-    def n_parameters(self) -> int:
-        """The parameters of the net ``fit`` builds (trunk and both heads), counted from a fresh one as PyTorch
-        counts them (batch normalisation's moving statistics are buffers, not parameters), built on the meta device."""
-        with torch.device("meta"):
-            return sum(parameter.numel() for parameter in MeanNet().parameters())
-
-    def use_cache(self, folder: str | Path) -> None:
-        """Read each video's face video and flows through ``video_input.VideoCache(folder)`` (the run's cache folder,
-        given by the spotter learner): every fold after the first reads them back."""
-        self._cache = VideoCache(folder)
 
     # what a video gives
     def _faces(self, video: Any) -> np.ndarray:

@@ -58,8 +58,8 @@ from mebench.spotting import Spotted, spotting_figures, video_counts
 from mebench_plugins.models.pretrained_weights import file_digest
 from mebench_plugins.spotters import FLOW_METHODS, resolve_spotter_options
 from mebench_plugins.spotters.softnet import FACE_SIZE, landmarks, min_max, optical_strain
-from mebench_plugins.spotters.video_input import (CROPS, LEARNED_FLOW_CACHE_OPTION, VideoCache, cached_flows,
-                                                   face_flows, face_key, flows)
+from mebench_plugins.spotters.video_input import (CROPS, LEARNED_FLOW_CACHE_OPTION, LearnedSpotterInput,
+                                                   cached_flows, face_flows, face_key, flows)
 
 #: The side of each input image (``dataloader``: ``torch.reshape(…, (1, 28, 28))``).
 INPUT_SIZE = 28
@@ -481,28 +481,18 @@ def choose_thresholds(scores: dict[str, np.ndarray], truth: dict[str, list[tuple
     return {"micro_threshold": chosen[-2], "macro_threshold": macro, "dif_threshold": chosen[-1]}
 
 
-class MTSNSpotter:
+class MTSNSpotter(LearnedSpotterInput):
     """One MTSN for both types: ``fit(videos)`` trains it on the fold's training videos and chooses the thresholds
     there (unless given); ``choose_threshold(videos)`` chooses them on other videos (the test fold's under
     ``--selection test-oracle``); ``spot_video(video)`` gives the intervals in the video's frame numbers."""
+
+    net_class = MTSN  # what fit builds, one for both types
 
     def __init__(self, **options: Any):
         self.options = resolve_spotter_options(options, OPTIONS, "mtsn")
         self.net: MTSN | None = None
         self.thresholds: dict[str, float] = {}
         self._scores: dict[str, np.ndarray] = {}
-        self._cache: VideoCache | None = None
-
-    @property
-    def n_parameters(self) -> int:
-        """The parameters of the net ``fit`` builds, counted from a fresh one built on the meta device."""
-        with torch.device("meta"):
-            return sum(parameter.numel() for parameter in MTSN().parameters())
-
-    def use_cache(self, folder: str | Path) -> None:
-        """Read each video's face video and flows through ``video_input.VideoCache(folder)`` (the run's cache folder,
-        given by the spotter learner): every fold after the first reads them back."""
-        self._cache = VideoCache(folder)
 
     def setting(self, video: Any) -> Setting:
         """The authors' constants for ``video`` (``setting`` option; auto: SAMM's for a SAMM database, else CAS's

@@ -51,7 +51,8 @@ from mebench.api import (CodeLocation, ConfigError, DataError, Fidelity, InputSp
                          Reference, ReportedFigures, hookimpl)
 from mebench.spotting import Spotted, spotting_figures, video_counts
 from mebench_plugins.spotters import FLOW_METHODS, Interval, relative_threshold, resolve_spotter_options
-from mebench_plugins.spotters.video_input import CROPS, LEARNED_FLOW_CACHE_OPTION, VideoCache, face_flows, flows
+from mebench_plugins.spotters.video_input import (CROPS, LEARNED_FLOW_CACHE_OPTION, LearnedSpotterInput, face_flows,
+                                                   flows)
 
 #: The side of the square grey face the authors crop and resize every frame to (``load_images.crop_images``).
 FACE_SIZE = 128
@@ -341,10 +342,12 @@ def choose_p(scores: dict[str, np.ndarray], truth: dict[str, list[tuple[int, int
     return max(best)[-1]
 
 
-class SoftNetSpotter:
+class SoftNetSpotter(LearnedSpotterInput):
     """One SOFTNet per expression type: ``fit(videos)`` trains each on the fold's training videos and chooses p there
     (unless given); ``choose_threshold(videos)`` chooses p on other videos (the test fold's under ``--selection
     test-oracle``); ``spot_video(video)`` gives the intervals in the video's frame numbers."""
+
+    net_class = SoftNet  # what fit builds, one per expression type
 
     def __init__(self, **options: Any):
         self.options = resolve_spotter_options(options, OPTIONS, "softnet")
@@ -354,19 +357,6 @@ class SoftNetSpotter:
         self.k: dict[str, int] = {}
         self.p: dict[str, float] = {}
         self._scores: dict[tuple[str, str], np.ndarray] = {}
-        self._cache: VideoCache | None = None
-
-    @property
-    def n_parameters(self) -> int:
-        """The parameters of the net ``fit`` builds, counted from a fresh one (each type trains its own) built on the
-        meta device: no memory, no random numbers drawn."""
-        with torch.device("meta"):
-            return sum(parameter.numel() for parameter in SoftNet().parameters())
-
-    def use_cache(self, folder: str | Path) -> None:
-        """Read each video's face video and flows through ``video_input.VideoCache(folder)`` (the run's cache folder,
-        given by the spotter learner): every fold after the first reads them back."""
-        self._cache = VideoCache(folder)
 
     # what a video gives
     def _inputs(self, video: Any, kind: str) -> np.ndarray:

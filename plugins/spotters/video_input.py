@@ -196,6 +196,27 @@ class VideoCache:
         return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
+class LearnedSpotterInput:
+    """What the learned spotters (SOFTNet, MTSN, MEAN) share around their net: the run's cache folder the spotter
+    learner gives them before ``fit`` (``use_cache``), through which their input paths read each video's face video
+    and flows (``self._cache``: every fold after the first reads them back), and the parameter count of the net
+    ``fit`` builds (``net_class``, a module class built without arguments), counted on the meta device: no memory,
+    no random numbers drawn."""
+
+    net_class: type
+    _cache: VideoCache | None = None
+
+    def use_cache(self, folder: str | Path) -> None:
+        self._cache = VideoCache(folder)
+
+    @property
+    def n_parameters(self) -> int:
+        import torch
+
+        with torch.device("meta"):
+            return sum(parameter.numel() for parameter in self.net_class().parameters())
+
+
 def face_key(video: Any, size: int, crop: str) -> dict[str, Any]:
     """What makes ``video``'s face video besides its frames (which its fingerprint covers): whether the face is
     cropped here, and by which detector settings, and the side."""
